@@ -1,0 +1,160 @@
+// The wire protocol between a node's shim and its cluster's Durable Object.
+//
+// Lease rule (DESIGN.md): the shim notes its monotonic clock `s` when it SENDS a heartbeat; a
+// grant `(epoch, ttlMs)` in the reply makes its local lease valid until `s + ttlMs - localMargin`.
+// The Durable Object counts the same lease from when it RECEIVED the heartbeat. Pushes over the
+// watch socket never carry a lease: they only tell the shim to heartbeat now.
+import { z } from "zod";
+import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
+
+/** MySQL/MariaDB replication facts, reported by the mysql probe (mysql-writer groups). */
+export const MysqlReport = z.strictObject({
+  readOnly: z.boolean(),
+  /** Replication configured at all (SHOW SLAVE STATUS returned a row). */
+  replicaConfigured: z.boolean(),
+  ioRunning: z.boolean(),
+  sqlRunning: z.boolean(),
+  /** SQL thread applied everything the IO thread read (verified, never assumed from an empty position). */
+  caughtUp: z.boolean(),
+  secondsBehind: z.number().int().min(0).nullable(),
+  gtidCurrentPos: z.string().max(4000),
+  gtidBinlogPos: z.string().max(4000),
+  gtidSlavePos: z.string().max(4000),
+  /** Transactions in this server's binlog that the peer never had (would be lost or conflict on promotion). */
+  errantTransactions: z.boolean(),
+  /** Galera: wsrep_local_state == 4 in a Primary component. */
+  galeraSynced: z.boolean().optional(),
+});
+export type MysqlReport = z.infer<typeof MysqlReport>;
+
+export const MinioReport = z.strictObject({
+  live: z.boolean(),
+  writeQuorum: z.boolean(),
+  readQuorum: z.boolean(),
+});
+export type MinioReport = z.infer<typeof MinioReport>;
+
+export const ProbeReport = z.strictObject({
+  healthy: z.boolean(),
+  /** Short human text: "http 200 in 3 ms", "connect ECONNREFUSED". */
+  detail: z.string().max(500).default(""),
+  mysql: MysqlReport.optional(),
+  minio: MinioReport.optional(),
+});
+export type ProbeReport = z.infer<typeof ProbeReport>;
+
+export const GroupEpoch = z.strictObject({ group: Name, epoch: z.number().int().min(0) });
+export type GroupEpoch = z.infer<typeof GroupEpoch>;
+
+export const OperationResult = z.strictObject({
+  id: z.string().min(1).max(100),
+  ok: z.boolean(),
+  detail: z.string().max(2000).default(""),
+});
+export type OperationResult = z.infer<typeof OperationResult>;
+
+export const HeartbeatRequest = z.strictObject({
+  /** Random id of this shim process; a new one means the shim restarted. */
+  bootId: z.string().min(1).max(64),
+  /** Increases by one per heartbeat within a boot. */
+  seq: z.number().int().min(0),
+  /** Probe results by group name (and `chime-agent` on compute nodes). */
+  probes: z.record(z.string().max(63), ProbeReport).default({}),
+  /** Groups whose VIP this node holds right now under a valid local lease. */
+  holding: z.array(GroupEpoch).max(64).default([]),
+  /** Groups this node released (VIP removed, fenced) at the given epoch. */
+  released: z.array(GroupEpoch).max(64).default([]),
+  /** Results of operations the control plane asked this node to run. */
+  operations: z.array(OperationResult).max(64).default([]),
+  shimVersion: z.string().max(64).optional(),
+});
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+export type HeartbeatRequestInput = z.input<typeof HeartbeatRequest>;
+
+export const Grant = z.strictObject({
+  group: Name,
+  epoch: z.number().int().min(1),
+  /** Lease length; the shim counts it from when it sent the heartbeat this replies to. */
+  ttlMs: z.number().int().min(1),
+});
+export type Grant = z.infer<typeof Grant>;
+
+export const RealServer = z.strictObject({ node: Name, ip: Ipv4, weight: z.number().int().min(0) });
+export type RealServer = z.infer<typeof RealServer>;
+
+/**
+ * What the control plane wants one node to do for one group.
+ * - `holder`: hold the VIP (only while a grant for `epoch` is valid), serve/direct.
+ * - `release`: drop the VIP and fence now, then report `released` at `epoch`.
+ * - `standby`: do not hold the VIP; stay ready.
+ */
+export const DesiredGroup = z.strictObject({
+  name: Name,
+  mode: GroupMode,
+  vip: Ipv4,
+  prefix: z.number().int(),
+  interface: z.string(),
+  ports: z.array(PortSpec),
+  probe: ProbeSpec,
+  member: z.boolean(),
+  role: z.enum(["holder", "release", "standby"]),
+  epoch: z.number().int().min(0),
+  holder: Name.nullable(),
+  /** active-active-lb on the holder (the director): healthy real servers to balance across. */
+  lb: z
+    .strictObject({
+      backend: z.enum(["ipvs", "nftables"]),
+      scheduler: z.enum(["rr", "wrr", "sh"]),
+      realServers: z.array(RealServer),
+    })
+    .optional(),
+  /** mysql-writer: the topology, and whether to use the strict fence. */
+  mysql: z.strictObject({ topology: z.enum(["dual-master", "galera"]), strictFence: z.boolean() }).optional(),
+});
+export type DesiredGroup = z.infer<typeof DesiredGroup>;
+
+/** Work the control plane asks a node's shim to run once (fencing, evacuation, heal, backfill). */
+export const Operation = z.discriminatedUnion("kind", [
+  z.strictObject({ id: z.string(), kind: z.literal("fence-ipmi"), target: Name, host: z.string(), user: z.string(), passwordEnv: z.string() }),
+  z.strictObject({ id: z.string(), kind: z.literal("fence-webhook"), target: Name, url: z.string() }),
+  z.strictObject({ id: z.string(), kind: z.literal("evacuate"), target: Name, url: z.string(), method: z.enum(["POST", "PUT"]), body: z.string() }),
+  z.strictObject({ id: z.string(), kind: z.literal("minio-heal"), alias: z.string() }),
+  z.strictObject({
+    id: z.string(),
+    kind: z.literal("influxdb-backfill"),
+    group: Name,
+    fromNode: Name,
+    fromUrl: z.string(),
+    database: z.string(),
+    startMs: z.number(),
+    endMs: z.number(),
+  }),
+]);
+export type Operation = z.infer<typeof Operation>;
+
+export const DesiredState = z.strictObject({
+  cluster: z.string(),
+  node: Name,
+  specVersion: z.number().int().min(1),
+  heartbeatIntervalMs: z.number().int(),
+  leaseTtlMs: z.number().int(),
+  /** Cluster or node maintenance: the shim keeps what it holds but expects no moves. */
+  maintenance: z.boolean(),
+  groups: z.array(DesiredGroup),
+  operations: z.array(Operation).default([]),
+});
+export type DesiredState = z.infer<typeof DesiredState>;
+
+export const HeartbeatReply = z.strictObject({
+  grants: z.array(Grant),
+  desired: DesiredState,
+});
+export type HeartbeatReply = z.infer<typeof HeartbeatReply>;
+
+/** Messages the Durable Object pushes over the watch socket. */
+export const WatchMessage = z.discriminatedUnion("type", [
+  /** Desired state changed: heartbeat now to pick up grants and the new desired state. */
+  z.strictObject({ type: z.literal("desired"), desired: DesiredState }),
+  z.strictObject({ type: z.literal("hello"), node: Name, specVersion: z.number().int() }),
+]);
+export type WatchMessage = z.infer<typeof WatchMessage>;

@@ -1,0 +1,287 @@
+// The cluster spec: one per cluster, shared by the Worker (validation, engine) and the shim/CLI.
+// Only zod here (see DESIGN.md layout). Cross-field rules live in superRefine so every error
+// carries the exact path of the offending value.
+import { z } from "zod";
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const IFACE = /^[A-Za-z0-9_.:@-]{1,15}$/;
+
+export const Ipv4 = z.string().regex(IPV4, "must be a dotted IPv4 address like 192.168.231.11");
+export const Port = z.number().int().min(1, "port must be 1-65535").max(65535, "port must be 1-65535");
+export const Name = z
+  .string()
+  .regex(NAME, "must be lower-case letters, digits and '-', starting and ending with a letter or digit (max 63)");
+
+export const NodeRole = z.enum(["server", "compute"]);
+export type NodeRole = z.infer<typeof NodeRole>;
+
+export const NodeSpec = z.strictObject({
+  /** Short name used in the API and on the shim (`server1`). */
+  name: Name,
+  /** Fully qualified hostname as in the HA guide (`server1.chime.com`). */
+  hostname: z.string().regex(HOSTNAME, "must be a valid hostname"),
+  /** Manage IP of the node. */
+  ip: Ipv4,
+  /** Prefix length of the manage network; VIPs must sit inside it. */
+  prefix: z.number().int().min(8).max(32).default(24),
+  role: NodeRole,
+  /** Higher wins when several candidates are equally fit. */
+  priority: z.number().int().min(0).max(255).default(100),
+  /** Label for the guide's first table ("ServerNode1"); generated when absent. */
+  label: z.string().min(1).max(64).optional(),
+  description: z.string().max(200).optional(),
+  /** Out-of-band fencing for compute nodes (IPMI run by the shim of the chime-server holder). */
+  fence: z
+    .discriminatedUnion("type", [
+      z.strictObject({
+        type: z.literal("ipmi"),
+        host: z.string().min(1),
+        user: z.string().min(1),
+        /** Name of an environment variable on the shim holding the password; never the password. */
+        passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name"),
+      }),
+      z.strictObject({ type: z.literal("webhook"), url: z.url() }),
+    ])
+    .optional(),
+});
+export type NodeSpec = z.infer<typeof NodeSpec>;
+
+export const GroupMode = z.enum(["active-standby", "active-active-lb", "mysql-writer", "influxdb-read", "minio"]);
+export type GroupMode = z.infer<typeof GroupMode>;
+
+export const PortSpec = z.strictObject({
+  /** Port clients use on the VIP. */
+  port: Port,
+  /** Port the service listens on on each member; differs from `port` only with NAT load balancing (80 -> 8033). */
+  realPort: Port.optional(),
+  protocol: z.enum(["tcp", "udp"]).default("tcp"),
+  /** What the port is for, as in the guide's table ("API", "grpc", "web UI"). */
+  label: z.string().min(1).max(64).optional(),
+});
+export type PortSpec = z.infer<typeof PortSpec>;
+
+const ProbeTiming = {
+  intervalMs: z.number().int().min(100).max(60_000).default(1000),
+  timeoutMs: z.number().int().min(50).max(60_000).default(800),
+  /** Consecutive failures before the service is reported unhealthy. */
+  fall: z.number().int().min(1).max(20).default(2),
+  /** Consecutive successes before it is reported healthy again. */
+  rise: z.number().int().min(1).max(20).default(2),
+};
+
+export const ProbeSpec = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("tcp"), port: Port, ...ProbeTiming }),
+  z.strictObject({
+    type: z.literal("http"),
+    port: Port,
+    path: z.string().startsWith("/", "must start with /").default("/"),
+    scheme: z.enum(["http", "https"]).default("http"),
+    expectStatus: z.array(z.number().int().min(100).max(599)).min(1).default([200]),
+    bodyMatch: z.string().max(500).optional(),
+    ...ProbeTiming,
+  }),
+  z.strictObject({
+    type: z.literal("exec"),
+    command: z.array(z.string().min(1)).min(1, "needs the program and its arguments"),
+    ...ProbeTiming,
+  }),
+  z.strictObject({
+    type: z.literal("mysql"),
+    port: Port.default(3306),
+    /** Largest Seconds_Behind_Master a candidate may have. */
+    maxLagSeconds: z.number().int().min(0).max(3600).default(5),
+    ...ProbeTiming,
+  }),
+  z.strictObject({ type: z.literal("influxdb"), port: Port.default(8086), ...ProbeTiming }),
+  z.strictObject({ type: z.literal("minio"), port: Port.default(9000), scheme: z.enum(["http", "https"]).default("http"), ...ProbeTiming }),
+]);
+export type ProbeSpec = z.infer<typeof ProbeSpec>;
+
+export const GroupSpec = z.strictObject({
+  name: Name,
+  /** Service name for the guide's second table ("chime-server"). */
+  service: z.string().min(1).max(64),
+  mode: GroupMode,
+  vip: Ipv4,
+  prefix: z.number().int().min(8).max(32).default(24),
+  /** Interface the VIP lives on; the shim config may override it per node. */
+  interface: z.string().regex(IFACE, "must be a Linux interface name").default("eth0"),
+  ports: z.array(PortSpec).min(1, "a group needs at least one port"),
+  /** Server nodes that may hold the VIP / serve; defaults to every server node. */
+  members: z.array(Name).min(1).optional(),
+  probe: ProbeSpec,
+  /** active-active-lb only: scheduler and per-member weights. */
+  lb: z
+    .strictObject({
+      backend: z.enum(["ipvs", "nftables"]).default("nftables"),
+      scheduler: z.enum(["rr", "wrr", "sh"]).default("wrr"),
+      weights: z.record(z.string(), z.number().int().min(0).max(65535)).default({}),
+    })
+    .optional(),
+  /** mysql-writer only. */
+  mysql: z
+    .strictObject({
+      topology: z.enum(["dual-master", "galera"]).default("dual-master"),
+      /** Fence by also revoking READ_ONLY ADMIN from application accounts (MariaDB >= 10.11). */
+      strictFence: z.boolean().default(false),
+    })
+    .optional(),
+});
+export type GroupSpec = z.infer<typeof GroupSpec>;
+
+export const PolicySpec = z.strictObject({
+  heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+  /** Lease TTL T: a holder keeps its VIP at most this long after its last renewal was sent. */
+  leaseTtlMs: z.number().int().min(300).max(600_000).default(3000),
+  /** Extra wait on the control plane after T before granting elsewhere; covers clock-rate drift. */
+  driftMarginMs: z.number().int().min(0).max(60_000).default(500),
+  preempt: z
+    .strictObject({ enabled: z.boolean().default(false), delayMs: z.number().int().min(0).default(30_000) })
+    .default({ enabled: false, delayMs: 30_000 }),
+  /** Anti-flap: after an automatic health failover, the next one for the group waits this long. */
+  holdDownMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  /** Compute nodes silent this long are declared dead (then fenced, then evacuated). */
+  deadAfterMs: z.number().int().min(1000).max(3_600_000).default(15_000),
+  failsafe: z.boolean().default(false),
+});
+export type PolicySpec = z.infer<typeof PolicySpec>;
+
+export const EvacuationSpec = z.strictObject({
+  /** Request sent by the shim on the chime-server holder to evacuate a dead compute node. */
+  url: z.string().min(1),
+  method: z.enum(["POST", "PUT"]).default("POST"),
+  /** `{node}`, `{hostname}` and `{ip}` are replaced in the body. */
+  body: z.string().max(4000).default('{"host":"{hostname}"}'),
+});
+
+const ClusterSpecShape = z.strictObject({
+  apiVersion: z.literal("chime-ha/v1"),
+  /** Cluster name, unique within its site. */
+  name: Name,
+  description: z.string().max(500).optional(),
+  policy: PolicySpec.default(PolicySpec.parse({})),
+  nodes: z.array(NodeSpec).min(1),
+  groups: z.array(GroupSpec).default([]),
+  evacuation: EvacuationSpec.optional(),
+});
+
+type Issue = { path: (string | number)[]; message: string };
+
+function ipToInt(ip: string): number {
+  return ip.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+}
+export function sameSubnet(a: string, b: string, prefix: number): boolean {
+  const block = 2 ** (32 - prefix);
+  return Math.floor(ipToInt(a) / block) === Math.floor(ipToInt(b) / block);
+}
+
+/** Cross-field checks; each issue carries the path of the value at fault. */
+export function clusterSpecIssues(spec: z.infer<typeof ClusterSpecShape>): Issue[] {
+  const issues: Issue[] = [];
+  const servers = spec.nodes.filter((n) => n.role === "server");
+  const computes = spec.nodes.filter((n) => n.role === "compute");
+  if (servers.length < 2 || servers.length > 3) {
+    issues.push({ path: ["nodes"], message: `sizing rule: a cluster needs 2 to 3 server nodes, this one has ${servers.length}` });
+  }
+  if (computes.length < 1) {
+    issues.push({ path: ["nodes"], message: "sizing rule: a cluster needs at least 1 compute node, this one has 0" });
+  }
+  const seen = { name: new Map<string, number>(), hostname: new Map<string, number>(), ip: new Map<string, number>() };
+  spec.nodes.forEach((n, i) => {
+    for (const key of ["name", "hostname", "ip"] as const) {
+      const v = key === "hostname" ? n[key].toLowerCase() : n[key];
+      const first = seen[key].get(v);
+      if (first !== undefined) issues.push({ path: ["nodes", i, key], message: `duplicate ${key} '${n[key]}' (also nodes[${first}])` });
+      else seen[key].set(v, i);
+    }
+  });
+  const byName = new Map(spec.nodes.map((n) => [n.name, n]));
+  const groupNames = new Map<string, number>();
+  const vips = new Map<string, number>();
+  spec.groups.forEach((g, gi) => {
+    const first = groupNames.get(g.name);
+    if (first !== undefined) issues.push({ path: ["groups", gi, "name"], message: `duplicate group name '${g.name}' (also groups[${first}])` });
+    else groupNames.set(g.name, gi);
+    const nodeAt = seen.ip.get(g.vip);
+    if (nodeAt !== undefined) issues.push({ path: ["groups", gi, "vip"], message: `VIP ${g.vip} is the manage IP of nodes[${nodeAt}] (${spec.nodes[nodeAt]!.name})` });
+    const vipAt = vips.get(g.vip);
+    if (vipAt !== undefined) issues.push({ path: ["groups", gi, "vip"], message: `VIP ${g.vip} is already used by groups[${vipAt}]` });
+    else vips.set(g.vip, gi);
+    const members = g.members ?? servers.map((s) => s.name);
+    g.members?.forEach((m, mi) => {
+      const node = byName.get(m);
+      if (!node) issues.push({ path: ["groups", gi, "members", mi], message: `unknown node '${m}'` });
+      else if (node.role !== "server") issues.push({ path: ["groups", gi, "members", mi], message: `'${m}' is a ${node.role} node; group members must be server nodes` });
+    });
+    if (g.members && new Set(g.members).size !== g.members.length) {
+      issues.push({ path: ["groups", gi, "members"], message: "members must not repeat" });
+    }
+    for (const m of members) {
+      const node = byName.get(m);
+      if (node && !sameSubnet(node.ip, g.vip, Math.min(node.prefix, g.prefix))) {
+        issues.push({ path: ["groups", gi, "vip"], message: `VIP ${g.vip} is outside the subnet of member ${m} (${node.ip}/${node.prefix})` });
+        break;
+      }
+    }
+    const portKeys = new Set<string>();
+    g.ports.forEach((p, pi) => {
+      const key = `${p.protocol}/${p.port}`;
+      if (portKeys.has(key)) issues.push({ path: ["groups", gi, "ports", pi, "port"], message: `port ${key} is listed twice` });
+      portKeys.add(key);
+      if (p.realPort !== undefined && p.realPort !== p.port && g.mode !== "active-active-lb") {
+        issues.push({ path: ["groups", gi, "ports", pi, "realPort"], message: `port translation (${p.port} -> ${p.realPort}) needs mode active-active-lb (NAT load balancing)` });
+      }
+    });
+    if (g.lb && g.mode !== "active-active-lb") issues.push({ path: ["groups", gi, "lb"], message: "lb settings only apply to mode active-active-lb" });
+    if (g.lb) {
+      for (const w of Object.keys(g.lb.weights)) {
+        if (!members.includes(w)) issues.push({ path: ["groups", gi, "lb", "weights", w], message: `'${w}' is not a member of this group` });
+      }
+    }
+    if (g.mysql && g.mode !== "mysql-writer") issues.push({ path: ["groups", gi, "mysql"], message: "mysql settings only apply to mode mysql-writer" });
+    const wantProbe: Partial<Record<GroupMode, ProbeSpec["type"]>> = { "mysql-writer": "mysql", "influxdb-read": "influxdb", minio: "minio" };
+    const want = wantProbe[g.mode];
+    if (want && g.probe.type !== want) issues.push({ path: ["groups", gi, "probe", "type"], message: `mode ${g.mode} needs a '${want}' probe` });
+  });
+  const p = spec.policy;
+  if (p.leaseTtlMs <= 2 * p.heartbeatIntervalMs) {
+    issues.push({
+      path: ["policy", "leaseTtlMs"],
+      message: `lease TTL (${p.leaseTtlMs} ms) must be more than 2 x heartbeat interval (${p.heartbeatIntervalMs} ms)`,
+    });
+  }
+  return issues;
+}
+
+export const ClusterSpec = ClusterSpecShape.superRefine((spec, ctx) => {
+  for (const issue of clusterSpecIssues(spec)) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+});
+export type ClusterSpec = z.infer<typeof ClusterSpec>;
+export type ClusterSpecInput = z.input<typeof ClusterSpec>;
+
+export type SpecProblem = { path: string; message: string };
+
+/** `nodes[2].ip`-style path, the form every error message uses. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out === "" ? String(seg) : `.${String(seg)}`;
+  }
+  return out === "" ? "(root)" : out;
+}
+
+export type SpecResult = { ok: true; spec: ClusterSpec } | { ok: false; problems: SpecProblem[] };
+
+export function validateSpec(input: unknown): SpecResult {
+  const r = ClusterSpec.safeParse(input);
+  if (r.success) return { ok: true, spec: r.data };
+  return { ok: false, problems: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+}
+
+/** Members of a group, resolved (defaults to every server node, in spec order). */
+export function groupMembers(spec: ClusterSpec, group: GroupSpec): string[] {
+  return group.members ?? spec.nodes.filter((n) => n.role === "server").map((n) => n.name);
+}

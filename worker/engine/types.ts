@@ -1,0 +1,112 @@
+// Contract of the pure engine: step(state, input, now) -> { state, effects, reply? }.
+// The Durable Object shell feeds Inputs and performs Effects; nothing in worker/engine/ does I/O,
+// reads a clock or draws random numbers. All times are milliseconds on the Durable Object's clock.
+import type { ClusterSpec } from "../../protocol/spec.js";
+import type { HeartbeatReply, HeartbeatRequest, ProbeReport } from "../../protocol/heartbeat.js";
+
+/** What survives a Durable Object restart. Written only on transitions, never on plain renewals. */
+export interface PersistedState {
+  clusterId: string;
+  spec: ClusterSpec;
+  specVersion: number;
+  maintenance: boolean;
+  nodeMaintenance: string[];
+  groups: Record<string, { holder: string | null; epoch: number; lastAutoFailoverAt: number | null }>;
+  /** Compute-node fencing/evacuation progress, so a restart neither repeats nor forgets it. */
+  computes: Record<string, ComputeState>;
+  /** Monotonic counter for operation ids. */
+  nextOperation: number;
+}
+
+export type ComputeState = {
+  phase: "alive" | "suspect" | "fencing" | "fenced" | "evacuating" | "evacuated" | "fence-failed";
+  since: number;
+  operationId?: string;
+  detail?: string;
+};
+
+export interface NodeRuntime {
+  /** Receipt time of the last heartbeat; null until one arrives after boot. */
+  lastBeatAt: number | null;
+  bootId: string | null;
+  seq: number;
+  probes: Record<string, ProbeReport>;
+  /** When each probe last turned healthy (for preemption delay). */
+  healthySince: Record<string, number>;
+}
+
+export interface GroupRuntime {
+  holder: string | null;
+  epoch: number;
+  /** Receipt time of the holder's last renewal + T. Memory only; null when unknown (after boot). */
+  leaseUntil: number | null;
+  /** `revoking`: the holder was told to release (switchover, drain, unhealthy) and gets no renewals. */
+  phase: "free" | "held" | "revoking";
+  /** Who should get the group once the revoke completes (null: best candidate). */
+  revokeTo: string | null;
+  revokeReason: string | null;
+  /** Revoke started at; a holder that never confirms is covered by lease expiry. */
+  revokeAt: number | null;
+  lastAutoFailoverAt: number | null;
+}
+
+export interface Decision {
+  at: number;
+  group?: string;
+  node?: string;
+  epoch?: number;
+  kind: string;
+  reason: string;
+}
+
+export interface EngineState {
+  persisted: PersistedState;
+  /** When this Durable Object incarnation loaded its state; grants to non-holders wait until bootedAt + T + margin. */
+  bootedAt: number;
+  nodes: Record<string, NodeRuntime>;
+  groups: Record<string, GroupRuntime>;
+  /** Last decisions, newest last, kept for the status endpoint (bounded). */
+  decisions: Decision[];
+}
+
+export type Actor = string;
+
+export type EngineInput =
+  | { type: "heartbeat"; node: string; request: HeartbeatRequest }
+  | { type: "tick" }
+  | { type: "switchover"; group: string; to: string | null; actor: Actor }
+  | { type: "maintenance"; node: string | null; on: boolean; actor: Actor }
+  | { type: "spec"; spec: ClusterSpec; specVersion: number; actor: Actor }
+  | { type: "ack-fence"; node: string; actor: Actor };
+
+export type Severity = "info" | "warning" | "critical";
+
+export type EngineEffect =
+  /** Write this snapshot (one storage key) before any reply or push leaves. */
+  | { type: "persist"; state: PersistedState }
+  /** One event row (D1) and, by routing rules, an alert. `incident` groups alerts that belong together. */
+  | {
+      type: "event";
+      kind: string;
+      severity: Severity;
+      reason: string;
+      group?: string;
+      node?: string;
+      epoch?: number;
+      actor: Actor;
+      incident?: string;
+      resolves?: boolean;
+    }
+  /** Tell this node over its watch socket that its desired state changed. */
+  | { type: "push"; node: string }
+  /** Keep exactly one alarm, at this time (null: none needed). */
+  | { type: "alarm"; at: number | null };
+
+export interface StepResult {
+  state: EngineState;
+  effects: EngineEffect[];
+  /** For heartbeat inputs: what to send back to the node. */
+  reply?: HeartbeatReply;
+  /** For admin inputs that cannot be carried out: why (the shell answers 409). */
+  rejected?: string;
+}
