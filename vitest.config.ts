@@ -11,6 +11,7 @@ export default defineConfig({
   test: {
     projects: [
       nodeProject("unit", ["test/unit/**/*.test.ts"]),
+      "test/worker/vitest.config.ts",
       nodeProject("engine", ["test/engine/**/*.test.ts"]),
       nodeProject("shim", ["test/shim/**/*.test.ts"], { fileParallelism: false }),
       nodeProject("data", ["test/data/**/*.test.ts"], { fileParallelism: false, testTimeout: 120_000 }),

@@ -1,0 +1,29 @@
+// Worker suites run inside workerd through the Workers Vitest integration, with the real
+// wrangler.toml bindings (D1, Durable Objects) and the D1 migrations applied before each file.
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { fileURLToPath } from "node:url";
+import { defineProject } from "vitest/config";
+
+const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+
+export default defineProject({
+  plugins: [
+    cloudflareTest(async () => ({
+      main: root("worker/index.ts"),
+      wrangler: { configPath: root("wrangler.toml") },
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: "test-admin-token",
+          TEST_MIGRATIONS: await readD1Migrations(root("migrations")),
+        },
+      },
+    })),
+  ],
+  test: {
+    name: "worker",
+    include: ["test/worker/**/*.test.ts"],
+    root: root(""),
+    setupFiles: [root("test/worker/apply-migrations.ts")],
+    testTimeout: 30_000,
+  },
+});

@@ -1,0 +1,236 @@
+// Clusters: created from a spec (validated with path-precise errors; nothing stored when it is
+// bad). Node tokens are returned once at creation (and by rotation); only hashes are kept.
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, eq, isNull } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { Cluster, ClusterCreate, ClusterCreated, ClusterSpecUpdate } from "../../protocol/api.js";
+import { type ClusterSpec, validateSpec } from "../../protocol/spec.js";
+import { apiEvent, clusterView, db, loadCluster, loadSite } from "../db/registry.js";
+import { clusters, events, nodes, tokens } from "../db/schema.js";
+import type { Env } from "../env.js";
+import { actorOf, requireRole } from "../http/auth.js";
+import { ApiError } from "../http/problem.js";
+import { newId, newToken, sha256Hex } from "../http/tokens.js";
+import { type App, problemResponse, SECURITY } from "./app.js";
+
+const IdParam = z.object({ id: z.string() });
+
+function parseSpec(input: unknown): ClusterSpec {
+  const r = validateSpec(input);
+  if (!r.ok) {
+    throw new ApiError(400, "Invalid cluster spec", {
+      detail: `${r.problems.length} problem(s) in the spec; nothing was stored`,
+      errors: r.problems.map((p) => ({ path: p.path === "(root)" ? "spec" : `spec.${p.path}`, message: p.message })),
+    });
+  }
+  return r.spec;
+}
+
+async function mintNodeTokens(clusterId: string, names: string[], now: number) {
+  const clear: Record<string, string> = {};
+  const hashes: Record<string, string> = {};
+  const rows: (typeof tokens.$inferInsert)[] = [];
+  for (const name of names) {
+    const token = newToken("node");
+    const hash = await sha256Hex(token);
+    clear[name] = token;
+    hashes[name] = hash;
+    rows.push({ id: newId("tok"), kind: "node", clusterId, nodeName: name, label: `node ${name} of ${clusterId}`, hash, createdAt: now });
+  }
+  return { clear, hashes, rows };
+}
+
+export const clusterStub = (env: Env, id: string) => env.CLUSTER.get(env.CLUSTER.idFromName(id));
+
+export function registerClusters(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/clusters",
+      security: SECURITY,
+      request: { query: z.object({ site: z.string().optional() }) },
+      responses: { 200: { description: "clusters", content: { "application/json": { schema: z.object({ clusters: z.array(Cluster) }) } } } },
+    }),
+    async (c) => {
+      const p = requireRole(c, "viewer");
+      const { site } = c.req.valid("query");
+      const rows = await db(c.env).select().from(clusters).orderBy(clusters.id).all();
+      const visible = rows.filter((r) => (p.siteId === null || r.siteId === p.siteId) && (site === undefined || r.siteId === site));
+      return c.json({ clusters: visible.map((r) => clusterView(r, false)) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/clusters",
+      security: SECURITY,
+      request: { body: { required: true, content: { "application/json": { schema: ClusterCreate } } } },
+      responses: {
+        201: { description: "created; node tokens are shown this once", content: { "application/json": { schema: ClusterCreated } } },
+        400: problemResponse("invalid spec, with the path of every problem"),
+        409: problemResponse("exists"),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const p = requireRole(c, "admin", body.site);
+      const spec = parseSpec(body.spec);
+      const d = db(c.env);
+      await loadSite(d, body.site);
+      const id = `${body.site}.${spec.name}`;
+      if (await d.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, id)).get()) {
+        throw new ApiError(409, "Conflict", { detail: `cluster '${spec.name}' already exists in site '${body.site}' (${id}); update its spec instead` });
+      }
+      const now = Date.now();
+      const minted = await mintNodeTokens(id, spec.nodes.map((n) => n.name), now);
+      // The Durable Object first (idempotent), then the registry rows in one batch; if the batch
+      // fails the object is removed again so nothing is half-created.
+      const stub = clusterStub(c.env, id);
+      await stub.init(id, body.site, spec, 1, minted.hashes);
+      const row = { id, siteId: body.site, name: spec.name, spec, specVersion: 1, createdAt: now, updatedAt: now };
+      try {
+        await d.batch([
+          d.insert(clusters).values(row),
+          d.insert(nodes).values(spec.nodes.map((n) => ({ clusterId: id, name: n.name, hostname: n.hostname, ip: n.ip, role: n.role }))),
+          d.insert(tokens).values(minted.rows),
+          d.insert(events).values(
+            apiEvent({ siteId: body.site, clusterId: id, kind: "cluster.created", reason: `cluster ${id} created from spec (${spec.nodes.length} nodes, ${spec.groups.length} groups)`, actor: actorOf(p) }),
+          ),
+        ]);
+      } catch (err) {
+        await stub.destroy();
+        throw err;
+      }
+      return c.json({ cluster: clusterView(row, true), nodeTokens: minted.clear }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/clusters/{id}",
+      security: SECURITY,
+      request: { params: IdParam },
+      responses: { 200: { description: "cluster with spec", content: { "application/json": { schema: Cluster } } }, 404: problemResponse("no such cluster") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const row = await loadCluster(db(c.env), id);
+      requireRole(c, "viewer", row.siteId);
+      c.header("ETag", `"v${row.specVersion}"`);
+      return c.json(clusterView(row, true), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/clusters/{id}/spec",
+      security: SECURITY,
+      request: { params: IdParam, body: { required: true, content: { "application/json": { schema: ClusterSpecUpdate } } } },
+      responses: {
+        200: { description: "new spec version; tokens for nodes the spec added", content: { "application/json": { schema: ClusterCreated } } },
+        400: problemResponse("invalid spec"),
+        404: problemResponse("no such cluster"),
+        412: problemResponse("If-Match does not match the current version"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const d = db(c.env);
+      const row = await loadCluster(d, id);
+      const p = requireRole(c, "admin", row.siteId);
+      const ifMatch = c.req.header("if-match");
+      if (ifMatch !== undefined && ifMatch !== `"v${row.specVersion}"` && ifMatch !== "*") {
+        throw new ApiError(412, "Precondition failed", { detail: `the spec is at version ${row.specVersion} ("v${row.specVersion}"); you sent If-Match ${ifMatch}` });
+      }
+      const spec = parseSpec(c.req.valid("json").spec);
+      if (spec.name !== row.name) throw new ApiError(400, "Invalid cluster spec", { errors: [{ path: "spec.name", message: `a cluster cannot be renamed (is '${row.name}')` }] });
+      const oldNames = new Set(row.specParsed.nodes.map((n) => n.name));
+      const newNames = new Set(spec.nodes.map((n) => n.name));
+      const added = [...newNames].filter((n) => !oldNames.has(n));
+      const removed = [...oldNames].filter((n) => !newNames.has(n));
+      const now = Date.now();
+      const minted = await mintNodeTokens(id, added, now);
+      const kept = await d.select().from(tokens).where(and(eq(tokens.clusterId, id), eq(tokens.kind, "node"), isNull(tokens.revokedAt))).all();
+      const hashes: Record<string, string> = { ...minted.hashes };
+      for (const t of kept) if (t.nodeName && newNames.has(t.nodeName)) hashes[t.nodeName] = t.hash;
+      const version = row.specVersion + 1;
+      const stmts: BatchItem<"sqlite">[] = [
+        d.update(clusters).set({ spec, specVersion: version, updatedAt: now }).where(and(eq(clusters.id, id), eq(clusters.specVersion, row.specVersion))),
+        d.delete(nodes).where(eq(nodes.clusterId, id)),
+        d.insert(nodes).values(spec.nodes.map((n) => ({ clusterId: id, name: n.name, hostname: n.hostname, ip: n.ip, role: n.role }))),
+        ...removed.map((n) => d.update(tokens).set({ revokedAt: now }).where(and(eq(tokens.clusterId, id), eq(tokens.nodeName, n)))),
+        d.insert(events).values(
+          apiEvent({
+            siteId: row.siteId,
+            clusterId: id,
+            kind: "cluster.spec-updated",
+            reason: `spec version ${version}${added.length ? `; nodes added: ${added.join(", ")}` : ""}${removed.length ? `; nodes removed: ${removed.join(", ")}` : ""}`,
+            actor: actorOf(p),
+          }),
+        ),
+      ];
+      if (minted.rows.length) stmts.push(d.insert(tokens).values(minted.rows));
+      const [first, ...rest] = stmts;
+      await d.batch([first!, ...rest]);
+      await clusterStub(c.env, id).updateSpec(spec, version, actorOf(p), hashes);
+      c.header("ETag", `"v${version}"`);
+      return c.json({ cluster: clusterView({ ...row, spec, specVersion: version, updatedAt: now }, true), nodeTokens: minted.clear }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/clusters/{id}",
+      security: SECURITY,
+      request: { params: IdParam },
+      responses: { 204: { description: "deleted" }, 404: problemResponse("no such cluster") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const d = db(c.env);
+      const row = await loadCluster(d, id);
+      const p = requireRole(c, "admin", row.siteId);
+      await clusterStub(c.env, id).destroy();
+      await d.batch([
+        d.update(tokens).set({ revokedAt: Date.now() }).where(and(eq(tokens.clusterId, id), isNull(tokens.revokedAt))),
+        d.delete(nodes).where(eq(nodes.clusterId, id)),
+        d.delete(clusters).where(eq(clusters.id, id)),
+        d.insert(events).values(apiEvent({ siteId: row.siteId, clusterId: id, kind: "cluster.deleted", reason: `cluster ${id} deleted`, actor: actorOf(p), severity: "warning" })),
+      ]);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/clusters/{id}/nodes/{node}/token",
+      security: SECURITY,
+      request: { params: z.object({ id: z.string(), node: z.string() }) },
+      responses: {
+        200: { description: "the new node token, shown once; the old one stops working", content: { "application/json": { schema: z.object({ node: z.string(), token: z.string() }) } } },
+        404: problemResponse("no such cluster or node"),
+      },
+    }),
+    async (c) => {
+      const { id, node } = c.req.valid("param");
+      const d = db(c.env);
+      const row = await loadCluster(d, id);
+      const p = requireRole(c, "admin", row.siteId);
+      if (!row.specParsed.nodes.some((n) => n.name === node)) throw new ApiError(404, "Not found", { detail: `no node '${node}' in cluster ${id}` });
+      const now = Date.now();
+      const minted = await mintNodeTokens(id, [node], now);
+      await d.batch([
+        d.update(tokens).set({ revokedAt: now }).where(and(eq(tokens.clusterId, id), eq(tokens.nodeName, node), isNull(tokens.revokedAt))),
+        d.insert(tokens).values(minted.rows),
+        d.insert(events).values(apiEvent({ siteId: row.siteId, clusterId: id, node, kind: "node.token-rotated", reason: `node ${node} token rotated`, actor: actorOf(p) })),
+      ]);
+      await clusterStub(c.env, id).setNodeToken(node, minted.hashes[node]!);
+      return c.json({ node, token: minted.clear[node]! }, 200);
+    },
+  );
+}

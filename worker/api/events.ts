@@ -1,0 +1,77 @@
+// Events with cursor pagination, oldest first: `nextCursor` is the id of the last row returned,
+// so `--follow` just keeps asking with the cursor it was given.
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { EventPage, EventsQuery } from "../../protocol/api.js";
+import { db, loadCluster } from "../db/registry.js";
+import { events } from "../db/schema.js";
+import { requireRole } from "../http/auth.js";
+import { ApiError } from "../http/problem.js";
+import { type App, problemResponse, SECURITY } from "./app.js";
+
+async function page(env: Parameters<typeof db>[0], where: SQL[], cursor: string | undefined, limit: number) {
+  const conds = [...where];
+  if (cursor !== undefined) conds.push(gt(events.id, Number(cursor)));
+  const rows = await db(env)
+    .select()
+    .from(events)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(asc(events.id))
+    .limit(limit)
+    .all();
+  const last = rows.at(-1);
+  return {
+    events: rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      site: r.siteId,
+      cluster: r.clusterId,
+      kind: r.kind,
+      severity: r.severity,
+      group: r.group,
+      node: r.node,
+      epoch: r.epoch,
+      reason: r.reason,
+      actor: r.actor,
+    })),
+    nextCursor: last ? String(last.id) : (cursor ?? null),
+  };
+}
+
+export function registerEvents(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/clusters/{id}/events",
+      security: SECURITY,
+      request: { params: z.object({ id: z.string() }), query: EventsQuery },
+      responses: { 200: { description: "a page of events", content: { "application/json": { schema: EventPage } } }, 404: problemResponse("no such cluster") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const q = c.req.valid("query");
+      const row = await loadCluster(db(c.env), id);
+      requireRole(c, "viewer", row.siteId);
+      return c.json(await page(c.env, [eq(events.clusterId, id)], q.cursor, q.limit), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/events",
+      security: SECURITY,
+      request: { query: EventsQuery },
+      responses: { 200: { description: "a page of events across clusters", content: { "application/json": { schema: EventPage } } } },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const p = requireRole(c, "viewer");
+      if (p.siteId !== null && q.site !== undefined && q.site !== p.siteId) {
+        throw new ApiError(403, "Forbidden", { detail: `your token is scoped to site '${p.siteId}'` });
+      }
+      const site = p.siteId ?? q.site;
+      return c.json(await page(c.env, site ? [eq(events.siteId, site)] : [], q.cursor, q.limit), 200);
+    },
+  );
+}

@@ -1,0 +1,245 @@
+// One Durable Object per cluster: a thin shell around the pure engine. It loads the persisted
+// state once, feeds inputs (heartbeats, alarm ticks, admin operations), and performs the engine's
+// effects: persist (before any reply or push leaves), events (D1), pushes (hibernatable WebSocket
+// watch per node) and one alarm at the engine's next deadline.
+import { DurableObject } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/d1";
+import type { HeartbeatReply, HeartbeatRequest, WatchMessage } from "../../protocol/heartbeat.js";
+import type { ClusterSpec } from "../../protocol/spec.js";
+import { events } from "../db/schema.js";
+import { boot, desiredFor, newPersistedState, statusView, step } from "../engine/index.js";
+import type { EngineEffect, EngineInput, EngineState, PersistedState, StepResult } from "../engine/types.js";
+import type { Env } from "../env.js";
+import { constantTimeEqual } from "../http/tokens.js";
+
+const STATE_KEY = "state";
+const META_KEY = "meta";
+
+/** Facts the shell needs that the engine does not: the site (for event rows) and node token hashes. */
+interface Meta {
+  siteId: string;
+  nodeTokenHashes: Record<string, string>;
+}
+
+export type HeartbeatOutcome =
+  | { ok: true; reply: HeartbeatReply }
+  | { ok: false; status: 401 | 403 | 404; detail: string };
+
+export type AdminOutcome = { ok: true; detail: string } | { ok: false; status: 404 | 409; detail: string };
+
+export interface StorageCounters {
+  /** storage.put of the engine snapshot (transitions only). */
+  statePuts: number;
+  /** setAlarm/deleteAlarm calls. */
+  alarmWrites: number;
+  heartbeats: number;
+}
+
+export class ClusterObject extends DurableObject<Env> {
+  private engine: EngineState | null = null;
+  private meta: Meta | null = null;
+  /** The alarm time we last set (memory), so a renewal that moves the deadline later costs no write. */
+  private alarmAt: number | null = null;
+  private counters: StorageCounters = { statePuts: 0, alarmWrites: 0, heartbeats: 0 };
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const [persisted, meta, alarm] = await Promise.all([
+        ctx.storage.get<PersistedState>(STATE_KEY),
+        ctx.storage.get<Meta>(META_KEY),
+        ctx.storage.getAlarm(),
+      ]);
+      this.alarmAt = alarm;
+      if (persisted && meta) {
+        this.meta = meta;
+        this.engine = boot(persisted, Date.now());
+      }
+    });
+  }
+
+  /** Create the cluster's state (idempotent for the same spec version). */
+  async init(clusterId: string, siteId: string, spec: ClusterSpec, specVersion: number, nodeTokenHashes: Record<string, string>): Promise<void> {
+    if (this.engine) return;
+    const persisted = newPersistedState(clusterId, spec, specVersion);
+    const meta: Meta = { siteId, nodeTokenHashes };
+    await this.ctx.storage.put({ [STATE_KEY]: persisted, [META_KEY]: meta });
+    this.counters.statePuts++;
+    this.meta = meta;
+    this.engine = boot(persisted, Date.now());
+    await this.arm(Date.now() + spec.policy.leaseTtlMs + spec.policy.driftMarginMs);
+  }
+
+  async heartbeat(node: string, tokenHash: string, request: HeartbeatRequest): Promise<HeartbeatOutcome> {
+    if (!this.engine || !this.meta) return { ok: false, status: 404, detail: "no such cluster" };
+    const expected = this.meta.nodeTokenHashes[node];
+    if (expected === undefined) return { ok: false, status: 404, detail: `no node '${node}' in this cluster` };
+    if (!constantTimeEqual(expected, tokenHash)) return { ok: false, status: 403, detail: `this token is not node ${node}'s` };
+    this.counters.heartbeats++;
+    const result = await this.run({ type: "heartbeat", node, request });
+    if (!result.reply) throw new Error("engine returned no reply to a heartbeat");
+    return { ok: true, reply: result.reply };
+  }
+
+  async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" }>): Promise<AdminOutcome> {
+    if (!this.engine) return { ok: false, status: 404, detail: "no such cluster" };
+    const result = await this.run(input);
+    if (result.rejected) return { ok: false, status: 409, detail: result.rejected };
+    const last = result.effects.filter((e): e is Extract<EngineEffect, { type: "event" }> => e.type === "event").at(-1);
+    return { ok: true, detail: last?.reason ?? "no change needed" };
+  }
+
+  async updateSpec(spec: ClusterSpec, specVersion: number, actor: string, nodeTokenHashes: Record<string, string>): Promise<void> {
+    if (!this.engine || !this.meta) throw new Error("cluster not initialised");
+    this.meta = { ...this.meta, nodeTokenHashes };
+    await this.ctx.storage.put(META_KEY, this.meta);
+    await this.run({ type: "spec", spec, specVersion, actor });
+  }
+
+  async setNodeToken(node: string, hash: string): Promise<void> {
+    if (!this.meta) throw new Error("cluster not initialised");
+    this.meta = { ...this.meta, nodeTokenHashes: { ...this.meta.nodeTokenHashes, [node]: hash } };
+    await this.ctx.storage.put(META_KEY, this.meta);
+    // A rotated token ends the old one's watch sockets.
+    for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token rotated");
+  }
+
+  async status(): Promise<(ReturnType<typeof statusView> & { storage: StorageCounters }) | null> {
+    if (!this.engine) return null;
+    return { ...statusView(this.engine, Date.now()), storage: { ...this.counters } };
+  }
+
+  async destroy(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) ws.close(4004, "cluster deleted");
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.engine = null;
+    this.meta = null;
+    this.alarmAt = null;
+  }
+
+  /** Alarms are at-least-once: a tick is idempotent, and an early one just re-arms. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    if (!this.engine) return;
+    await this.run({ type: "tick" });
+    if (this.alarmAt === null) {
+      // The engine wants no deadline now; keep a slow safety tick so nothing is ever forgotten.
+      const p = this.engine.persisted.spec.policy;
+      await this.arm(Date.now() + p.leaseTtlMs + p.driftMarginMs);
+    }
+  }
+
+  /** WebSocket watch: GET .../watch with the node's token; the Worker forwards the upgrade here. */
+  override async fetch(request: Request): Promise<Response> {
+    const node = request.headers.get("x-chime-node") ?? "";
+    const hash = request.headers.get("x-chime-token-hash") ?? "";
+    if (!this.engine || !this.meta) return new Response("no such cluster", { status: 404 });
+    const expected = this.meta.nodeTokenHashes[node];
+    if (expected === undefined) return new Response(`no node '${node}'`, { status: 404 });
+    if (!constantTimeEqual(expected, hash)) return new Response("wrong token", { status: 403 });
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [node]);
+    const hello: WatchMessage = { type: "hello", node, specVersion: this.engine.persisted.specVersion };
+    server.send(JSON.stringify(hello));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // The watch is one-way; answer a text "ping" so clients can check liveness cheaply.
+    if (message === "ping") ws.send("pong");
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
+    } catch {
+      // already closed
+    }
+  }
+
+  private async run(input: EngineInput): Promise<StepResult> {
+    if (!this.engine) throw new Error("cluster not initialised");
+    const now = Date.now();
+    const result = step(this.engine, input, now);
+    this.engine = result.state;
+    await this.perform(result.effects, now);
+    return result;
+  }
+
+  private async perform(effects: EngineEffect[], now: number): Promise<void> {
+    const eventRows: (typeof events.$inferInsert)[] = [];
+    const pushTo = new Set<string>();
+    let alarm: number | null | undefined;
+    for (const e of effects) {
+      switch (e.type) {
+        case "persist":
+          // Awaited before the reply: the output gate would hold it anyway, but be explicit.
+          await this.ctx.storage.put(STATE_KEY, e.state);
+          this.counters.statePuts++;
+          break;
+        case "event":
+          eventRows.push({
+            at: now,
+            siteId: this.meta?.siteId ?? null,
+            clusterId: this.engine?.persisted.clusterId ?? null,
+            kind: e.kind,
+            severity: e.severity,
+            group: e.group ?? null,
+            node: e.node ?? null,
+            epoch: e.epoch ?? null,
+            reason: e.reason,
+            actor: e.actor,
+          });
+          break;
+        case "push":
+          pushTo.add(e.node);
+          break;
+        case "alarm":
+          alarm = e.at;
+          break;
+      }
+    }
+    if (alarm !== undefined) await this.arm(alarm);
+    if (this.engine) {
+      for (const node of pushTo) {
+        const sockets = this.ctx.getWebSockets(node);
+        if (sockets.length === 0) continue;
+        const msg: WatchMessage = { type: "desired", desired: desiredFor(this.engine, node, now) };
+        const text = JSON.stringify(msg);
+        for (const ws of sockets) {
+          try {
+            ws.send(text);
+          } catch {
+            // A dead socket is the client's to reconnect; the next heartbeat carries the same state.
+          }
+        }
+      }
+    }
+    if (eventRows.length > 0) this.ctx.waitUntil(this.writeEvents(eventRows));
+  }
+
+  private async writeEvents(rows: (typeof events.$inferInsert)[]): Promise<void> {
+    try {
+      // D1 limits bound parameters per statement; 11 columns x 8 rows stays well under it.
+      const db = drizzle(this.env.DB);
+      for (let i = 0; i < rows.length; i += 8) await db.insert(events).values(rows.slice(i, i + 8));
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "event write failed", error: String(err), rows: rows.length }));
+    }
+  }
+
+  /**
+   * Keep one alarm at the engine's next deadline. Moving it LATER costs nothing (an early alarm
+   * just ticks and re-arms), so a plain renewal never writes; moving it earlier or clearing does.
+   */
+  private async arm(at: number | null): Promise<void> {
+    if (at === null) return;
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    this.counters.alarmWrites++;
+    await this.ctx.storage.setAlarm(at);
+  }
+}

@@ -1,0 +1,13 @@
+// The benchmark's baseline: a bare Durable Object that echoes a parsed body back. The heartbeat
+// bench runs the same auth + JSON parse + DO round trip through it, side by side with the real path.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.js";
+
+export class EchoObject extends DurableObject<Env> {
+  private count = 0;
+
+  async echo(body: unknown): Promise<{ n: number; body: unknown }> {
+    this.count++;
+    return { n: this.count, body };
+  }
+}

@@ -1,0 +1,58 @@
+// The chime-ha Worker: the HTTP API (Hono) over the D1 registry and one Durable Object per cluster.
+import { HTTPException } from "hono/http-exception";
+import { newApp } from "./api/app.js";
+import { registerBench } from "./api/bench.js";
+import { registerClusterStatus } from "./api/cluster-status.js";
+import { registerClusters } from "./api/clusters.js";
+import { registerEvents } from "./api/events.js";
+import { registerHeartbeats } from "./api/heartbeats.js";
+import { registerOperations } from "./api/operations.js";
+import { registerSites } from "./api/sites.js";
+import { authenticate } from "./http/auth.js";
+import { ApiError, problem, problemBody } from "./http/problem.js";
+
+export { ClusterObject } from "./cluster/cluster-object.js";
+export { EchoObject } from "./cluster/echo-object.js";
+
+const app = newApp();
+
+/** Routes a node token reaches; the Durable Object checks those tokens itself. */
+const NODE_ROUTE = /^\/v1\/clusters\/[^/]+\/nodes\/[^/]+\/(heartbeat|watch)$/;
+
+app.use("/v1/*", async (c, next) => {
+  if (NODE_ROUTE.test(c.req.path)) return next();
+  c.set("principal", await authenticate(c.env, c.req.header("authorization"), Date.now()));
+  return next();
+});
+
+registerSites(app);
+registerClusters(app);
+registerClusterStatus(app);
+registerHeartbeats(app);
+registerOperations(app);
+registerEvents(app);
+registerBench(app);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "admin, operator or viewer token" });
+app.openAPIRegistry.registerComponent("securitySchemes", "nodeToken", { type: "http", scheme: "bearer", description: "the node's own token" });
+
+app.get("/", (c) => c.json({ service: "chime-ha", api: "/v1", health: "/healthz" }));
+app.get("/healthz", (c) => c.json({ ok: true }));
+
+app.notFound((c) => problem(c, 404, "Not found", { detail: `no route ${c.req.method} ${c.req.path}` }));
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) return problem(c, err.status, err.title, err.fields);
+  if (err instanceof HTTPException) {
+    const res = err.getResponse();
+    return new Response(JSON.stringify(problemBody(res.status, undefined, { detail: err.message })), {
+      status: res.status,
+      headers: { "content-type": "application/problem+json" },
+    });
+  }
+  console.error(JSON.stringify({ msg: "unhandled error", path: c.req.path, error: String(err), stack: (err as Error).stack }));
+  return problem(c, 500, "Internal error", { detail: "the control plane failed to handle this request; it has been logged" });
+});
+
+export { app };
+export default app;
