@@ -1,9 +1,9 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { WatchMessage } from "../../protocol/heartbeat.js";
 import type { ClusterSpecInput } from "../../protocol/spec.js";
-import { ALL_HEALTHY, beat, call, heartbeat, newCluster } from "./helpers.js";
+import { ALL_HEALTHY, beat, call, heartbeat, newCluster, worker } from "./helpers.js";
 
 // Short leases so real time (workerd's clock) can pass within a test.
 const FAST = (s: ClusterSpecInput) => {
@@ -124,7 +124,7 @@ describe("heartbeats, grants and failover", () => {
     });
     await heartbeat(c.id, "server1", c.tokens.server1!, beat({}, ALL_HEALTHY));
     await heartbeat(c.id, "server2", c.tokens.server2!, beat({}, ALL_HEALTHY));
-    const res = await exports.default.fetch(
+    const res = await worker.fetch(
       new Request(`http://chime-ha.test/v1/clusters/${c.id}/nodes/server1/watch`, {
         headers: { upgrade: "websocket", authorization: `Bearer ${c.tokens.server1}` },
       }),
@@ -132,7 +132,7 @@ describe("heartbeats, grants and failover", () => {
     expect(res.status).toBe(101);
     const ws = res.webSocket!;
     const messages: WatchMessage[] = [];
-    ws.addEventListener("message", (e) => messages.push(JSON.parse(String(e.data)) as WatchMessage));
+    ws.addEventListener("message", (e: MessageEvent) => messages.push(JSON.parse(String(e.data)) as WatchMessage));
     ws.accept();
     const sw = await call("POST", `/v1/clusters/${c.id}/switchover`, { body: { group: "server-api", to: "server2" } });
     expect(sw.status).toBe(200);

@@ -7,6 +7,8 @@ import exampleYaml from "../../examples/chimestack.yaml?raw";
 import { parse } from "yaml";
 
 export const ADMIN = "test-admin-token";
+/** The Worker under test (same isolate): `exports.default` of worker/index.ts. */
+export const worker = (exports as unknown as { default: Fetcher }).default;
 
 export async function call(method: string, path: string, opts: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...opts.headers };
@@ -17,7 +19,7 @@ export async function call(method: string, path: string, opts: { token?: string 
     headers["content-type"] = "application/json";
     body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
   }
-  const res = await exports.default.fetch(new Request(`http://chime-ha.test${path}`, { method, headers, body }));
+  const res = await worker.fetch(new Request(`http://chime-ha.test${path}`, { method, headers, body }));
   const text = await res.text();
   let json: unknown = null;
   try {
