@@ -20,6 +20,7 @@ const app = newApp();
 const NODE_ROUTE = /^\/v1\/clusters\/[^/]+\/nodes\/[^/]+\/(heartbeat|watch)$/;
 
 app.use("/v1/*", async (c, next) => {
+  // Node routes: the Durable Object checks the node token itself (no D1 query per heartbeat).
   if (NODE_ROUTE.test(c.req.path)) return next();
   c.set("principal", await authenticate(c.env, c.req.header("authorization"), Date.now()));
   return next();

@@ -4,13 +4,14 @@
 // watch per node) and one alarm at the engine's next deadline.
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
-import type { HeartbeatReply, HeartbeatRequest, WatchMessage } from "../../protocol/heartbeat.js";
+import { type HeartbeatReply, HeartbeatRequest, type WatchMessage } from "../../protocol/heartbeat.js";
 import type { ClusterSpec } from "../../protocol/spec.js";
 import { events } from "../db/schema.js";
 import { boot, desiredFor, newPersistedState, statusView, step } from "../engine/index.js";
 import type { EngineEffect, EngineInput, EngineState, PersistedState, StepResult } from "../engine/types.js";
 import type { Env } from "../env.js";
 import { constantTimeEqual } from "../http/tokens.js";
+import { issuesToErrors } from "../http/validation.js";
 
 const STATE_KEY = "state";
 const META_KEY = "meta";
@@ -23,7 +24,7 @@ interface Meta {
 
 export type HeartbeatOutcome =
   | { ok: true; reply: HeartbeatReply }
-  | { ok: false; status: 401 | 403 | 404; detail: string };
+  | { ok: false; status: 400 | 401 | 403 | 404; detail: string; errors?: { path: string; message: string }[] };
 
 export type AdminOutcome = { ok: true; detail: string } | { ok: false; status: 404 | 409; detail: string };
 
@@ -70,11 +71,19 @@ export class ClusterObject extends DurableObject<Env> {
     await this.arm(Date.now() + spec.policy.leaseTtlMs + spec.policy.driftMarginMs);
   }
 
-  async heartbeat(node: string, tokenHash: string, request: HeartbeatRequest): Promise<HeartbeatOutcome> {
-    if (!this.engine || !this.meta) return { ok: false, status: 404, detail: "no such cluster" };
-    const expected = this.meta.nodeTokenHashes[node];
-    if (expected === undefined) return { ok: false, status: 404, detail: `no node '${node}' in this cluster` };
-    if (!constantTimeEqual(expected, tokenHash)) return { ok: false, status: 403, detail: `this token is not node ${node}'s` };
+  /** The token is checked first, then the body (untrusted input, parsed with zod here). */
+  async heartbeat(node: string, tokenHash: string, body: unknown): Promise<HeartbeatOutcome> {
+    // Unknown cluster, unknown node and wrong token look the same: a caller without the right
+    // token learns nothing about what exists.
+    const expected = this.meta?.nodeTokenHashes[node];
+    if (!this.engine || expected === undefined || !constantTimeEqual(expected, tokenHash)) {
+      return { ok: false, status: 403, detail: `not a valid token for node '${node}' of this cluster` };
+    }
+    const parsed = HeartbeatRequest.safeParse(body);
+    if (!parsed.success) {
+      return { ok: false, status: 400, detail: "the body does not match the heartbeat schema", errors: issuesToErrors(parsed.error.issues) };
+    }
+    const request = parsed.data;
     this.counters.heartbeats++;
     const result = await this.run({ type: "heartbeat", node, request });
     if (!result.reply) throw new Error("engine returned no reply to a heartbeat");
@@ -134,10 +143,10 @@ export class ClusterObject extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const node = request.headers.get("x-chime-node") ?? "";
     const hash = request.headers.get("x-chime-token-hash") ?? "";
-    if (!this.engine || !this.meta) return new Response("no such cluster", { status: 404 });
-    const expected = this.meta.nodeTokenHashes[node];
-    if (expected === undefined) return new Response(`no node '${node}'`, { status: 404 });
-    if (!constantTimeEqual(expected, hash)) return new Response("wrong token", { status: 403 });
+    const expected = this.meta?.nodeTokenHashes[node];
+    if (!this.engine || expected === undefined || !constantTimeEqual(expected, hash)) {
+      return new Response(`not a valid token for node '${node}' of this cluster`, { status: 403 });
+    }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];

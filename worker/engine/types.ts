@@ -19,9 +19,11 @@ export interface PersistedState {
 }
 
 export type ComputeState = {
-  phase: "alive" | "suspect" | "fencing" | "fenced" | "evacuating" | "evacuated" | "fence-failed";
+  phase: "alive" | "suspect" | "fencing" | "fenced" | "evacuating" | "evacuated" | "fence-failed" | "evacuate-failed";
   since: number;
+  /** The running operation (fence or evacuate) and the server node asked to run it. */
   operationId?: string;
+  executor?: string;
   detail?: string;
 };
 
@@ -33,6 +35,10 @@ export interface NodeRuntime {
   probes: Record<string, ProbeReport>;
   /** When each probe last turned healthy (for preemption delay). */
   healthySince: Record<string, number>;
+  /** When each probe (or the node) last went down; cleared when it is healthy again. */
+  downSince: Record<string, number>;
+  /** Liveness as last reported in an event, so a change is reported once. */
+  aliveReported: boolean;
 }
 
 export interface GroupRuntime {
@@ -67,6 +73,8 @@ export interface EngineState {
   groups: Record<string, GroupRuntime>;
   /** Last decisions, newest last, kept for the status endpoint (bounded). */
   decisions: Decision[];
+  /** Reasons already reported for a waiting decision (hold-down, frozen), so each is said once. */
+  notes: Record<string, string>;
 }
 
 export type Actor = string;

@@ -1,0 +1,50 @@
+// GET /v1/clusters/:id/status: what the cluster's Durable Object knows right now.
+import { z } from "zod";
+
+export const GroupStatus = z.object({
+  name: z.string(),
+  mode: z.string(),
+  vip: z.string(),
+  holder: z.string().nullable(),
+  epoch: z.number(),
+  phase: z.enum(["free", "held", "revoking"]),
+  /** Lease left on the control plane's clock (ms); null when unknown (just restarted) or free. */
+  leaseLeftMs: z.number().nullable(),
+  revokeTo: z.string().nullable(),
+  /** active-active-lb: the real servers the director balances across. */
+  realServers: z.array(z.string()).optional(),
+});
+export type GroupStatus = z.infer<typeof GroupStatus>;
+
+export const NodeStatus = z.object({
+  name: z.string(),
+  role: z.enum(["server", "compute"]),
+  alive: z.boolean(),
+  /** Milliseconds since the last heartbeat; null when none since the control plane started. */
+  lastHeartbeatAgoMs: z.number().nullable(),
+  maintenance: z.boolean(),
+  probes: z.record(z.string(), z.object({ healthy: z.boolean(), detail: z.string() })),
+  /** Compute nodes: alive, fencing, fenced, evacuating, ... */
+  computePhase: z.string().optional(),
+});
+export type NodeStatus = z.infer<typeof NodeStatus>;
+
+export const DecisionView = z.object({
+  at: z.number(),
+  kind: z.string(),
+  reason: z.string(),
+  group: z.string().optional(),
+  node: z.string().optional(),
+  epoch: z.number().optional(),
+});
+
+export const ClusterStatus = z.object({
+  specVersion: z.number(),
+  maintenance: z.boolean(),
+  /** The control plane is within its restart grace period (grants only to persisted holders). */
+  restartGraceLeftMs: z.number(),
+  groups: z.array(GroupStatus),
+  nodes: z.array(NodeStatus),
+  decisions: z.array(DecisionView),
+});
+export type ClusterStatus = z.infer<typeof ClusterStatus>;

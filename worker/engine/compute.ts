@@ -1,0 +1,140 @@
+// Compute nodes (chime-agent): a node silent for deadAfter is fenced first (IPMI or a webhook,
+// run by the shim on the chime-server holder), and only after a successful fence — or an
+// operator's acknowledgement — is the active chime-server asked to evacuate its VMs. Pure.
+import type { Operation, OperationResult } from "../../protocol/heartbeat.js";
+import type { NodeSpec } from "../../protocol/spec.js";
+import { secs } from "./liveness.js";
+import type { StepCtx } from "./step.js";
+import type { ComputeState, EngineState } from "./types.js";
+
+/** The server node that runs fencing/evacuation: the chime-server (active-standby) holder. */
+export function executor(s: EngineState): string | null {
+  const groups = s.persisted.spec.groups.filter((g) => g.mode === "active-standby");
+  const main = groups.find((g) => g.service === "chime-server") ?? groups[0];
+  if (!main) return null;
+  const g = s.groups[main.name];
+  return g && g.phase === "held" ? g.holder : null;
+}
+
+function setPhase(ctx: StepCtx, node: string, next: ComputeState): void {
+  ctx.state.persisted.computes[node] = next;
+  ctx.persistNeeded = true;
+}
+
+function newOpId(ctx: StepCtx, kind: string, node: string): string {
+  const id = `op-${ctx.state.persisted.nextOperation}-${kind}-${node}`;
+  ctx.state.persisted.nextOperation += 1;
+  ctx.persistNeeded = true;
+  return id;
+}
+
+function startEvacuation(ctx: StepCtx, node: string, why: string): void {
+  const s = ctx.state;
+  if (!s.persisted.spec.evacuation) {
+    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: "no evacuation request configured" });
+    ctx.event("compute.fenced", "critical", `${node} fenced (${why}); no evacuation request in the spec: move its VMs by hand`, { node, incident: `compute:${node}` });
+    return;
+  }
+  const ex = executor(s);
+  if (!ex) {
+    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: "waiting for a chime-server holder to evacuate" });
+    ctx.event("compute.fenced", "critical", `${node} fenced (${why}); evacuation waits for a chime-server holder`, { node, incident: `compute:${node}` });
+    return;
+  }
+  const id = newOpId(ctx, "evacuate", node);
+  setPhase(ctx, node, { phase: "evacuating", since: ctx.now, operationId: id, executor: ex });
+  ctx.event("compute.evacuating", "critical", `${node} fenced (${why}); asking chime-server on ${ex} to evacuate its VMs`, { node, incident: `compute:${node}` });
+}
+
+export function computeOnHeartbeat(ctx: StepCtx, node: string): void {
+  const c = ctx.state.persisted.computes[node];
+  if (!c || c.phase === "alive") return;
+  setPhase(ctx, node, { phase: "alive", since: ctx.now });
+  ctx.event("compute.alive", "info", `${node} heartbeats again (was ${c.phase})`, { node, incident: `compute:${node}`, resolves: true });
+}
+
+export function evaluateComputes(ctx: StepCtx): void {
+  const s = ctx.state;
+  if (s.persisted.maintenance) return;
+  const dead = s.persisted.spec.policy.deadAfterMs;
+  for (const n of s.persisted.spec.nodes) {
+    if (n.role !== "compute") continue;
+    const c = s.persisted.computes[n.name] ?? { phase: "alive", since: 0 };
+    if (c.phase !== "alive" && c.phase !== "suspect") continue;
+    const last = s.nodes[n.name]?.lastBeatAt ?? null;
+    const silentFor = ctx.now - (last ?? s.bootedAt);
+    if (silentFor < dead) continue;
+    const silence = last === null ? `no heartbeat for ${secs(silentFor)} since the control plane started` : `silent for ${secs(silentFor)}`;
+    const ex = executor(s);
+    if (!ex) {
+      if (c.phase !== "suspect") {
+        setPhase(ctx, n.name, { phase: "suspect", since: ctx.now, detail: "no chime-server holder to fence from" });
+        ctx.event("compute.suspect", "critical", `${n.name} ${silence}; no chime-server holder to run the fence yet`, { node: n.name, incident: `compute:${n.name}` });
+      }
+      continue;
+    }
+    if (!n.fence) {
+      setPhase(ctx, n.name, { phase: "fence-failed", since: ctx.now, detail: "no fence configured" });
+      ctx.event("compute.fence-failed", "critical", `${n.name} ${silence}; no fence is configured, so its VMs are NOT evacuated: power it off and ack the fence through the API`, { node: n.name, incident: `compute:${n.name}` });
+      continue;
+    }
+    const id = newOpId(ctx, "fence", n.name);
+    setPhase(ctx, n.name, { phase: "fencing", since: ctx.now, operationId: id, executor: ex });
+    ctx.event("compute.fencing", "critical", `${n.name} ${silence}; fencing it (${n.fence.type}) from ${ex}`, { node: n.name, incident: `compute:${n.name}` });
+  }
+}
+
+export function operationResult(ctx: StepCtx, from: string, r: OperationResult): void {
+  const s = ctx.state;
+  for (const [node, c] of Object.entries(s.persisted.computes)) {
+    if (c.operationId !== r.id || c.executor !== from) continue;
+    if (c.phase === "fencing") {
+      if (r.ok) startEvacuation(ctx, node, `fence by ${from}: ${r.detail || "ok"}`);
+      else {
+        setPhase(ctx, node, { phase: "fence-failed", since: ctx.now, detail: r.detail });
+        ctx.event("compute.fence-failed", "critical", `fencing ${node} from ${from} failed (${r.detail}); its VMs are NOT evacuated until it is fenced or an operator acks the fence`, { node, incident: `compute:${node}` });
+      }
+    } else if (c.phase === "evacuating") {
+      if (r.ok) {
+        setPhase(ctx, node, { phase: "evacuated", since: ctx.now, detail: r.detail });
+        ctx.event("compute.evacuated", "warning", `chime-server on ${from} accepted the evacuation of ${node} (${r.detail || "ok"})`, { node, incident: `compute:${node}` });
+      } else {
+        setPhase(ctx, node, { phase: "evacuate-failed", since: ctx.now, detail: r.detail });
+        ctx.event("compute.evacuate-failed", "critical", `evacuating ${node} through chime-server on ${from} failed (${r.detail})`, { node, incident: `compute:${node}` });
+      }
+    }
+  }
+}
+
+export function ackFence(ctx: StepCtx, node: string, actor: string): void {
+  const c = ctx.state.persisted.computes[node];
+  if (!c) return void (ctx.rejected = `${node} is not a compute node`);
+  if (!["suspect", "fencing", "fence-failed"].includes(c.phase)) return void (ctx.rejected = `${node} is ${c.phase}; there is no fence to acknowledge`);
+  ctx.event("compute.fence-acked", "warning", `${actor} acknowledged that ${node} is fenced`, { node, actor });
+  startEvacuation(ctx, node, `acknowledged by ${actor}`);
+}
+
+function fenceOperation(id: string, n: NodeSpec): Operation | null {
+  if (n.fence?.type === "ipmi") return { id, kind: "fence-ipmi", target: n.name, host: n.fence.host, user: n.fence.user, passwordEnv: n.fence.passwordEnv };
+  if (n.fence?.type === "webhook") return { id, kind: "fence-webhook", target: n.name, url: n.fence.url };
+  return null;
+}
+
+/** Operations this node should run now (it is the executor of a running fence/evacuation). */
+export function operationsFor(s: EngineState, node: string): Operation[] {
+  const ops: Operation[] = [];
+  for (const [name, c] of Object.entries(s.persisted.computes)) {
+    if (c.executor !== node || !c.operationId) continue;
+    const spec = s.persisted.spec.nodes.find((n) => n.name === name);
+    if (!spec) continue;
+    if (c.phase === "fencing") {
+      const op = fenceOperation(c.operationId, spec);
+      if (op) ops.push(op);
+    } else if (c.phase === "evacuating" && s.persisted.spec.evacuation) {
+      const ev = s.persisted.spec.evacuation;
+      const fill = (t: string) => t.replaceAll("{node}", spec.name).replaceAll("{hostname}", spec.hostname).replaceAll("{ip}", spec.ip);
+      ops.push({ id: c.operationId, kind: "evacuate", target: name, url: fill(ev.url), method: ev.method, body: fill(ev.body) });
+    }
+  }
+  return ops;
+}

@@ -1,0 +1,48 @@
+// What one node should do right now: per group its role (holder / release / standby), the epoch,
+// mode extras (the director's real servers, mysql settings), and operations to run. Pure.
+import type { DesiredGroup, DesiredState, Operation } from "../../protocol/heartbeat.js";
+import { groupMembers } from "../../protocol/spec.js";
+import { operationsFor } from "./compute.js";
+import { MODES } from "./modes/index.js";
+import type { EngineState } from "./types.js";
+
+export function desiredFor(s: EngineState, node: string, now: number): DesiredState {
+  const p = s.persisted;
+  const groups: DesiredGroup[] = [];
+  for (const group of p.spec.groups) {
+    const g = s.groups[group.name];
+    if (!g) continue;
+    const isHolder = g.holder === node;
+    const role: DesiredGroup["role"] = isHolder ? (g.phase === "revoking" ? "release" : "holder") : "standby";
+    groups.push({
+      name: group.name,
+      mode: group.mode,
+      vip: group.vip,
+      prefix: group.prefix,
+      interface: group.interface,
+      ports: group.ports,
+      probe: group.probe,
+      member: groupMembers(p.spec, group).includes(node),
+      role,
+      epoch: g.epoch,
+      holder: g.holder,
+      ...(MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? {}),
+    });
+  }
+  const operations: Operation[] = operationsFor(s, node);
+  return {
+    cluster: p.clusterId,
+    node,
+    specVersion: p.specVersion,
+    heartbeatIntervalMs: p.spec.policy.heartbeatIntervalMs,
+    leaseTtlMs: p.spec.policy.leaseTtlMs,
+    maintenance: p.maintenance || p.nodeMaintenance.includes(node),
+    groups,
+    operations,
+  };
+}
+
+/** A cheap fingerprint of a node's desired state: a change means "push it". */
+export function desiredKey(s: EngineState, node: string, now: number): string {
+  return JSON.stringify(desiredFor(s, node, now));
+}

@@ -1,0 +1,21 @@
+// What differs between group modes: who may be a candidate, how candidates rank, what extra
+// desired state the holder gets, and what a member's health change means.
+import type { DesiredGroup, ProbeReport } from "../../../protocol/heartbeat.js";
+import type { GroupSpec, NodeSpec } from "../../../protocol/spec.js";
+import type { EngineEffect, EngineState } from "../types.js";
+
+export interface CandidateInfo {
+  node: NodeSpec;
+  report: ProbeReport | undefined;
+}
+
+export interface ModeRules {
+  /** Why this node cannot be a candidate beyond alive + healthy + member (null: it can). */
+  ineligible(report: ProbeReport | undefined, group: GroupSpec): string | null;
+  /** Order among eligible candidates; negative when `a` is better. Ties fall back to priority. */
+  compare?(a: CandidateInfo, b: CandidateInfo, group: GroupSpec): number;
+  /** Extra DesiredGroup fields for `node` (e.g. the director's real servers). */
+  desiredExtras?(state: EngineState, group: GroupSpec, node: string, isHolder: boolean, now: number): Partial<DesiredGroup>;
+  /** A member's health for this group changed (probe flip or node death/return). */
+  onHealthChange?(ctx: { group: GroupSpec; node: string; healthy: boolean; since: number | null; now: number }): EngineEffect[];
+}

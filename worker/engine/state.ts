@@ -1,0 +1,59 @@
+// Creating, restoring and copying engine state. Pure.
+import type { ClusterSpec } from "../../protocol/spec.js";
+import type { EngineState, GroupRuntime, NodeRuntime, PersistedState } from "./types.js";
+
+export function newPersistedState(clusterId: string, spec: ClusterSpec, specVersion: number): PersistedState {
+  const groups: PersistedState["groups"] = {};
+  for (const g of spec.groups) groups[g.name] = { holder: null, epoch: 0, lastAutoFailoverAt: null };
+  const computes: PersistedState["computes"] = {};
+  for (const n of spec.nodes) if (n.role === "compute") computes[n.name] = { phase: "alive", since: 0 };
+  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1 };
+}
+
+export function emptyNode(): NodeRuntime {
+  return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false };
+}
+
+function groupRuntime(p: PersistedState["groups"][string]): GroupRuntime {
+  return {
+    holder: p.holder,
+    epoch: p.epoch,
+    // Unknown after a restart: the holder's lease may run until bootedAt + T at the latest.
+    leaseUntil: null,
+    phase: p.holder ? "held" : "free",
+    revokeTo: null,
+    revokeReason: null,
+    revokeAt: null,
+    lastAutoFailoverAt: p.lastAutoFailoverAt,
+  };
+}
+
+/** A Durable Object incarnation loads its state: leases are unknown, the restart grace begins. */
+export function boot(persisted: PersistedState, now: number): EngineState {
+  const nodes: EngineState["nodes"] = {};
+  for (const n of persisted.spec.nodes) nodes[n.name] = emptyNode();
+  const groups: EngineState["groups"] = {};
+  for (const [name, g] of Object.entries(persisted.groups)) groups[name] = groupRuntime(g);
+  return { persisted, bootedAt: now, nodes, groups, decisions: [], notes: {} };
+}
+
+/** Copy what a step may change (small: a handful of nodes and groups). */
+export function cloneState(s: EngineState): EngineState {
+  const nodes: EngineState["nodes"] = {};
+  for (const [k, n] of Object.entries(s.nodes)) nodes[k] = { ...n, probes: { ...n.probes }, healthySince: { ...n.healthySince }, downSince: { ...n.downSince } };
+  const groups: EngineState["groups"] = {};
+  for (const [k, g] of Object.entries(s.groups)) groups[k] = { ...g };
+  const p = s.persisted;
+  const pgroups: PersistedState["groups"] = {};
+  for (const [k, g] of Object.entries(p.groups)) pgroups[k] = { ...g };
+  const computes: PersistedState["computes"] = {};
+  for (const [k, c] of Object.entries(p.computes)) computes[k] = { ...c };
+  return {
+    persisted: { ...p, nodeMaintenance: [...p.nodeMaintenance], groups: pgroups, computes },
+    bootedAt: s.bootedAt,
+    nodes,
+    groups,
+    decisions: s.decisions,
+    notes: { ...s.notes },
+  };
+}
