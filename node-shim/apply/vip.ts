@@ -80,7 +80,7 @@ export class VipReconciler implements Reconciler<VipWanted[]> {
     this.lastAnnounce.set(`${w.iface}/${w.vip}/${w.prefix}`, now);
     // Not awaited: arping takes a few hundred ms and must not hold up a VIP removal elsewhere.
     void this.runner
-      .run("arping", ["-q", "-U", "-c", String(this.opts.arpCount), "-i", "0.2", "-w", "1", "-I", w.iface, w.vip], { timeoutMs: 3000 })
+      .run("arping", ["-q", "-U", "-c", String(this.opts.arpCount), "-I", w.iface, w.vip], { timeoutMs: 3000 })
       .then((r) => {
         // arping -U exits 1 when no reply came, which is expected for unsolicited ARP.
         if (r.code !== 0 && r.code !== 1) log("arping failed", { vip: w.vip, iface: w.iface, code: r.code, stderr: r.stderr.trim() });

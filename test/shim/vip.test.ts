@@ -25,7 +25,7 @@ function ipAddrJson(iface: string, addrs: { local: string; prefixlen: number; la
   ]);
 }
 
-const arping = (iface: string, vip: string) => `arping -q -U -c 2 -i 0.2 -w 1 -I ${iface} ${vip}`;
+const arping = (iface: string, vip: string) => `arping -q -U -c 2 -I ${iface} ${vip}`;
 
 describe("VipReconciler (recording runner)", () => {
   it("adds a missing VIP with the chime-ha label, then sends gratuitous ARP", async () => {
