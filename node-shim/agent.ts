@@ -159,7 +159,7 @@ export class ShimAgent {
 
   private buildRequest(): HeartbeatRequest {
     const probes: Record<string, ProbeReport> = {};
-    for (const [g, p] of this.probes) probes[g] = p.scheduler.report();
+    for (const [g, p] of this.probes) if (p.scheduler.hasResult) probes[g] = p.scheduler.report();
     return {
       bootId: this.bootId,
       seq: this.seq++,

@@ -35,6 +35,9 @@ export class ProbeScheduler {
     await this.probe.close?.();
   }
 
+  /** False until the first result: nothing to report yet (never "unhealthy" by default). */
+  get hasResult(): boolean { return this.healthy !== null; }
+
   report(): ProbeReport {
     const r: ProbeReport = { healthy: this.healthy === true, detail: this.last.detail };
     if (this.last.mysql) r.mysql = this.last.mysql;
