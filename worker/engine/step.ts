@@ -36,11 +36,15 @@ export class StepCtx {
     this.state.decisions = [...this.state.decisions.slice(-(MAX_DECISIONS - 1)), d];
   }
 
-  /** Report a waiting condition once per distinct text (hold-down, frozen, no candidate). */
-  note(key: string, kind: string, severity: Severity, reason: string, extra: { group?: string; node?: string } = {}): void {
-    if (this.state.notes[key] === reason) return;
-    this.state.notes[key] = reason;
-    this.event(kind, severity, reason, extra);
+  /**
+   * Report a waiting condition once (hold-down, frozen, no candidate). `identity` says when it is
+   * the same condition although the text changed (a countdown); by default the text itself.
+   */
+  note(key: string, kind: string, severity: Severity, reason: string, extra: { group?: string; node?: string; identity?: string } = {}): void {
+    const { identity = reason, ...where } = extra;
+    if (this.state.notes[key] === identity) return;
+    this.state.notes[key] = identity;
+    this.event(kind, severity, reason, where);
   }
 
   clearNote(key: string): void {
@@ -152,7 +156,7 @@ function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: string,
   const s = ctx.state;
   const now = ctx.now;
   if (s.persisted.maintenance) {
-    ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, ${group.name} stays without a holder`, { group: group.name });
+    ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, ${group.name} stays without a holder`, { group: group.name, identity: "frozen" });
     return;
   }
   const target = g.revokeTo && whyNotCandidate(s, group, g.revokeTo, now) === null ? g.revokeTo : null;
@@ -162,7 +166,11 @@ function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: string,
       .map((m) => whyNotCandidate(s, group, m, now))
       .filter(Boolean)
       .join("; ");
-    ctx.note(`wait:${group.name}`, "group.no-candidate", "critical", `${why}; no healthy candidate for ${group.name} (${whyNot})`, { group: group.name });
+    ctx.note(`wait:${group.name}`, "group.no-candidate", "critical", `${why}; no healthy candidate for ${group.name} (${whyNot})`, {
+      group: group.name,
+      // The same blockers with a longer silence are the same condition: say it once.
+      identity: `no-candidate:${whyNot.replace(/\d+(\.\d+)? s\b/g, "…")}`,
+    });
     return;
   }
   grant(ctx, group, g, best, why, automatic);
@@ -182,7 +190,7 @@ function evaluateGroups(ctx: StepCtx): void {
       const last = s.nodes[holder]?.lastBeatAt;
       const why = `${holder} lease expired ${last == null ? `(no heartbeat since the control plane started ${secs(now - s.bootedAt)} ago)` : `${secs(now - last)} after its last heartbeat`}`;
       if (s.persisted.maintenance) {
-        ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, decisions frozen`, { group: group.name });
+        ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, decisions frozen`, { group: group.name, identity: "frozen" });
         continue;
       }
       const wasRevoking = g.phase === "revoking";
@@ -213,12 +221,12 @@ function evaluateGroups(ctx: StepCtx): void {
     if (unfit) {
       const to = candidates(s, group, now, holder)[0] ?? null;
       if (!to) {
-        ctx.note(`wait:${group.name}`, "group.degraded", "critical", `${unfit}, but no healthy candidate; ${holder} keeps ${group.name}`, { group: group.name, node: holder });
+        ctx.note(`wait:${group.name}`, "group.degraded", "critical", `${unfit}, but no healthy candidate; ${holder} keeps ${group.name}`, { group: group.name, node: holder, identity: `degraded:${holder}:${g.epoch}` });
         continue;
       }
       const holdUntil = (g.lastAutoFailoverAt ?? -Infinity) + policy.holdDownMs;
       if (now < holdUntil) {
-        ctx.note(`wait:${group.name}`, "group.hold-down", "warning", `${unfit}; ${group.name} would move to ${to} but failed over ${secs(now - g.lastAutoFailoverAt!)} ago: holding down ${secs(holdUntil - now)} more`, { group: group.name, node: holder });
+        ctx.note(`wait:${group.name}`, "group.hold-down", "warning", `${unfit}; ${group.name} would move to ${to} but failed over ${secs(now - g.lastAutoFailoverAt!)} ago: holding down ${secs(holdUntil - now)} more`, { group: group.name, node: holder, identity: `hold-down:${holder}:${to}:${g.lastAutoFailoverAt}` });
         continue;
       }
       g.lastAutoFailoverAt = now;
