@@ -1,6 +1,7 @@
 // The operator CLI's commands, one file each; bin/chime-ha.ts runs this program.
 import { Command } from "commander";
 import { registerEvents } from "./events.js";
+import { registerExport } from "./export-keepalived.js";
 import { registerMaintenance } from "./maintenance.js";
 import { registerPlan } from "./plan.js";
 import { registerStatus } from "./status.js";
@@ -19,5 +20,6 @@ export function buildProgram(): Command {
   registerMaintenance(program);
   registerValidate(program);
   registerPlan(program);
+  registerExport(program);
   return program;
 }
