@@ -42,7 +42,21 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
   };
 }
 
-/** A cheap fingerprint of a node's desired state: a change means "push it". */
+/**
+ * A fingerprint of a node's desired state: a change means "push it". Only the parts that change
+ * between spec versions are in it (the rest of desiredFor is the spec itself), so it stays cheap
+ * on the hot path of every heartbeat.
+ */
 export function desiredKey(s: EngineState, node: string, now: number): string {
-  return JSON.stringify(desiredFor(s, node, now));
+  const p = s.persisted;
+  const parts: unknown[] = [p.specVersion, p.maintenance || p.nodeMaintenance.includes(node)];
+  for (const group of p.spec.groups) {
+    const g = s.groups[group.name];
+    if (!g) continue;
+    const isHolder = g.holder === node;
+    const role = isHolder ? (g.phase === "revoking" ? "release" : "holder") : "standby";
+    parts.push(role, g.epoch, g.holder, MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? null);
+  }
+  parts.push(operationsFor(s, node));
+  return JSON.stringify(parts);
 }

@@ -34,7 +34,7 @@ export function boot(persisted: PersistedState, now: number): EngineState {
   for (const n of persisted.spec.nodes) nodes[n.name] = emptyNode();
   const groups: EngineState["groups"] = {};
   for (const [name, g] of Object.entries(persisted.groups)) groups[name] = groupRuntime(g);
-  return { persisted, bootedAt: now, nodes, groups, decisions: [], notes: {} };
+  return { persisted, bootedAt: now, nodes, groups, decisions: [], notes: {}, desiredKeys: {} };
 }
 
 /** Copy what a step may change (small: a handful of nodes and groups). */
@@ -55,5 +55,6 @@ export function cloneState(s: EngineState): EngineState {
     groups,
     decisions: s.decisions,
     notes: { ...s.notes },
+    desiredKeys: s.desiredKeys,
   };
 }

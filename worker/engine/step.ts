@@ -418,7 +418,8 @@ export function nextDeadline(s: EngineState, now: number): number | null {
 }
 
 export function step(state: EngineState, input: EngineInput, now: number): StepResult {
-  const before = new Map(state.persisted.spec.nodes.map((n) => [n.name, desiredKey(state, n.name, now)]));
+  // What each node was last told (cached from the previous step; computed after a boot).
+  const before = new Map(state.persisted.spec.nodes.map((n) => [n.name, state.desiredKeys[n.name] ?? desiredKey(state, n.name, now)]));
   const ctx = new StepCtx(cloneState(state), now);
   switch (input.type) {
     case "heartbeat":
@@ -457,10 +458,13 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
     reply = { grants, desired: desiredFor(s, input.node, now) };
   }
   if (ctx.persistNeeded) ctx.effects.push({ type: "persist", state: s.persisted });
+  const keys: Record<string, string> = {};
   for (const n of s.persisted.spec.nodes) {
+    keys[n.name] = desiredKey(s, n.name, now);
     if (input.type === "heartbeat" && n.name === input.node) continue;
-    if (before.get(n.name) !== desiredKey(s, n.name, now)) ctx.effects.push({ type: "push", node: n.name });
+    if (before.get(n.name) !== keys[n.name]) ctx.effects.push({ type: "push", node: n.name });
   }
+  s.desiredKeys = keys;
   ctx.effects.push({ type: "alarm", at: nextDeadline(s, now) });
   const out: StepResult = { state: s, effects: ctx.effects };
   if (reply) out.reply = reply;

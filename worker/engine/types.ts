@@ -75,6 +75,8 @@ export interface EngineState {
   decisions: Decision[];
   /** Reasons already reported for a waiting decision (hold-down, frozen), so each is said once. */
   notes: Record<string, string>;
+  /** Each node's desired-state fingerprint as of the last step (memory only): a change is pushed. */
+  desiredKeys: Record<string, string>;
 }
 
 export type Actor = string;
