@@ -71,3 +71,131 @@ export const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   site: SiteId.optional(),
 });
+
+// ---- API tokens (admin, operator, viewer; optionally scoped to one site) ----
+
+export const TokenRole = z.enum(["admin", "operator", "viewer"]);
+export const TokenCreate = z.strictObject({
+  role: TokenRole,
+  /** Scope to one site; absent: every site. */
+  site: SiteId.optional(),
+  label: z.string().max(200).default(""),
+  /** Lifetime in seconds from now; absent: until revoked. */
+  expiresInSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).optional(),
+});
+export const Token = z.object({
+  id: z.string(),
+  kind: z.enum(["admin", "operator", "viewer", "node"]),
+  site: z.string().nullable(),
+  cluster: z.string().nullable(),
+  node: z.string().nullable(),
+  label: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+});
+export type Token = z.infer<typeof Token>;
+/** The token itself is in this reply only; the registry keeps its SHA-256. */
+export const TokenCreated = z.object({ token: z.string(), info: Token });
+
+export const PageQuery = z.object({
+  cursor: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, "cursor is an opaque value from nextCursor").optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+// ---- Webhooks (alert destinations with their routing rule) ----
+
+export const WebhookFormat = z.enum(["slack", "discord", "teams", "google-chat", "generic-json"]);
+export type WebhookFormat = z.infer<typeof WebhookFormat>;
+export const Severity = z.enum(["info", "warning", "critical"]);
+const WebhookUrl = z
+  .string()
+  .max(2000)
+  .refine((u) => {
+    try {
+      const p = new URL(u).protocol;
+      return p === "https:" || p === "http:";
+    } catch {
+      return false;
+    }
+  }, "must be an http(s) URL");
+
+export const WebhookCreate = z.strictObject({
+  format: WebhookFormat,
+  url: WebhookUrl,
+  label: z.string().max(200).default(""),
+  /** Routing: only this site / cluster (absent: all) at or above this severity. */
+  site: SiteId.optional(),
+  cluster: z.string().max(200).optional(),
+  minSeverity: Severity.default("warning"),
+  ratePerMinute: z.number().int().min(1).max(600).default(30),
+  /** generic-json only: HMAC-SHA256 key; generated when absent. Shown once. */
+  secret: z.string().min(16).max(200).optional(),
+  enabled: z.boolean().default(true),
+});
+export const WebhookUpdate = z.strictObject({
+  url: WebhookUrl.optional(),
+  label: z.string().max(200).optional(),
+  minSeverity: Severity.optional(),
+  ratePerMinute: z.number().int().min(1).max(600).optional(),
+  enabled: z.boolean().optional(),
+});
+export const Webhook = z.object({
+  id: z.string(),
+  format: WebhookFormat,
+  url: z.string(),
+  label: z.string(),
+  site: z.string().nullable(),
+  cluster: z.string().nullable(),
+  minSeverity: Severity,
+  ratePerMinute: z.number(),
+  enabled: z.boolean(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type Webhook = z.infer<typeof Webhook>;
+export const WebhookCreated = z.object({ webhook: Webhook, secret: z.string().nullable() });
+
+export const DeadLetter = z.object({
+  id: z.number(),
+  webhook: z.string(),
+  alertId: z.number(),
+  incident: z.string(),
+  phase: z.string(),
+  title: z.string(),
+  attempts: z.number(),
+  lastError: z.string(),
+  deadAt: z.number(),
+  replayedAt: z.number().nullable(),
+});
+export const DeadLetterPage = z.object({ deadLetters: z.array(DeadLetter), nextCursor: z.string().nullable() });
+export const ReplayRequest = z.strictObject({
+  /** Only this destination's dead letters; absent: all you may see. */
+  webhook: z.string().max(100).optional(),
+  /** Only these dead-letter ids. */
+  ids: z.array(z.number().int().positive()).max(500).optional(),
+});
+export const ReplayResult = z.object({ replayed: z.number() });
+export const WebhookTestResult = z.object({ queued: z.literal(true), alertId: z.number() });
+
+/** What every alert carries; the generic-json body is exactly this (signed). */
+export const Alert = z.object({
+  id: z.number(),
+  phase: z.enum(["opened", "update", "resolved", "notice", "test"]),
+  incident: z.string(),
+  severity: Severity,
+  kind: z.string(),
+  title: z.string(),
+  /** The engine's reason, as recorded in the event. */
+  reason: z.string(),
+  action: z.string(),
+  site: z.string().nullable(),
+  cluster: z.string().nullable(),
+  group: z.string().nullable(),
+  node: z.string().nullable(),
+  epoch: z.number().nullable(),
+  at: z.number(),
+  eventId: z.number().nullable(),
+  updates: z.number(),
+});
+export type Alert = z.infer<typeof Alert>;

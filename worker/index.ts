@@ -1,14 +1,24 @@
 // The chime-ha Worker: the HTTP API (Hono) over the D1 registry and one Durable Object per cluster.
 import { HTTPException } from "hono/http-exception";
+import { handleAlertBatch } from "./alerts/consumer.js";
+import type { AlertMessage } from "./alerts/types.js";
 import { newApp } from "./api/app.js";
 import { registerBench } from "./api/bench.js";
 import { registerClusterStatus } from "./api/cluster-status.js";
 import { registerClusters } from "./api/clusters.js";
+import { registerDeadLetters } from "./api/dead-letters.js";
 import { registerEvents } from "./api/events.js";
 import { registerHeartbeats } from "./api/heartbeats.js";
+import { registerMetrics } from "./api/metrics.js";
+import { registerOpenApi } from "./api/openapi.js";
 import { registerOperations } from "./api/operations.js";
 import { registerSites } from "./api/sites.js";
+import { registerTokens } from "./api/tokens.js";
+import { registerWebhooks } from "./api/webhooks.js";
+import type { Env } from "./env.js";
 import { authenticate } from "./http/auth.js";
+import { idempotency } from "./http/idempotency.js";
+import { limitBody } from "./http/limits.js";
 import { ApiError, problem, problemBody } from "./http/problem.js";
 
 export { ClusterObject } from "./cluster/cluster-object.js";
@@ -19,11 +29,13 @@ const app = newApp();
 /** Routes a node token reaches; the Durable Object checks those tokens itself. */
 const NODE_ROUTE = /^\/v1\/clusters\/[^/]+\/nodes\/[^/]+\/(heartbeat|watch)$/;
 
+app.use("/v1/*", limitBody());
 app.use("/v1/*", async (c, next) => {
   // Node routes: the Durable Object checks the node token itself (no D1 query per heartbeat).
-  if (NODE_ROUTE.test(c.req.path)) return next();
+  // The OpenAPI document is public: it describes the API, not any data.
+  if (NODE_ROUTE.test(c.req.path) || c.req.path === "/v1/openapi.json") return next();
   c.set("principal", await authenticate(c.env, c.req.header("authorization"), Date.now()));
-  return next();
+  return idempotency()(c, next);
 });
 
 registerSites(app);
@@ -33,6 +45,11 @@ registerHeartbeats(app);
 registerOperations(app);
 registerEvents(app);
 registerBench(app);
+registerTokens(app);
+registerWebhooks(app);
+registerDeadLetters(app);
+registerMetrics(app);
+registerOpenApi(app);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "admin, operator or viewer token" });
 app.openAPIRegistry.registerComponent("securitySchemes", "nodeToken", { type: "http", scheme: "bearer", description: "the node's own token" });
@@ -56,4 +73,8 @@ app.onError((err, c) => {
 });
 
 export { app };
-export default app;
+export default {
+  fetch: app.fetch,
+  /** The alerts queue: route events to destinations, deliver with retries, dead-letter. */
+  queue: (batch: MessageBatch<AlertMessage>, env: Env) => handleAlertBatch(batch, env),
+} satisfies ExportedHandler<Env, AlertMessage>;

@@ -128,12 +128,17 @@ export function registerClusters(app: App): void {
       method: "put",
       path: "/v1/clusters/{id}/spec",
       security: SECURITY,
-      request: { params: IdParam, body: { required: true, content: { "application/json": { schema: ClusterSpecUpdate } } } },
+      request: {
+        params: IdParam,
+        headers: z.object({ "if-match": z.string().optional().openapi({ description: 'the ETag from GET /v1/clusters/{id} ("v<version>"), or "*"; required' }) }),
+        body: { required: true, content: { "application/json": { schema: ClusterSpecUpdate } } },
+      },
       responses: {
         200: { description: "new spec version; tokens for nodes the spec added", content: { "application/json": { schema: ClusterCreated } } },
         400: problemResponse("invalid spec"),
         404: problemResponse("no such cluster"),
         412: problemResponse("If-Match does not match the current version"),
+        428: problemResponse("If-Match is missing"),
       },
     }),
     async (c) => {
@@ -142,7 +147,11 @@ export function registerClusters(app: App): void {
       const row = await loadCluster(d, id);
       const p = requireRole(c, "admin", row.siteId);
       const ifMatch = c.req.header("if-match");
-      if (ifMatch !== undefined && ifMatch !== `"v${row.specVersion}"` && ifMatch !== "*") {
+      // Required, so two automations cannot overwrite each other's spec unknowingly ("*": on purpose).
+      if (ifMatch === undefined) {
+        throw new ApiError(428, "Precondition required", { detail: `send If-Match with the cluster's ETag ("v${row.specVersion}", from GET /v1/clusters/${id}), or "*" to overwrite any version` });
+      }
+      if (ifMatch !== `"v${row.specVersion}"` && ifMatch !== "*") {
         throw new ApiError(412, "Precondition failed", { detail: `the spec is at version ${row.specVersion} ("v${row.specVersion}"); you sent If-Match ${ifMatch}` });
       }
       const spec = parseSpec(c.req.valid("json").spec);

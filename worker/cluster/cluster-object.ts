@@ -6,6 +6,8 @@ import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { type HeartbeatReply, HeartbeatRequest, type WatchMessage } from "../../protocol/heartbeat.js";
 import type { ClusterSpec } from "../../protocol/spec.js";
+import { enqueueEvents } from "../alerts/consumer.js";
+import type { AlertEvent } from "../alerts/types.js";
 import { events } from "../db/schema.js";
 import { boot, desiredFor, newPersistedState, statusView, step } from "../engine/index.js";
 import type { EngineEffect, EngineInput, EngineState, PersistedState, StepResult } from "../engine/types.js";
@@ -180,6 +182,8 @@ export class ClusterObject extends DurableObject<Env> {
 
   private async perform(effects: EngineEffect[], now: number): Promise<void> {
     const eventRows: (typeof events.$inferInsert)[] = [];
+    /** Incident hints per row (not stored in D1), for alert grouping. */
+    const hints: { incident?: string; resolves?: boolean }[] = [];
     const pushTo = new Set<string>();
     let alarm: number | null | undefined;
     for (const e of effects) {
@@ -202,6 +206,7 @@ export class ClusterObject extends DurableObject<Env> {
             reason: e.reason,
             actor: e.actor,
           });
+          hints.push({ ...(e.incident !== undefined ? { incident: e.incident } : {}), ...(e.resolves !== undefined ? { resolves: e.resolves } : {}) });
           break;
         case "push":
           pushTo.add(e.node);
@@ -227,16 +232,43 @@ export class ClusterObject extends DurableObject<Env> {
         }
       }
     }
-    if (eventRows.length > 0) this.ctx.waitUntil(this.writeEvents(eventRows));
+    if (eventRows.length > 0) this.ctx.waitUntil(this.writeEvents(eventRows, hints));
   }
 
-  private async writeEvents(rows: (typeof events.$inferInsert)[]): Promise<void> {
+  /** Events go to D1, then (with their D1 ids) to the alerts queue for routing. */
+  private async writeEvents(rows: (typeof events.$inferInsert)[], hints: { incident?: string; resolves?: boolean }[]): Promise<void> {
+    const alerts: AlertEvent[] = [];
     try {
       // D1 limits bound parameters per statement; 11 columns x 8 rows stays well under it.
       const db = drizzle(this.env.DB);
-      for (let i = 0; i < rows.length; i += 8) await db.insert(events).values(rows.slice(i, i + 8));
+      for (let i = 0; i < rows.length; i += 8) {
+        const ids = await db.insert(events).values(rows.slice(i, i + 8)).returning({ id: events.id }).all();
+        ids.forEach(({ id }, j) => {
+          const r = rows[i + j]!;
+          alerts.push({
+            id,
+            at: r.at,
+            siteId: r.siteId ?? null,
+            clusterId: r.clusterId ?? null,
+            kind: r.kind,
+            severity: r.severity,
+            group: r.group ?? null,
+            node: r.node ?? null,
+            epoch: r.epoch ?? null,
+            reason: r.reason,
+            actor: r.actor,
+            ...hints[i + j],
+          });
+        });
+      }
     } catch (err) {
       console.error(JSON.stringify({ msg: "event write failed", error: String(err), rows: rows.length }));
+    }
+    if (alerts.length === 0 || !this.env.ALERTS) return;
+    try {
+      await enqueueEvents(this.env, alerts);
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "alert enqueue failed", error: String(err), events: alerts.length }));
     }
   }
 

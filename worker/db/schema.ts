@@ -74,3 +74,97 @@ export const events = sqliteTable(
   },
   (t) => [index("events_cluster").on(t.clusterId, t.id), index("events_site").on(t.siteId, t.id)],
 );
+
+/**
+ * Alert destinations, each with its routing rule: which site/cluster (null: all) and the lowest
+ * severity it wants. `secret` signs generic-json bodies (HMAC needs it in clear); it is shown once.
+ */
+export const webhooks = sqliteTable("webhooks", {
+  id: text("id").primaryKey(),
+  label: text("label").notNull().default(""),
+  format: text("format", { enum: ["slack", "discord", "teams", "google-chat", "generic-json"] }).notNull(),
+  url: text("url").notNull(),
+  secret: text("secret"),
+  siteId: text("site_id"),
+  clusterId: text("cluster_id"),
+  minSeverity: text("min_severity", { enum: ["info", "warning", "critical"] }).notNull(),
+  /** Deliveries per minute to this destination; more wait (never dropped). */
+  ratePerMinute: integer("rate_per_minute").notNull(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** One incident as one destination saw it: opened once, updates folded, resolved once. */
+export const incidents = sqliteTable(
+  "incidents",
+  {
+    webhookId: text("webhook_id").notNull(),
+    clusterId: text("cluster_id").notNull(),
+    incident: text("incident").notNull(),
+    state: text("state", { enum: ["open", "resolved"] }).notNull(),
+    /** Highest severity sent for this incident; a higher one is sent as an update, lower ones are folded. */
+    severity: text("severity", { enum: ["info", "warning", "critical"] }).notNull(),
+    openedAt: integer("opened_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    updates: integer("updates").notNull().default(0),
+    /** kind + reason of the last alert sent, so a repeat is dropped (dedupe). */
+    lastKey: text("last_key").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.webhookId, t.clusterId, t.incident] })],
+);
+
+/**
+ * Every alert to deliver, in order per (destination, incident). The queue carries only ids; this
+ * row is the truth (status, attempts), so a redelivered queue message never sends twice.
+ */
+export const alertOutbox = sqliteTable(
+  "alert_outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    webhookId: text("webhook_id").notNull(),
+    /** Source event id (or `test:<n>`), unique per destination: routing twice adds nothing. */
+    eventKey: text("event_key").notNull(),
+    clusterId: text("cluster_id"),
+    incident: text("incident").notNull(),
+    phase: text("phase", { enum: ["opened", "update", "resolved", "notice", "test"] }).notNull(),
+    alert: text("alert", { mode: "json" }).notNull(),
+    status: text("status", { enum: ["pending", "delivered", "dead"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [uniqueIndex("alert_outbox_event").on(t.webhookId, t.eventKey), index("alert_outbox_order").on(t.webhookId, t.incident, t.id)],
+);
+
+/** Alerts that kept failing; `POST /v1/dead-letters/replay` sends them again, in order. */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    outboxId: integer("outbox_id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    attempts: integer("attempts").notNull(),
+    lastError: text("last_error").notNull(),
+    deadAt: integer("dead_at").notNull(),
+    replayedAt: integer("replayed_at"),
+  },
+  (t) => [index("dead_letters_webhook").on(t.webhookId, t.id)],
+);
+
+/** Responses to POSTs sent with an Idempotency-Key (2xx only), per token, replayed on a retry. */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    tokenId: text("token_id").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    status: integer("status").notNull(),
+    contentType: text("content_type"),
+    body: text("body").notNull(),
+    headers: text("headers", { mode: "json" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.key] })],
+);

@@ -52,6 +52,18 @@ export function requireRole(c: Context<AppEnv>, role: Role, siteId?: string): Pr
   return p;
 }
 
+/**
+ * Like requireRole for a resource that belongs to `siteId`, where null means "every site": only
+ * unscoped tokens may touch such a resource.
+ */
+export function requireRoleFor(c: Context<AppEnv>, role: Role, siteId: string | null): Principal & { kind: Role } {
+  const p = requireRole(c, role, siteId ?? undefined);
+  if (siteId === null && p.siteId !== null) {
+    throw new ApiError(403, "Forbidden", { detail: `your token is scoped to site '${p.siteId}'; this resource spans every site` });
+  }
+  return p;
+}
+
 export function actorOf(p: Principal): string {
   return p.kind === "node" ? `node:${p.nodeName}` : `${p.kind}:${p.tokenId}`;
 }

@@ -1,0 +1,61 @@
+// The readable parts of an alert: a title (what happened, where) and what to do about it. The
+// "why" is always the engine's own reason string from the event.
+import type { Alert } from "./types.js";
+
+type Phase = Alert["phase"];
+
+const ACTIONS: Record<string, string> = {
+  "node.lost": "Check the node: power, network, and the chime-ha-shim service (journalctl -u chime-ha-shim). Its groups fail over by themselves.",
+  "node.back": "Nothing to do; confirm the node's services are healthy in `chime-ha status`.",
+  "node.restarted": "The shim restarted; check its log for the cause if this repeats.",
+  "group.lost": "No node can hold this VIP: check the probes on every member (`chime-ha status`), then the services behind them.",
+  "group.revoking": "The VIP is moving; watch `chime-ha status` until a new holder has it.",
+  "group.granted": "The VIP has a holder again; find out why the previous one failed before it is needed again.",
+  "probe.failed": "Check the service behind this probe on that node; the VIP moves away if it keeps failing.",
+  "probe.recovered": "Nothing to do; the service is healthy again.",
+  "cluster.maintenance": "Automatic failover is frozen while maintenance is on; turn it off when the work is done.",
+  "node.maintenance": "The node takes no groups while in maintenance; turn it off when the work is done.",
+  "compute.suspect": "A compute node is silent; start a chime-server holder so it can be fenced, or check it by hand.",
+  "compute.fencing": "Fencing is running; if it fails, power the node off by hand and ack the fence through the API.",
+  "compute.fence-failed": "Power the node off by hand (IPMI or at the rack), then POST /v1/clusters/{id}/nodes/{node}/ack-fence so its VMs are evacuated.",
+  "compute.fenced": "Make sure its VMs are running elsewhere.",
+  "compute.evacuating": "Watch the evacuation in chime-server; VMs come up on the remaining compute nodes.",
+  "compute.evacuated": "Check that every VM of that node runs elsewhere, then repair the node.",
+  "compute.evacuate-failed": "Evacuate the node's VMs by hand in chime-server.",
+  "compute.alive": "Nothing to do; the compute node heartbeats again.",
+  "influxdb.outage-window": "Run the backfill operation for this window so the instance gets the points it missed.",
+};
+
+export function actionFor(kind: string, phase: Phase): string {
+  if (phase === "test") return "Nothing to do: this is a test message sent from the chime-ha API.";
+  if (phase === "resolved") return "Nothing to do: the incident cleared by itself. Review its cause when convenient.";
+  return ACTIONS[kind] ?? "Check `chime-ha status` and the cluster's events for details.";
+}
+
+export function titleFor(a: Pick<Alert, "phase" | "kind" | "cluster" | "group" | "node" | "severity">): string {
+  const where = [a.cluster, a.group ? `group ${a.group}` : null, a.node ? `node ${a.node}` : null].filter(Boolean).join(" / ") || "chime-ha";
+  const what = a.kind.replace(/[.-]/g, " ");
+  const head = a.phase === "resolved" ? "RESOLVED" : a.phase === "test" ? "TEST" : a.phase === "update" ? `UPDATE ${a.severity.toUpperCase()}` : a.severity.toUpperCase();
+  return `[${head}] ${what} on ${where}`;
+}
+
+/** A few plain lines shared by every format: where, why, what to do. */
+export function lines(a: Alert): { label: string; value: string }[] {
+  const where = [a.site ? `site ${a.site}` : null, a.cluster ? `cluster ${a.cluster}` : null, a.group ? `group ${a.group}` : null, a.node ? `node ${a.node}` : null, a.epoch !== null ? `epoch ${a.epoch}` : null]
+    .filter(Boolean)
+    .join(", ");
+  const out = [
+    { label: "Where", value: where || "-" },
+    { label: "Why", value: a.reason },
+    { label: "What to do", value: a.action },
+  ];
+  if (a.phase === "resolved" && a.updates > 0) out.push({ label: "Updates folded", value: String(a.updates) });
+  out.push({ label: "When", value: new Date(a.at).toISOString() });
+  return out;
+}
+
+export const COLORS = { critical: 0xd00000, warning: 0xf2a900, info: 0x2b7de9, resolved: 0x2eb67d } as const;
+export function colorOf(a: Alert): number {
+  return a.phase === "resolved" ? COLORS.resolved : COLORS[a.severity];
+}
+export const hex = (n: number) => n.toString(16).padStart(6, "0");

@@ -1,0 +1,100 @@
+// Stage 2: deliver one outbox row to its destination. In order per (destination, incident): a row
+// waits while an earlier one of its incident is undelivered, and is dead-lettered with it if that
+// one died (so a replay sends them again in order). A per-destination rate limit delays (never
+// drops). Failures back off exponentially; after the last attempt the row goes to dead_letters.
+import { and, asc, count, eq, gt, lt, ne } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { alertOutbox, deadLetters, webhooks } from "../db/schema.js";
+import type { Env } from "../env.js";
+import { render } from "./formats/index.js";
+import type { Alert } from "./types.js";
+
+export type Outcome = { ack: true; result: "delivered" | "dead" | "skipped" } | { ack: false; delaySeconds: number; result: "failed" | "blocked" | "rate-limited" };
+
+export interface DeliveryConfig {
+  baseDelaySeconds: number;
+  maxDelaySeconds: number;
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+export function deliveryConfig(env: Env): DeliveryConfig {
+  const num = (v: string | undefined, dflt: number) => {
+    const n = v === undefined ? Number.NaN : Number(v);
+    return Number.isFinite(n) && n >= 0 ? n : dflt;
+  };
+  return {
+    baseDelaySeconds: num(env.ALERT_RETRY_BASE_SECONDS, 5),
+    maxDelaySeconds: 600,
+    maxAttempts: Math.max(1, Math.floor(num(env.ALERT_MAX_ATTEMPTS, 8))),
+    timeoutMs: 10_000,
+  };
+}
+
+/** Seconds to wait after the n-th failed attempt (n >= 1): base, 2 base, 4 base, ... capped. */
+export function backoffSeconds(cfg: DeliveryConfig, failedAttempts: number): number {
+  return Math.min(cfg.maxDelaySeconds, Math.ceil(cfg.baseDelaySeconds * 2 ** Math.max(0, failedAttempts - 1)));
+}
+
+export async function deliverOne(env: Env, outboxId: number, now: number, cfg: DeliveryConfig): Promise<Outcome> {
+  const d = drizzle(env.DB);
+  const row = await d.select().from(alertOutbox).where(eq(alertOutbox.id, outboxId)).get();
+  // Already delivered or dead (a redelivered queue message): nothing to send twice.
+  if (!row || row.status !== "pending") return { ack: true, result: "skipped" };
+  const w = await d.select().from(webhooks).where(eq(webhooks.id, row.webhookId)).get();
+  if (!w) return { ack: true, result: "skipped" };
+  if (!w.enabled) {
+    await markDead(env, row.id, row.webhookId, row.attempts, "destination is disabled", now);
+    return { ack: true, result: "dead" };
+  }
+  const earlier = await d
+    .select({ id: alertOutbox.id, status: alertOutbox.status, attempts: alertOutbox.attempts })
+    .from(alertOutbox)
+    .where(and(eq(alertOutbox.webhookId, row.webhookId), eq(alertOutbox.incident, row.incident), lt(alertOutbox.id, row.id), ne(alertOutbox.status, "delivered")))
+    .orderBy(asc(alertOutbox.id))
+    .limit(1)
+    .get();
+  if (earlier?.status === "dead") {
+    await markDead(env, row.id, row.webhookId, row.attempts, `held back: alert #${earlier.id} of the same incident is dead-lettered (order is kept)`, now);
+    return { ack: true, result: "dead" };
+  }
+  // Look again about when the earlier one is retried (its backoff), not in a tight loop.
+  if (earlier) return { ack: false, delaySeconds: earlier.attempts === 0 ? 1 : backoffSeconds(cfg, earlier.attempts) + 1, result: "blocked" };
+  const recent = await d
+    .select({ n: count() })
+    .from(alertOutbox)
+    .where(and(eq(alertOutbox.webhookId, row.webhookId), eq(alertOutbox.status, "delivered"), gt(alertOutbox.deliveredAt, now - 60_000)))
+    .get();
+  if ((recent?.n ?? 0) >= w.ratePerMinute) return { ack: false, delaySeconds: 5, result: "rate-limited" };
+
+  const alert = { ...(row.alert as Omit<Alert, "id">), id: row.id } as Alert;
+  let error: string | null = null;
+  try {
+    const req = await render(w.format, alert, w.secret, now);
+    const res = await fetch(w.url, { method: "POST", headers: req.headers, body: req.body, signal: AbortSignal.timeout(cfg.timeoutMs) });
+    // Drain the body so the connection can be reused.
+    const text = await res.text().catch(() => "");
+    if (!res.ok) error = `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+  } catch (err) {
+    error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+  const attempts = row.attempts + 1;
+  if (error === null) {
+    await d.update(alertOutbox).set({ status: "delivered", attempts, deliveredAt: Date.now(), lastError: null }).where(eq(alertOutbox.id, row.id));
+    return { ack: true, result: "delivered" };
+  }
+  if (attempts >= cfg.maxAttempts) {
+    await markDead(env, row.id, row.webhookId, attempts, error, now);
+    return { ack: true, result: "dead" };
+  }
+  await d.update(alertOutbox).set({ attempts, lastError: error }).where(eq(alertOutbox.id, row.id));
+  return { ack: false, delaySeconds: backoffSeconds(cfg, attempts), result: "failed" };
+}
+
+async function markDead(env: Env, id: number, webhookId: string, attempts: number, error: string, now: number): Promise<void> {
+  const d = drizzle(env.DB);
+  await d.batch([
+    d.update(alertOutbox).set({ status: "dead", attempts, lastError: error }).where(eq(alertOutbox.id, id)),
+    d.insert(deadLetters).values({ outboxId: id, webhookId, attempts, lastError: error, deadAt: now }),
+  ]);
+}
