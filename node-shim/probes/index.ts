@@ -2,6 +2,7 @@
 import type { ProbeSpec } from "../../protocol/spec.js";
 import { execProbe } from "./exec.js";
 import { httpProbe } from "./http.js";
+import { mysqlProbe } from "./mysql.js";
 import { tcpProbe } from "./tcp.js";
 import type { Probe, ProbeContext, ProbeFactory } from "./types.js";
 
@@ -14,6 +15,7 @@ export function registerProbe<T extends ProbeSpec["type"]>(type: T, factory: Pro
 registerProbe("tcp", tcpProbe);
 registerProbe("http", httpProbe);
 registerProbe("exec", execProbe);
+registerProbe("mysql", mysqlProbe);
 
 export function createProbe(spec: ProbeSpec, ctx: ProbeContext): Probe {
   const factory = registry.get(spec.type);

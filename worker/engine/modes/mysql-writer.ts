@@ -30,6 +30,9 @@ export const mysqlWriter: ModeRules = {
     if (!m) return "no mysql report";
     if (group.mysql?.topology === "galera") return m.galeraSynced ? null : "galera node not Synced in a Primary component";
     if (m.errantTransactions) return "has errant transactions (would be lost or conflict on promotion)";
+    // The writable server is the source: its reverse channel (from a read-only peer) carries
+    // nothing it needs, so only read-only servers are judged on replication.
+    if (!m.readOnly) return null;
     if (m.replicaConfigured && !m.caughtUp) return "replication not caught up (SQL thread has not applied all it read)";
     const maxLag = group.probe.type === "mysql" ? group.probe.maxLagSeconds : 5;
     if (m.secondsBehind !== null && m.secondsBehind > maxLag) return `replication lag ${m.secondsBehind}s > ${maxLag}s`;
