@@ -14,6 +14,9 @@ export default defineProject({
       miniflare: {
         bindings: {
           ADMIN_TOKEN: "test-admin-token",
+          // Short alert retry backoff (1, 2, 4 s) and 4 attempts, so delivery tests take seconds.
+          ALERT_RETRY_BASE_SECONDS: "1",
+          ALERT_MAX_ATTEMPTS: "4",
           TEST_MIGRATIONS: await readD1Migrations(root("migrations")),
         },
       },
@@ -24,6 +27,8 @@ export default defineProject({
     include: ["test/worker/**/*.test.ts"],
     root: root(""),
     setupFiles: [root("test/worker/apply-migrations.ts")],
+    // A real HTTP receiver on 127.0.0.1 for the alert delivery tests.
+    globalSetup: [root("test/worker/receiver.ts")],
     testTimeout: 30_000,
   },
 });

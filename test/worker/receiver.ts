@@ -1,0 +1,73 @@
+// A real local HTTP receiver for alert delivery tests, started by vitest's globalSetup (Node) on
+// 127.0.0.1; the Worker under test (workerd) POSTs alerts to it. Each hook name keeps its own
+// log and failure mode, set by the tests over HTTP:
+//   POST /_control/<name> {"failForMs": n} | {"failAlways": true} | {"ok": true}
+//   GET  /_log/<name> -> [{ at, status, headers, body }]  (every request, failed ones too)
+import { createServer, type Server } from "node:http";
+import type { TestProject } from "vitest/node";
+
+interface Hook {
+  failUntil: number;
+  failAlways: boolean;
+  log: { at: number; status: number; headers: Record<string, string>; body: string }[];
+}
+
+export function startReceiver(): Promise<{ server: Server; url: string }> {
+  const hooks = new Map<string, Hook>();
+  const hook = (name: string) => {
+    let h = hooks.get(name);
+    if (!h) hooks.set(name, (h = { failUntil: 0, failAlways: false, log: [] }));
+    return h;
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const [, kind, name = ""] = (req.url ?? "").split("/");
+      const send = (status: number, json: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(json));
+      };
+      if (kind === "_control" && req.method === "POST") {
+        const h = hook(name);
+        const cmd = JSON.parse(body || "{}") as { failForMs?: number; failAlways?: boolean; ok?: boolean };
+        if (cmd.failForMs !== undefined) h.failUntil = Date.now() + cmd.failForMs;
+        h.failAlways = cmd.failAlways === true;
+        if (cmd.ok) h.failUntil = 0;
+        return send(200, { ok: true });
+      }
+      if (kind === "_log" && req.method === "GET") return send(200, hook(name).log);
+      if (kind === "hook" && req.method === "POST") {
+        const h = hook(name);
+        const status = h.failAlways || Date.now() < h.failUntil ? 503 : 200;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+        h.log.push({ at: Date.now(), status, headers, body });
+        return send(status, status === 200 ? { ok: true } : { error: "receiver is down (test)" });
+      }
+      send(404, { error: "unknown path" });
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const addr = server.address();
+      if (!addr || typeof addr === "string") return reject(new Error("no address"));
+      resolve({ server, url: `http://127.0.0.1:${addr.port}` });
+    });
+  });
+}
+
+/** vitest globalSetup: one receiver for the worker project, closed at the end. */
+export default async function setup(project: TestProject) {
+  const { server, url } = await startReceiver();
+  project.provide("receiverUrl", url);
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    receiverUrl: string;
+  }
+}
