@@ -1,0 +1,104 @@
+// npm run bench:failover [-- --runs 5] [--scenarios a,b,e] [--systems chime-ha,keepalived] [--json out.json] [--verbose]
+//
+// Every scenario of test/lab/scenarios.ts, `runs` times on chime-ha and on keepalived (configured
+// by `chime-ha export keepalived` from the same spec), in the same lab. Prints:
+//   scenario | chime-ha downtime min/median/max | keepalived same | ratio (medians) | split-brain instants
+// Needs root (network namespaces), nft, arping, keepalived.
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { stats } from "./analyze.js";
+import { Lab, LAB_POLICY, labMissing, type System } from "./lab.js";
+import { type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "5" },
+    scenarios: { type: "string", default: "a,b,c,d,e,f,g,h" },
+    systems: { type: "string", default: "chime-ha,keepalived" },
+    json: { type: "string" },
+    verbose: { type: "boolean", default: false },
+  },
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs: a whole number 1-50, got ${values.runs}`);
+const wanted = values.scenarios!.split(",").map((s) => s.trim()) as ScenarioId[];
+for (const w of wanted) if (!SCENARIOS.some((s) => s.id === w)) throw new Error(`--scenarios: unknown scenario '${w}' (a-h)`);
+const systems = values.systems!.split(",").map((s) => s.trim()) as System[];
+for (const s of systems) if (s !== "chime-ha" && s !== "keepalived") throw new Error(`--systems: unknown system '${s}'`);
+
+const missing = await labMissing(systems.includes("keepalived") ? "both" : "chime-ha");
+if (missing) {
+  process.stderr.write(`bench:failover cannot run: ${missing}\n`);
+  process.exit(1);
+}
+
+const results: RunResult[] = [];
+const errors: string[] = [];
+for (const system of systems) {
+  const lab = new Lab({ system, verbose: values.verbose });
+  const stopAll = () => void lab.stop().finally(() => process.exit(130));
+  process.once("SIGINT", stopAll);
+  try {
+    await lab.start();
+    for (const sc of SCENARIOS.filter((s) => wanted.includes(s.id))) {
+      if (sc.notFor?.[system]) continue;
+      for (let i = 0; i < runs; i++) {
+        try {
+          const r = await sc.run(lab);
+          results.push(r);
+          process.stderr.write(`${system} (${sc.id}) run ${i + 1}/${runs}: downtime ${r.downtimeMs ?? "NOT BACK"} ms, failures ${r.failures}, dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved} — ${r.detail}\n`);
+        } catch (err) {
+          errors.push(`${system} (${sc.id}) run ${i + 1}: ${(err as Error).message}`);
+          process.stderr.write(`${system} (${sc.id}) run ${i + 1} FAILED: ${(err as Error).message}\n`);
+          // Bring the lab back to a known state before the next run.
+          await lab.waitSteady(60_000).catch(() => undefined);
+        }
+      }
+    }
+  } finally {
+    process.removeListener("SIGINT", stopAll);
+    await lab.stop();
+  }
+}
+
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
+function cell(system: System, id: ScenarioId): { text: string; median: number | null } {
+  const sc = SCENARIOS.find((s) => s.id === id)!;
+  if (sc.notFor?.[system]) return { text: `n/a (${sc.notFor[system]})`, median: null };
+  const rs = results.filter((r) => r.system === system && r.scenario === id);
+  if (rs.length === 0) return { text: systems.includes(system) ? "no run" : "not run", median: null };
+  const down = rs.filter((r) => r.downtimeMs !== null).map((r) => r.downtimeMs!);
+  const notBack = rs.length - down.length;
+  const st = stats(down);
+  const text = st ? `${fmt(st.min)} / ${fmt(st.median)} / ${fmt(st.max)}${notBack ? ` (+${notBack} not back)` : ""}` : `not back in ${rs.length} runs`;
+  return { text, median: st?.median ?? null };
+}
+const splitBrain = (system: System, id: ScenarioId): string => {
+  const rs = results.filter((r) => r.system === system && r.scenario === id);
+  if (rs.length === 0) return "-";
+  const dual = rs.reduce((a, r) => a + r.dualVipInstants, 0);
+  const inter = rs.reduce((a, r) => a + r.interleaved, 0);
+  return `${dual + inter} (${dual} dual-VIP, ${inter} interleaved)`;
+};
+
+const header = ["scenario", `chime-ha downtime min / median / max (${runs} runs)`, "keepalived same", "ratio (medians)", "split-brain instants chime-ha", "split-brain instants keepalived"];
+const rows: string[][] = [];
+for (const sc of SCENARIOS.filter((s) => wanted.includes(s.id))) {
+  const c = cell("chime-ha", sc.id);
+  const k = cell("keepalived", sc.id);
+  const ratio = c.median !== null && k.median !== null ? (k.median === 0 ? (c.median === 0 ? "1.00x" : "inf") : `${(c.median / k.median).toFixed(2)}x`) : "-";
+  rows.push([`(${sc.id}) ${sc.title}`, c.text, k.text, ratio, splitBrain("chime-ha", sc.id), splitBrain("keepalived", sc.id)]);
+}
+const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+const out = [
+  `chime-ha policy: heartbeat ${LAB_POLICY.heartbeatIntervalMs} ms, lease TTL ${LAB_POLICY.leaseTtlMs} ms, drift margin ${LAB_POLICY.driftMarginMs} ms, probes tcp every 200 ms fall 2 rise 1; shim lease margin 200 ms`,
+  "keepalived: VRRP advert_int 1, vrrp_script interval 1 fall 2 rise 1, nopreempt (from `chime-ha export keepalived --advert-int 1 --no-virtual-server`)",
+  "client: GET every 20 ms, 200 ms budget; VIP samplers every 10 ms; downtime = first failed request to first good one after the last failure",
+  "",
+  line(header),
+  line(header.map(() => "---")),
+  ...rows.map(line),
+];
+process.stdout.write(out.join("\n") + "\n");
+if (errors.length) process.stdout.write(`\n${errors.length} run(s) failed:\n${errors.map((e) => `  ${e}`).join("\n")}\n`);
+if (values.json) writeFileSync(values.json, JSON.stringify({ policy: LAB_POLICY, runs, results, errors }, null, 2));

@@ -1,0 +1,96 @@
+// The lab, once per scenario on chime-ha (real Worker in workerd in its own namespace, real
+// shims and stand-in services on two server hosts, a client host; no default route anywhere).
+// Asserts safety (0 split-brain instants: never the VIP on both servers, never answers flipping
+// back) and liveness (service back within lease TTL + 2 s), not speed ratios: those are
+// `npm run bench:failover`'s job.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Lab, labMissing, LAB_POLICY, SERVERS } from "./lab.js";
+import { LIVENESS_MS, type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
+
+const missing = await labMissing("chime-ha");
+if (missing && process.env.CI === "true") throw new Error(`lab cannot run: ${missing}`);
+
+describe.runIf(missing === null)("failover lab on chime-ha (one run per scenario)", () => {
+  const lab = new Lab({ system: "chime-ha", octet: 72, verbose: process.env.LAB_VERBOSE === "1" });
+  const results: RunResult[] = [];
+
+  beforeAll(async () => {
+    await lab.start();
+  }, 180_000);
+
+  afterAll(async () => {
+    if (results.length) {
+      console.log(
+        `lab figures (policy heartbeat ${LAB_POLICY.heartbeatIntervalMs} ms, TTL ${LAB_POLICY.leaseTtlMs} ms):\n` +
+          results.map((r) => `  (${r.scenario}) downtime ${r.downtimeMs ?? "NOT BACK"} ms, failed requests ${r.failures}/${r.requests}, dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved}${r.extra ? ` ${JSON.stringify(r.extra)}` : ""} — ${r.detail}`).join("\n"),
+      );
+    }
+    await lab.stop();
+  }, 60_000);
+
+  it("no host namespace has a default route; clients and services live only inside the lab", async () => {
+    for (const h of ["cp", ...SERVERS, "c"] as const) expect(await lab.inNs(h, ["ip", "route", "show", "default"])).toBe("");
+    // The control plane listens on its namespace address, not on the root namespace's loopback.
+    expect(lab.cp!.url).toBe(`http://${lab.ip.cp}:8787`);
+  });
+
+  const run = async (id: ScenarioId): Promise<RunResult> => {
+    const r = await SCENARIOS.find((s) => s.id === id)!.run(lab);
+    results.push(r);
+    return r;
+  };
+  const safe = (r: RunResult) => {
+    expect(r.dualVipInstants, `VIP on both servers: ${r.detail}`).toBe(0);
+    expect(r.interleaved, `answers flipped back: ${r.detail}`).toBe(0);
+  };
+  const live = (r: RunResult) => {
+    expect(r.downtimeMs, r.detail).not.toBeNull();
+    expect(r.backAfterMs!, r.detail).toBeLessThanOrEqual(LIVENESS_MS);
+  };
+
+  for (const id of ["a", "b", "c", "d"] as const) {
+    it(`(${id}) ${SCENARIOS.find((s) => s.id === id)!.title}: the standby serves within TTL + 2 s, never two holders`, async () => {
+      const r = await run(id);
+      safe(r);
+      live(r);
+      // The client moved exactly once: old holder (maybe), then the new one.
+      expect(r.answered.length).toBeLessThanOrEqual(2);
+    });
+  }
+
+  it("(e) planned switchover through the API: moves without waiting for a lease, never two holders", async () => {
+    const r = await run("e");
+    safe(r);
+    live(r);
+    // A planned move does not wait out the lease (TTL + drift margin).
+    expect(r.downtimeMs!).toBeLessThan(LAB_POLICY.leaseTtlMs + LAB_POLICY.driftMarginMs);
+  });
+
+  it("(f) control plane SIGKILLed and restarted: the VIP never moves to the other server", async () => {
+    const r = await run("f");
+    safe(r);
+    expect(r.downtimeMs, r.detail).not.toBeNull();
+    expect(r.answered.length, `answered by ${r.answered}`).toBeLessThanOrEqual(1);
+    // Whatever the outage of the control plane, service is back within TTL + 2 s of it answering again.
+    expect(r.extra!.backAfterCpUpMs!).toBeGreaterThanOrEqual(0);
+    expect(r.extra!.backAfterCpUpMs!).toBeLessThanOrEqual(LIVENESS_MS);
+  });
+
+  it("(g) a recovered node does not take the VIP back: no failed request while it boots", async () => {
+    const r = await run("g");
+    safe(r);
+    expect(r.downtimeMs, r.detail).toBe(0);
+    expect(r.failures).toBe(0);
+    expect(r.answered.length).toBe(1);
+  });
+
+  it("(h) portal: a dead real server leaves the pool; no failed request after detection", async () => {
+    const r = await run("h");
+    safe(r);
+    // Detection: probe fall x interval, a heartbeat, the director's table update.
+    expect(r.extra!.lastFailureAfterKillMs!).toBeLessThanOrEqual(LIVENESS_MS);
+    // After the last failure: only good answers, from the surviving real server, for seconds.
+    expect(r.extra!.goodRequestsAfterLastFailure!).toBeGreaterThan(50);
+    expect(r.answered.length).toBe(1);
+  });
+});

@@ -1,0 +1,536 @@
+// The failover lab: network namespaces on a bridge (none with a default route), a control-plane
+// host running the real Worker in workerd (wrangler dev bound to its namespace address), two
+// server hosts with stand-in ChimeStack services and either real chime-ha shims or keepalived
+// (configured by `chime-ha export keepalived` from the same spec), and a client host.
+//
+// Observers, all inside the lab: a client probe per VIP (a GET every 20 ms, 200 ms budget) and a
+// VIP sampler per server host (`ip -o -4 addr` every 10 ms). The harness in the root namespace
+// only reads their output and starts/kills processes; API calls go through a bridge process in
+// the control-plane namespace.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, rmSync, type WriteStream, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { exportKeepalived } from "../../node-shim/cli/export-keepalived.js";
+import { type ClusterSpec, type ClusterSpecInput, validateSpec } from "../../protocol/spec.js";
+import type { ClusterStatus } from "../../protocol/status.js";
+import { type ControlPlane, REPO_ROOT, startControlPlane } from "../support/control-plane.js";
+import type { ClientResult, VipSample } from "./analyze.js";
+
+const exec = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export type System = "chime-ha" | "keepalived";
+export type Server = "s1" | "s2";
+export const SERVERS: Server[] = ["s1", "s2"];
+export const NODE_OF: Record<Server, string> = { s1: "server1", s2: "server2" };
+export const HOST_OF: Record<string, Server> = { server1: "s1", server2: "s2" };
+export const other = (h: Server): Server => (h === "s1" ? "s2" : "s1");
+
+/** The lab's policy: tighter than the defaults (1000/3000 ms) for shorter failover. */
+export const LAB_POLICY = { heartbeatIntervalMs: 300, leaseTtlMs: 1500, driftMarginMs: 300, holdDownMs: 0, deadAfterMs: 3_600_000 };
+const CP_PORT = 8787;
+/** Bits of the sampler's mask. */
+export const API_BIT = 0;
+export const PORTAL_BIT = 1;
+
+export function labSpec(net: string): ClusterSpecInput {
+  return {
+    apiVersion: "chime-ha/v1",
+    name: "lab",
+    description: "failover lab (test/lab)",
+    policy: { ...LAB_POLICY, preempt: { enabled: false, delayMs: 30_000 } },
+    nodes: [
+      { name: "server1", hostname: "server1.lab", ip: `${net}.11`, role: "server", priority: 110 },
+      { name: "server2", hostname: "server2.lab", ip: `${net}.12`, role: "server", priority: 100 },
+      { name: "node1", hostname: "node1.lab", ip: `${net}.101`, role: "compute" },
+    ],
+    groups: [
+      {
+        name: "server-api",
+        service: "chime-server",
+        mode: "active-standby",
+        vip: `${net}.10`,
+        interface: "eth0",
+        ports: [
+          { port: 8801, label: "API" },
+          { port: 8802, label: "grpc" },
+        ],
+        probe: { type: "tcp", port: 8801, intervalMs: 200, timeoutMs: 150, fall: 2, rise: 1 },
+      },
+      {
+        name: "portal",
+        service: "chime-portal",
+        mode: "active-active-lb",
+        vip: `${net}.20`,
+        interface: "eth0",
+        ports: [{ port: 80, realPort: 8033, label: "web UI" }],
+        probe: { type: "tcp", port: 8033, intervalMs: 200, timeoutMs: 150, fall: 2, rise: 1 },
+        lb: { backend: "nftables", scheduler: "wrr" },
+      },
+    ],
+  };
+}
+
+/** Root, and every tool the lab runs; the reason when something is missing. */
+export async function labMissing(system: System | "both" = "both"): Promise<string | null> {
+  if (process.getuid?.() !== 0) return "needs root (network namespaces)";
+  const tools = ["ip", "nft", "arping", "bash"];
+  if (system !== "chime-ha") tools.push("keepalived");
+  for (const t of tools) {
+    try {
+      await exec("bash", ["-c", `command -v ${t}`]);
+    } catch {
+      return `'${t}' is not installed`;
+    }
+  }
+  return null;
+}
+
+interface Proc {
+  child: ChildProcess;
+  what: string;
+}
+
+export interface LabOptions {
+  system: System;
+  /** Third octet of 10.231.X.0/24; unique per concurrently running lab. */
+  octet?: number;
+  /** Echo lab progress to stderr. */
+  verbose?: boolean;
+}
+
+export class Lab {
+  readonly system: System;
+  readonly net: string;
+  readonly prefix: string;
+  readonly dir: string;
+  readonly spec: ClusterSpec;
+  readonly vipApi: string;
+  readonly vipPortal: string;
+  readonly ip: Record<"cp" | "s1" | "s2" | "c", string>;
+  cp: ControlPlane | null = null;
+  clusterId = "";
+  private tokens: Record<string, string> = {};
+  private readonly namespaces: string[] = [];
+  private readonly procs = new Set<Proc>();
+  /** Per server: the processes a crash kills (services, shim or keepalived). */
+  private readonly hostProcs: Record<Server, Map<string, Proc>> = { s1: new Map(), s2: new Map() };
+  private bridge: { proc: Proc; next: number; waiting: Map<number, (v: { status: number; body?: unknown; error?: string }) => void> } | null = null;
+  readonly client: { api: ClientResult[]; portal: ClientResult[] } = { api: [], portal: [] };
+  readonly samples: Record<Server, VipSample[]> = { s1: [], s2: [] };
+  /** keepalived's VRRP state per host and instance, from its log. */
+  readonly vrrpState: Record<Server, Record<string, string>> = { s1: {}, s2: {} };
+  private logs: WriteStream[] = [];
+  private readonly verbose: boolean;
+
+  constructor(opts: LabOptions) {
+    this.system = opts.system;
+    const octet = opts.octet ?? (opts.system === "chime-ha" ? 70 : 71);
+    this.net = `10.231.${octet}`;
+    this.prefix = `chl${octet}-`;
+    this.dir = mkdtempSync(join(tmpdir(), `chime-lab-${opts.system}-`));
+    const r = validateSpec(labSpec(this.net));
+    if (!r.ok) throw new Error(`lab spec invalid: ${JSON.stringify(r.problems)}`);
+    this.spec = r.spec;
+    this.vipApi = `${this.net}.10`;
+    this.vipPortal = `${this.net}.20`;
+    this.ip = { cp: `${this.net}.2`, s1: `${this.net}.11`, s2: `${this.net}.12`, c: `${this.net}.100` };
+    this.verbose = opts.verbose ?? false;
+  }
+
+  ns(host: "cp" | Server | "c" | "br"): string {
+    return `${this.prefix}${host}`;
+  }
+
+  note(msg: string): void {
+    if (this.verbose) process.stderr.write(`[lab ${this.system} ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+  }
+
+  async sh(args: string[], timeoutMs = 10_000): Promise<string> {
+    return (await exec(args[0]!, args.slice(1), { timeout: timeoutMs })).stdout;
+  }
+
+  async inNs(host: "cp" | Server | "c" | "br", args: string[], timeoutMs = 10_000): Promise<string> {
+    return this.sh(["ip", "netns", "exec", this.ns(host), ...args], timeoutMs);
+  }
+
+  // ---------------------------------------------------------------- topology
+
+  private async addNs(host: "cp" | Server | "c" | "br"): Promise<void> {
+    const ns = this.ns(host);
+    // A namespace left by a run that was killed: remove it first (it is ours by prefix).
+    await this.sh(["ip", "netns", "del", ns]).catch(() => undefined);
+    await this.sh(["ip", "netns", "add", ns]);
+    this.namespaces.push(ns);
+    await this.inNs(host, ["ip", "link", "set", "lo", "up"]);
+  }
+
+  private async addHost(host: "cp" | Server | "c"): Promise<void> {
+    await this.addNs(host);
+    const peer = `p-${host}`;
+    await this.inNs("br", ["ip", "link", "add", peer, "type", "veth", "peer", "name", "eth0", "netns", this.ns(host)]);
+    await this.inNs("br", ["ip", "link", "set", peer, "master", "br0", "up"]);
+    await this.inNs(host, ["ip", "addr", "add", `${this.ip[host]}/24`, "dev", "eth0"]);
+    await this.inNs(host, ["ip", "link", "set", "eth0", "up"]);
+  }
+
+  /** Long-running process in a namespace, in its own process group (killed as a group). */
+  spawnIn(host: "cp" | Server | "c", what: string, argv: string[], onLine?: (line: string) => void, env?: NodeJS.ProcessEnv): Proc {
+    const child = spawn("ip", ["netns", "exec", this.ns(host), ...argv], { cwd: REPO_ROOT, detached: true, stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
+    const log = createWriteStream(join(this.dir, `${host}-${what}.log`), { flags: "a" });
+    this.logs.push(log);
+    child.stderr!.pipe(log, { end: false });
+    if (onLine) {
+      const rl = createInterface({ input: child.stdout! });
+      rl.on("line", (l) => onLine(l));
+    } else child.stdout!.pipe(log, { end: false });
+    child.on("error", () => undefined);
+    const p = { child, what };
+    this.procs.add(p);
+    child.once("exit", () => this.procs.delete(p));
+    return p;
+  }
+
+  /** SIGKILL (or `sig`) the process group; resolves when the leader has exited. */
+  async killProc(p: Proc, sig: NodeJS.Signals = "SIGKILL", waitMs = 5000): Promise<void> {
+    const { child } = p;
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      return;
+    }
+    const t = sleep(waitMs).then(() => "timeout");
+    if ((await Promise.race([exited, t])) === "timeout") {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+      await exited;
+    }
+  }
+
+  async start(): Promise<void> {
+    this.note(`start (dir ${this.dir})`);
+    await this.addNs("br");
+    await this.inNs("br", ["ip", "link", "add", "br0", "type", "bridge"]);
+    await this.inNs("br", ["ip", "link", "set", "br0", "up"]);
+    for (const h of ["cp", "s1", "s2", "c"] as const) await this.addHost(h);
+    // The portal director reaches real servers on the peer: it forwards (nftables DNAT).
+    for (const h of SERVERS) await this.inNs(h, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+
+    for (const h of SERVERS) {
+      this.samplerStart(h);
+      await this.startServices(h);
+    }
+    if (this.system === "chime-ha") {
+      this.cp = await startControlPlane({ netns: this.ns("cp"), host: this.ip.cp, port: CP_PORT, logLevel: "warn", readyTimeoutMs: 90_000 });
+      this.note(`control plane up at ${this.cp.url}`);
+      this.startBridge();
+      const site = await this.api("POST", "/v1/sites", { id: "lab" });
+      if (site.status !== 201 && site.status !== 200 && site.status !== 409) throw new Error(`create site: ${site.status} ${JSON.stringify(site.body)}`);
+      const created = await this.api("POST", "/v1/clusters", { site: "lab", spec: labSpec(this.net) });
+      if (created.status !== 201 && created.status !== 200) throw new Error(`create cluster: ${created.status} ${JSON.stringify(created.body)}`);
+      const body = created.body as { cluster: { id: string }; nodeTokens: Record<string, string> };
+      this.clusterId = body.cluster.id;
+      this.tokens = body.nodeTokens;
+      // server1 first, so it is the first holder (as keepalived's first master below).
+      await this.startAgent("s1");
+      await this.waitVip("s1", API_BIT, 20_000);
+      await this.startAgent("s2");
+    } else {
+      await this.startAgent("s1");
+      await this.waitVip("s1", API_BIT, 20_000);
+      await this.startAgent("s2");
+    }
+    this.clientStart("api", `http://${this.vipApi}:8801/`);
+    this.clientStart("portal", `http://${this.vipPortal}/`);
+    await this.waitSteady(30_000);
+    this.note("steady");
+  }
+
+  async stop(): Promise<void> {
+    for (const p of [...this.procs]) await this.killProc(p, "SIGKILL", 3000).catch(() => undefined);
+    await this.cp?.stop().catch(() => undefined);
+    for (const l of this.logs) l.end();
+    for (const ns of [...this.namespaces].reverse()) await this.sh(["ip", "netns", "del", ns]).catch(() => undefined);
+    this.namespaces.length = 0;
+    if (process.env.LAB_KEEP_LOGS !== "1") rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  // ---------------------------------------------------------------- observers
+
+  private samplerStart(h: Server): void {
+    this.spawnIn(h, "sampler", [process.execPath, join(REPO_ROOT, "test/lab/agents/vip-sampler.mjs"), "10", this.vipApi, this.vipPortal], (line) => {
+      const [t, m] = line.split(" ");
+      this.samples[h].push({ t: Number(t), mask: Number(m) });
+    });
+  }
+
+  private clientStart(which: "api" | "portal", url: string): void {
+    this.spawnIn("c", `client-${which}`, [process.execPath, join(REPO_ROOT, "test/lab/agents/client-probe.mjs"), url, "20", "200"], (line) => {
+      const [t, ok, who] = line.split(" ");
+      this.client[which].push({ t: Number(t), ok: ok === "1", who: who ?? "" });
+    });
+  }
+
+  /** The hosts whose latest sample shows the VIP (`bit`). */
+  vipHosts(bit = API_BIT): Server[] {
+    return SERVERS.filter((h) => {
+      const s = this.samples[h][this.samples[h].length - 1];
+      return s !== undefined && (s.mask & (1 << bit)) !== 0 && Date.now() - s.t < 200;
+    });
+  }
+
+  async waitVip(h: Server, bit: number, timeoutMs: number): Promise<void> {
+    await waitUntil(`VIP bit ${bit} on ${h}`, () => this.vipHosts(bit).includes(h), timeoutMs);
+  }
+
+  /** The host holding the API VIP (exactly one), else throws. */
+  holder(): Server {
+    const hs = this.vipHosts(API_BIT);
+    if (hs.length !== 1) throw new Error(`expected the API VIP on exactly one host, found [${hs.join(", ")}]`);
+    return hs[0]!;
+  }
+
+  /**
+   * Steady: each VIP on exactly one host, the last 10 client requests to each VIP succeeded, the
+   * API VIP answered by its holder, both servers ready to take over (chime-ha: alive and healthy
+   * at the control plane, portal balancing over both; keepalived: every instance MASTER or BACKUP).
+   */
+  async waitSteady(timeoutMs = 20_000): Promise<Server> {
+    let why = "";
+    const ok = async (): Promise<boolean> => {
+      const api = this.vipHosts(API_BIT);
+      const portal = this.vipHosts(PORTAL_BIT);
+      if (api.length !== 1 || portal.length !== 1) return !(why = `VIP hosts api=[${api}] portal=[${portal}]`);
+      const lastApi = this.client.api.slice(-10);
+      const lastPortal = this.client.portal.slice(-10);
+      if (lastApi.length < 10 || !lastApi.every((r) => r.ok && r.who === NODE_OF[api[0]!])) return !(why = `client api: ${lastApi.map((r) => r.who).join(",")}`);
+      // keepalived without IPVS cannot balance the portal (80 -> 8033): only its VIP is watched.
+      if (this.system === "chime-ha" && (lastPortal.length < 10 || !lastPortal.every((r) => r.ok))) return !(why = `client portal: ${lastPortal.map((r) => r.who).join(",")}`);
+      if (this.system === "chime-ha") {
+        const st = await this.status();
+        if (!st) return !(why = "no status");
+        const g = st.groups.find((x) => x.name === "server-api");
+        const p = st.groups.find((x) => x.name === "portal");
+        if (g?.holder !== NODE_OF[api[0]!] || g.phase !== "held") return !(why = `server-api ${g?.holder} ${g?.phase}`);
+        if (p?.holder !== NODE_OF[portal[0]!] || (p.realServers ?? []).length !== 2) return !(why = `portal ${p?.holder} reals ${p?.realServers}`);
+        for (const n of st.nodes.filter((x) => x.role === "server")) {
+          if (!n.alive || !n.probes["server-api"]?.healthy || !n.probes.portal?.healthy) return !(why = `${n.name} alive=${n.alive} ${JSON.stringify(n.probes)}`);
+        }
+      } else {
+        for (const h of SERVERS) {
+          for (const inst of ["server_api", "portal"]) {
+            const s = this.vrrpState[h][inst];
+            if (s !== "MASTER" && s !== "BACKUP") return !(why = `${h} ${inst} ${s}`);
+          }
+        }
+      }
+      return true;
+    };
+    try {
+      await waitUntil("steady state", ok, timeoutMs, 100);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${why}`);
+    }
+    return this.holder();
+  }
+
+  // ---------------------------------------------------------------- services and agents
+
+  async startServices(h: Server): Promise<void> {
+    const node = NODE_OF[h];
+    for (const [what, ports] of [
+      ["chime-server", ["8801", "8802"]],
+      ["chime-portal", ["8033"]],
+    ] as const) {
+      let resolveUp!: () => void;
+      const up = new Promise<void>((r) => (resolveUp = r));
+      const p = this.spawnIn(h, what, [process.execPath, join(REPO_ROOT, "test/lab/agents/service.mjs"), node, ...ports], (l) => l === "listening" && resolveUp());
+      this.hostProcs[h].set(what, p);
+      await Promise.race([up, sleep(10_000).then(() => Promise.reject(new Error(`${what} on ${h} did not start`)))]);
+    }
+  }
+
+  async killService(h: Server, what: "chime-server" | "chime-portal"): Promise<void> {
+    const p = this.hostProcs[h].get(what);
+    if (p) await this.killProc(p);
+    this.hostProcs[h].delete(what);
+  }
+
+  async restartService(h: Server, what: "chime-server" | "chime-portal"): Promise<void> {
+    await this.killService(h, what);
+    const node = NODE_OF[h];
+    const ports = what === "chime-server" ? ["8801", "8802"] : ["8033"];
+    let resolveUp!: () => void;
+    const up = new Promise<void>((r) => (resolveUp = r));
+    const p = this.spawnIn(h, what, [process.execPath, join(REPO_ROOT, "test/lab/agents/service.mjs"), node, ...ports], (l) => l === "listening" && resolveUp());
+    this.hostProcs[h].set(what, p);
+    await Promise.race([up, sleep(10_000).then(() => Promise.reject(new Error(`${what} on ${h} did not start`)))]);
+  }
+
+  /** The shim (chime-ha) or keepalived (keepalived) on a server host. */
+  async startAgent(h: Server): Promise<void> {
+    if (this.system === "chime-ha") {
+      const node = NODE_OF[h];
+      const cfg = join(this.dir, `${node}-shim.yaml`);
+      // JSON is YAML: the shim reads it with its own loader and validation.
+      writeFileSync(
+        cfg,
+        JSON.stringify({
+          controlPlaneUrl: this.cp!.url,
+          cluster: this.clusterId,
+          node,
+          token: this.tokens[node],
+          interface: "eth0",
+          probeHost: "127.0.0.1",
+          localLeaseMarginMs: 200,
+          releaseOnSigterm: true,
+          reannounceSeconds: 10,
+          lbDrainSeconds: 0,
+          // A slow reply only shortens the lease (it counts from send time); do not abort it early on a busy machine.
+          heartbeatTimeoutMs: 1000,
+        }),
+        { mode: 0o600 },
+      );
+      const p = this.spawnIn(h, "shim", [process.execPath, "--import", "tsx", join(REPO_ROOT, "node-shim/bin/chime-ha-shim.ts"), "--config", cfg]);
+      this.hostProcs[h].set("agent", p);
+    } else {
+      const node = NODE_OF[h];
+      const conf = join(this.dir, `${node}-keepalived.conf`);
+      writeFileSync(conf, exportKeepalived(this.spec, { node, iface: "eth0", advertInt: 1, virtualServers: false }));
+      const pid = (n: string) => join(this.dir, `${node}-${n}.pid`);
+      this.vrrpState[h] = {};
+      const log = createWriteStream(this.logFile(h, "keepalived-states"), { flags: "a" });
+      this.logs.push(log);
+      const onLine = (l: string) => {
+        const m = /\((\w+)\) Entering (\w+) STATE/.exec(l);
+        if (m) {
+          this.vrrpState[h][m[1]!] = m[2]!;
+          log.write(`${Date.now()} ${l}\n`);
+        }
+      };
+      const p = this.spawnIn(h, "keepalived", ["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp", "-f", conf, "-p", pid("ka"), "-r", pid("vrrp"), "-c", pid("chk")], onLine);
+      // --log-console may write to either stream: follow both for state changes.
+      createInterface({ input: p.child.stderr! }).on("line", onLine);
+      this.hostProcs[h].set("agent", p);
+    }
+    this.note(`${this.system === "chime-ha" ? "shim" : "keepalived"} started on ${h}`);
+  }
+
+  /** Graceful stop of the agent: SIGTERM (shim releases its groups; keepalived resigns with priority 0). */
+  async stopAgent(h: Server, sig: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const p = this.hostProcs[h].get("agent");
+    if (p) await this.killProc(p, sig, 8000);
+    this.hostProcs[h].delete("agent");
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** Node crash: every process of the host SIGKILLed at once, then it is off the network and its volatile addresses are gone. */
+  async crash(h: Server): Promise<void> {
+    const all = [...this.hostProcs[h].values()];
+    for (const p of all) {
+      try {
+        if (p.child.pid) process.kill(-p.child.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await this.inNs(h, ["ip", "link", "set", "eth0", "down"]);
+    await this.inNs(h, ["ip", "-4", "addr", "flush", "dev", "eth0"]);
+    await Promise.all(all.map((p) => this.killProc(p)));
+    this.hostProcs[h].clear();
+  }
+
+  /** The crashed host boots: manage address back, link up, services, then the agent. */
+  async boot(h: Server): Promise<void> {
+    await this.inNs(h, ["ip", "addr", "add", `${this.ip[h]}/24`, "dev", "eth0"]).catch(() => undefined);
+    await this.inNs(h, ["ip", "link", "set", "eth0", "up"]);
+    await this.startServices(h);
+    await this.startAgent(h);
+  }
+
+  async linkDown(h: Server): Promise<void> {
+    await this.inNs(h, ["ip", "link", "set", "eth0", "down"]);
+  }
+
+  async linkUp(h: Server): Promise<void> {
+    await this.inNs(h, ["ip", "link", "set", "eth0", "up"]);
+  }
+
+  /** chime-ha (d): the host cannot reach the control-plane host (both directions dropped); client and peer still can. */
+  async cutFromControlPlane(h: Server): Promise<void> {
+    await this.nftApply(h, `table inet lab_cut {\n chain in { type filter hook input priority -10; ip saddr ${this.ip.cp} drop; }\n chain out { type filter hook output priority -10; ip daddr ${this.ip.cp} drop; }\n}\n`);
+  }
+
+  /** keepalived (d): VRRP between the servers is blocked (the host neither sends nor hears adverts). */
+  async blockVrrp(h: Server): Promise<void> {
+    await this.nftApply(h, "table inet lab_cut {\n chain in { type filter hook input priority -10; ip protocol vrrp drop; }\n chain out { type filter hook output priority -10; ip protocol vrrp drop; }\n}\n");
+  }
+
+  async unblock(h: Server): Promise<void> {
+    await this.inNs(h, ["nft", "delete", "table", "inet", "lab_cut"]).catch(() => undefined);
+  }
+
+  private async nftApply(h: Server, ruleset: string): Promise<void> {
+    const file = join(this.dir, `${h}-cut.nft`);
+    writeFileSync(file, ruleset);
+    await this.inNs(h, ["nft", "-f", file]);
+  }
+
+  // ---------------------------------------------------------------- control plane API (from inside the cp namespace)
+
+  private startBridge(): void {
+    const waiting = new Map<number, (v: { status: number; body?: unknown; error?: string }) => void>();
+    const proc = this.spawnIn("cp", "api-bridge", [process.execPath, join(REPO_ROOT, "test/lab/agents/api-bridge.mjs")], (line) => {
+      try {
+        const r = JSON.parse(line) as { id: number; status: number; body?: unknown; error?: string };
+        waiting.get(r.id)?.(r);
+        waiting.delete(r.id);
+      } catch {
+        // not ours
+      }
+    });
+    this.bridge = { proc, next: 1, waiting };
+  }
+
+  async api(method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body?: unknown; error?: string }> {
+    if (!this.bridge) throw new Error("no control plane in this lab");
+    const b = this.bridge;
+    const id = b.next++;
+    const answer = new Promise<{ status: number; body?: unknown; error?: string }>((r) => b.waiting.set(id, r));
+    b.proc.child.stdin!.write(JSON.stringify({ id, method, url: `${this.cp!.url}${path}`, token: this.cp!.adminToken, body, timeoutMs }) + "\n");
+    const t = sleep(timeoutMs + 2000).then(() => ({ status: 0, error: "bridge timeout" }));
+    return Promise.race([answer, t]);
+  }
+
+  async status(): Promise<ClusterStatus | null> {
+    const r = await this.api("GET", `/v1/clusters/${encodeURIComponent(this.clusterId)}/status`);
+    return r.status === 200 ? (r.body as ClusterStatus) : null;
+  }
+
+  async switchover(group: string, to: string): Promise<{ status: number; body?: unknown }> {
+    return this.api("POST", `/v1/clusters/${encodeURIComponent(this.clusterId)}/switchover`, { group, to });
+  }
+
+  /** Last lines of a host's process log (for failure messages). */
+  logFile(host: string, what: string): string {
+    return join(this.dir, `${host}-${what}.log`);
+  }
+}
+
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

@@ -1,0 +1,261 @@
+// The issue's failover scenarios (a)..(h), each one run on a started Lab: inject the fault on the
+// current holder, wait for the service to come back, observe, recover the faulted host, wait for
+// the steady state again. What the observers recorded is analysed in analyze.ts.
+import { API_BIT, HOST_OF, type Lab, LAB_POLICY, NODE_OF, other, PORTAL_BIT, type Server, type System, waitUntil } from "./lab.js";
+import { answerers, dualVip, interleavedAnswers, outage } from "./analyze.js";
+
+export type ScenarioId = "a" | "b" | "c" | "d" | "e" | "f" | "g" | "h";
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  /** Why a system cannot run it (it is then reported n/a). */
+  notFor?: Partial<Record<System, string>>;
+  run(lab: Lab): Promise<RunResult>;
+}
+
+export interface RunResult {
+  scenario: ScenarioId;
+  system: System;
+  /** Client-visible downtime (ms); null: the service did not come back in time. */
+  downtimeMs: number | null;
+  /** Fault to the first good answer after the last failure (ms); 0 without failures. */
+  backAfterMs: number | null;
+  failures: number;
+  requests: number;
+  /** Sample ticks with a VIP on both servers (API and portal VIPs). */
+  dualVipInstants: number;
+  /** Answers that flipped back to a host the client had left (active-standby VIP only). */
+  interleaved: number;
+  /** Hosts that answered the API VIP during the run, in order. */
+  answered: string[];
+  detail: string;
+  /** Scenario-specific figures (ms), e.g. how long the control plane was down in (f). */
+  extra?: Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The liveness bound the tests assert: service back within TTL + 2 s. */
+export const LIVENESS_MS = LAB_POLICY.leaseTtlMs + 2000;
+/** How long a run waits for the service to come back before it gives up. */
+const BACK_TIMEOUT_MS = 15_000;
+/** Observation after the service is back, so a flip-back or a late VIP would be seen. */
+const SETTLE_MS = 1500;
+
+/** Until the API VIP is answered only by `h` for `forMs` (and the VIP sits on `h`). */
+async function waitServedBy(lab: Lab, h: Server, since: number, timeoutMs = BACK_TIMEOUT_MS, forMs = 300): Promise<boolean> {
+  try {
+    await waitUntil(`API VIP served by ${h}`, () => {
+      const now = Date.now();
+      const recent = lab.client.api.filter((r) => r.t >= Math.max(since, now - forMs - 250) && r.t <= now - 250);
+      return recent.length >= Math.floor(forMs / 20) - 2 && recent.every((r) => r.ok && r.who === NODE_OF[h]) && lab.vipHosts(API_BIT).includes(h);
+    }, timeoutMs, 20);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyFrom: number, safetyTo: number, detail: string): RunResult {
+  const o = outage(lab.client.api, faultAt, end);
+  const dual = dualVip(lab.samples.s1, lab.samples.s2, API_BIT, safetyFrom, safetyTo).instants + dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, safetyFrom, safetyTo).instants;
+  return {
+    scenario: id,
+    system: lab.system,
+    downtimeMs: o.downtimeMs,
+    backAfterMs: o.failures === 0 ? 0 : o.backAt === null ? null : o.backAt - faultAt,
+    failures: o.failures,
+    requests: o.requests,
+    dualVipInstants: dual,
+    interleaved: interleavedAnswers(lab.client.api, safetyFrom, safetyTo),
+    answered: answerers(lab.client.api, faultAt, end),
+    detail,
+  };
+}
+
+/**
+ * The common shape of (a)-(e): fault the holder, wait until the standby serves, settle, recover
+ * the old holder, wait for steady state (the old holder must stay standby: no preemption).
+ */
+async function failover(lab: Lab, id: ScenarioId, fault: (h: Server) => Promise<void>, recover: (h: Server) => Promise<void>, what: string): Promise<RunResult> {
+  const h = await lab.waitSteady();
+  const to = other(h);
+  const safetyFrom = Date.now() - 200;
+  const faultAt = Date.now();
+  await fault(h);
+  const back = await waitServedBy(lab, to, faultAt);
+  await sleep(SETTLE_MS);
+  const end = Date.now();
+  await recover(h);
+  await lab.waitSteady(30_000);
+  const r = measure(lab, id, faultAt, end, safetyFrom, Date.now(), `${what} on ${NODE_OF[h]}; ${back ? `${NODE_OF[to]} serving` : `${NODE_OF[to]} NOT serving within ${BACK_TIMEOUT_MS} ms`}`);
+  if (!back) r.downtimeMs = null;
+  return r;
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    id: "a",
+    title: "active service process killed",
+    run: (lab) =>
+      failover(
+        lab,
+        "a",
+        (h) => lab.killService(h, "chime-server"),
+        (h) => lab.restartService(h, "chime-server"),
+        "chime-server SIGKILLed",
+      ),
+  },
+  {
+    id: "b",
+    title: "node crash (agent + services SIGKILLed, host off the network)",
+    run: (lab) =>
+      failover(
+        lab,
+        "b",
+        (h) => lab.crash(h),
+        (h) => lab.boot(h),
+        "crash",
+      ),
+  },
+  {
+    id: "c",
+    title: "holder's link down",
+    run: (lab) =>
+      failover(
+        lab,
+        "c",
+        (h) => lab.linkDown(h),
+        (h) => lab.linkUp(h),
+        "eth0 down",
+      ),
+  },
+  {
+    id: "d",
+    title: "holder cut off from the control plane only (keepalived: VRRP between servers blocked)",
+    run: async (lab) => {
+      if (lab.system === "chime-ha") return failover(lab, "d", (h) => lab.cutFromControlPlane(h), (h) => lab.unblock(h), "cut from the control plane");
+      // keepalived has no control plane: the equivalent partition is the one VRRP itself uses.
+      const h = await lab.waitSteady();
+      const to = other(h);
+      const safetyFrom = Date.now() - 200;
+      const faultAt = Date.now();
+      await lab.blockVrrp(h);
+      let dual = false;
+      try {
+        await waitUntil("VIP on the peer", () => lab.vipHosts(API_BIT).includes(to), BACK_TIMEOUT_MS);
+        dual = lab.vipHosts(API_BIT).includes(h);
+      } catch {
+        // measured below
+      }
+      await sleep(SETTLE_MS + 1000);
+      const end = Date.now();
+      await lab.unblock(h);
+      await lab.waitSteady(30_000);
+      return measure(lab, "d", faultAt, end, safetyFrom, Date.now(), `VRRP blocked on ${NODE_OF[h]}; ${dual ? "both servers MASTER" : "peer took over"}`);
+    },
+  },
+  {
+    id: "e",
+    title: "planned switchover (chime-ha: API; keepalived: SIGTERM on the master)",
+    run: (lab) =>
+      failover(
+        lab,
+        "e",
+        async (h) => {
+          if (lab.system === "chime-ha") {
+            const r = await lab.switchover("server-api", NODE_OF[other(h)]);
+            if (r.status !== 200) throw new Error(`switchover refused: ${r.status} ${JSON.stringify(r.body)}`);
+          } else await lab.stopAgent(h, "SIGTERM");
+        },
+        async (h) => {
+          if (lab.system === "keepalived") await lab.startAgent(h);
+        },
+        lab.system === "chime-ha" ? "switchover through the API" : "keepalived stopped (SIGTERM)",
+      ),
+  },
+  {
+    id: "f",
+    title: "control plane killed and restarted: no VIP moves",
+    notFor: { keepalived: "no control plane" },
+    run: async (lab) => {
+      const h = await lab.waitSteady();
+      const safetyFrom = Date.now() - 200;
+      const faultAt = Date.now();
+      await lab.cp!.kill();
+      await lab.cp!.restart();
+      const upAt = Date.now();
+      // From the control plane answering again: the holder keeps (or gets back) the VIP; nobody else.
+      const back = await waitServedBy(lab, h, faultAt, LIVENESS_MS + 5000);
+      await sleep(SETTLE_MS);
+      const end = Date.now();
+      await lab.waitSteady(30_000);
+      const r = measure(lab, "f", faultAt, end, safetyFrom, Date.now(), `control plane SIGKILLed and restarted (down ${upAt - faultAt} ms); ${back ? `${NODE_OF[h]} serving` : "NOT served"}`);
+      if (!back) r.downtimeMs = null;
+      const o = outage(lab.client.api, faultAt, end);
+      r.extra = { cpDownMs: upAt - faultAt, backAfterCpUpMs: o.failures === 0 ? 0 : o.backAt === null ? -1 : Math.max(0, o.backAt - upAt) };
+      return r;
+    },
+  },
+  {
+    id: "g",
+    title: "a recovered node does not take the VIP back",
+    run: async (lab) => {
+      const h = await lab.waitSteady();
+      const to = other(h);
+      await lab.crash(h);
+      if (!(await waitServedBy(lab, to, Date.now()))) throw new Error(`(g) ${to} did not take over after the crash of ${h}`);
+      await sleep(500);
+      const safetyFrom = Date.now() - 200;
+      const bootAt = Date.now();
+      await lab.boot(h);
+      await lab.waitSteady(30_000);
+      await sleep(2000);
+      const end = Date.now();
+      const r = measure(lab, "g", bootAt, end, safetyFrom, end, `${NODE_OF[h]} crashed and booted again`);
+      const holder = lab.holder();
+      r.detail += holder === to ? `; VIP stayed on ${NODE_OF[to]}` : `; VIP went back to ${NODE_OF[holder]}`;
+      if (holder !== to) r.downtimeMs = null;
+      return r;
+    },
+  },
+  {
+    id: "h",
+    title: "portal load balancing: one real server dies",
+    notFor: { keepalived: "this kernel has no IPVS (keepalived's load balancer)" },
+    run: async (lab) => {
+      await lab.waitSteady();
+      const director = lab.vipHosts(PORTAL_BIT)[0]!;
+      // The real server that is not the director: only the balancing changes, not the VIP.
+      const victim = other(director);
+      const safetyFrom = Date.now() - 200;
+      const faultAt = Date.now();
+      await lab.killService(victim, "chime-portal");
+      await sleep(4000);
+      const end = Date.now();
+      const o = outage(lab.client.portal, faultAt, end);
+      const lastFail = [...lab.client.portal].filter((x) => x.t >= faultAt && x.t <= end && !x.ok).pop();
+      await lab.restartService(victim, "chime-portal");
+      await lab.waitSteady(30_000);
+      const dual = dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, safetyFrom, Date.now()).instants + dualVip(lab.samples.s1, lab.samples.s2, API_BIT, safetyFrom, Date.now()).instants;
+      const served = answerers(lab.client.portal, (lastFail?.t ?? faultAt) + 1, end);
+      const quietFrom = lastFail ? lastFail.t + 1 : faultAt;
+      return {
+        extra: { lastFailureAfterKillMs: lastFail ? lastFail.t - faultAt : 0, goodRequestsAfterLastFailure: lab.client.portal.filter((x) => x.t >= quietFrom && x.t <= end && x.ok).length },
+        scenario: "h",
+        system: lab.system,
+        // Failed requests span from the first to the last failure; after that the pool is healed.
+        downtimeMs: o.failures === 0 ? 0 : o.backAt === null ? null : lastFail!.t - o.firstFailAt! + 20,
+        backAfterMs: lastFail ? lastFail.t - faultAt : 0,
+        failures: o.failures,
+        requests: o.requests,
+        dualVipInstants: dual,
+        interleaved: 0,
+        answered: served,
+        detail: `chime-portal SIGKILLed on ${NODE_OF[victim]} (director ${NODE_OF[director]}); ${o.failures} failed of ${o.requests}, last failure ${lastFail ? lastFail.t - faultAt : 0} ms after the kill; then answered by [${served.join(", ")}]`,
+      };
+    },
+  },
+];
+
+export { HOST_OF };
