@@ -60,6 +60,18 @@ export function evaluateComputes(ctx: StepCtx): void {
   for (const n of s.persisted.spec.nodes) {
     if (n.role !== "compute") continue;
     const c = s.persisted.computes[n.name] ?? { phase: "alive", since: 0 };
+    if ((c.phase === "fencing" || c.phase === "evacuating") && c.executor) {
+      // The server running the operation lost the chime-server role (died, switched over): its
+      // result may never come, so the new holder runs it again under a new id.
+      const ex = executor(s);
+      if (ex && ex !== c.executor) {
+        const kind = c.phase === "fencing" ? "fence" : "evacuate";
+        const id = newOpId(ctx, kind, n.name);
+        setPhase(ctx, n.name, { ...c, operationId: id, executor: ex, since: ctx.now });
+        ctx.event(`compute.${c.phase}`, "warning", `${c.executor} no longer holds chime-server; ${kind} of ${n.name} re-issued to ${ex}`, { node: n.name, incident: `compute:${n.name}` });
+      }
+      continue;
+    }
     if (c.phase !== "alive" && c.phase !== "suspect") continue;
     const last = s.nodes[n.name]?.lastBeatAt ?? null;
     const silentFor = ctx.now - (last ?? s.bootedAt);

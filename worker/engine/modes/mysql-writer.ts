@@ -21,7 +21,7 @@ export function compareGtid(a: string, b: string): number {
   const sb = gtidSeqs(b);
   let ahead = 0;
   for (const d of new Set([...sa.keys(), ...sb.keys()])) ahead += (sa.get(d) ?? 0) - (sb.get(d) ?? 0);
-  return -Math.sign(ahead);
+  return ahead === 0 ? 0 : -Math.sign(ahead);
 }
 
 export const mysqlWriter: ModeRules = {
