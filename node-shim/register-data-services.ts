@@ -1,7 +1,18 @@
 // Data-service probes, appliers, fence hooks and operation handlers register themselves on
 // import; this file is the one place the shim pulls them in.
-import { mysqlWriterApplier, mysqlWriterFence } from "./apply/mysql.js";
-import { registerFenceHook, registerGroupApplier } from "./apply/types.js";
+import { registerFenceHook, registerGroupApplier, registerOperationHandler } from "./apply/types.js";
+import { evacuate } from "./operations/evacuate.js";
+import { fenceIpmi } from "./operations/fence-ipmi.js";
+import { fenceWebhook } from "./operations/fence-webhook.js";
+import { influxdbBackfill } from "./operations/influxdb-backfill.js";
+import { minioHeal } from "./operations/minio-heal.js";
 
-registerGroupApplier("mysql-writer", mysqlWriterApplier);
-registerFenceHook("mysql-writer", mysqlWriterFence);
+// mysql2 loads only on nodes that have a mysql-writer group (see probes/index.ts).
+const mysqlApply = () => import("./apply/mysql.js");
+registerGroupApplier("mysql-writer", async (g, holding, ctx) => (await mysqlApply()).mysqlWriterApplier(g, holding, ctx));
+registerFenceHook("mysql-writer", async (g, ctx) => (await mysqlApply()).mysqlWriterFence(g, ctx));
+registerOperationHandler("fence-ipmi", fenceIpmi);
+registerOperationHandler("fence-webhook", fenceWebhook);
+registerOperationHandler("evacuate", evacuate);
+registerOperationHandler("minio-heal", minioHeal);
+registerOperationHandler("influxdb-backfill", influxdbBackfill);

@@ -2,7 +2,8 @@
 import type { ProbeSpec } from "../../protocol/spec.js";
 import { execProbe } from "./exec.js";
 import { httpProbe } from "./http.js";
-import { mysqlProbe } from "./mysql.js";
+import { influxdbProbe } from "./influxdb.js";
+import { minioProbe } from "./minio.js";
 import { tcpProbe } from "./tcp.js";
 import type { Probe, ProbeContext, ProbeFactory } from "./types.js";
 
@@ -15,7 +16,20 @@ export function registerProbe<T extends ProbeSpec["type"]>(type: T, factory: Pro
 registerProbe("tcp", tcpProbe);
 registerProbe("http", httpProbe);
 registerProbe("exec", execProbe);
-registerProbe("mysql", mysqlProbe);
+registerProbe("influxdb", influxdbProbe);
+registerProbe("minio", minioProbe);
+// mysql2 is ~10 MB of resident memory: load it only on nodes that probe MySQL.
+registerProbe("mysql", (spec, ctx) => lazyProbe(() => import("./mysql.js").then((m) => m.mysqlProbe(spec, ctx))));
+
+function lazyProbe(load: () => Promise<Probe>): Probe {
+  let probe: Promise<Probe> | null = null;
+  return {
+    run: async (signal) => (await (probe ??= load())).run(signal),
+    close: async () => {
+      if (probe) await (await probe).close?.();
+    },
+  };
+}
 
 export function createProbe(spec: ProbeSpec, ctx: ProbeContext): Probe {
   const factory = registry.get(spec.type);
