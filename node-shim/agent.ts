@@ -19,6 +19,7 @@ import { VipReconciler, type VipWanted } from "./apply/vip.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { ShimConfig } from "./config.js";
 import { type Clock, type Lease, LeaseTable, monotonic } from "./lease.js";
+import { HttpError, type HttpResponse, httpRequest } from "./http-client.js";
 import { log } from "./log.js";
 import { createProbe } from "./probes/index.js";
 import { ProbeScheduler } from "./probes/scheduler.js";
@@ -176,9 +177,9 @@ export class ShimAgent {
     const interval = this.desired?.heartbeatIntervalMs ?? 1000;
     const timeoutMs = this.opts.config.heartbeatTimeoutMs ?? Math.max(200, Math.round(interval * 0.8));
     const sentAt = this.clock();
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(`${this.base}/heartbeat`, {
+      res = await httpRequest(`${this.base}/heartbeat`, {
         method: "POST",
         headers: { authorization: `Bearer ${this.opts.token}`, "content-type": "application/json" },
         body: JSON.stringify(body),
@@ -186,10 +187,10 @@ export class ShimAgent {
       });
     } catch (err) {
       await this.onHeartbeatFailure();
-      throw new Error(`control plane unreachable: ${(err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
+      throw new Error(`control plane unreachable: ${err instanceof HttpError ? (err.code === "aborted" ? `no reply within ${timeoutMs} ms` : err.code) : (err as Error).message}`);
     }
-    const text = await res.text();
-    if (!res.ok) {
+    const text = res.text;
+    if (res.status < 200 || res.status > 299) {
       await this.onHeartbeatFailure();
       throw new Error(`heartbeat refused: ${res.status} ${text.slice(0, 300)}`);
     }
@@ -290,18 +291,30 @@ export class ShimAgent {
     const ifaces = new Set<string>(groups.map((g) => this.iface(g)));
     for (const g of this.everHeld.values()) ifaces.add(this.iface(g));
     if (this.opts.config.interface) ifaces.add(this.opts.config.interface);
-    await this.vip.reconcile(wanted, [...ifaces]);
     // Load balancing only on the director, only while it holds the VIP.
     const lbGroups = groups.filter((g) => g.mode === "active-active-lb");
     const backends = new Set(lbGroups.map((g) => g.lb?.backend ?? "nftables"));
     const services = virtualServices(holding);
-    if (backends.has("nftables") || this.nftUsed) {
-      this.nftUsed = true;
-      await this.nft.reconcile(services.filter((s) => holding.find((g) => g.name === s.group)?.lb?.backend === "nftables"));
-    }
-    if (backends.has("ipvs") || this.ipvsUsed) {
-      this.ipvsUsed = true;
-      await this.ipvs.reconcile(services.filter((s) => holding.find((g) => g.name === s.group)?.lb?.backend === "ipvs"));
+    const nftServices = services.filter((s) => holding.find((g) => g.name === s.group)?.lb?.backend === "nftables");
+    const ipvsServices = services.filter((s) => holding.find((g) => g.name === s.group)?.lb?.backend === "ipvs");
+    // Reading the kernel's state costs a process per table: do it when what we want changed, and
+    // every resyncSeconds to repair drift. A lease expiry removes its VIP directly (fast path).
+    const key = JSON.stringify([wanted, [...ifaces], nftServices, ipvsServices]);
+    const now = this.clock();
+    if (key !== this.appliedKey || now - this.appliedAt >= this.opts.config.resyncSeconds * 1000) {
+      await this.vip.reconcile(wanted, [...ifaces]);
+      if (backends.has("nftables") || this.nftUsed) {
+        this.nftUsed = true;
+        await this.nft.reconcile(nftServices);
+      }
+      if (backends.has("ipvs") || this.ipvsUsed) {
+        this.ipvsUsed = true;
+        await this.ipvs.reconcile(ipvsServices);
+      }
+      // Only a complete pass counts as applied: a throw above leaves the key stale, so the next
+      // reconcile tries again.
+      this.appliedKey = key;
+      this.appliedAt = now;
     }
     for (const g of groups) {
       for (const apply of groupAppliersFor(g.mode)) {
@@ -315,6 +328,9 @@ export class ShimAgent {
   }
   private nftUsed = false;
   private ipvsUsed = false;
+  /** What the VIP/LB reconcilers last applied completely, and when. */
+  private appliedKey: string | null = null;
+  private appliedAt = -Infinity;
 
   private runOperations(): void {
     for (const op of this.desired?.operations ?? []) {

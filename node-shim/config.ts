@@ -24,6 +24,11 @@ export const ShimConfig = z.strictObject({
   localLeaseMarginMs: z.number().int().min(0).max(10_000).default(200),
   releaseOnSigterm: z.boolean().default(true),
   reannounceSeconds: z.number().min(1).max(3600).default(10),
+  /**
+   * VIPs and LB tables are re-read and re-applied at once when the desired state changes, and at
+   * least this often otherwise (drift repair: someone removed the VIP or flushed the table).
+   */
+  resyncSeconds: z.number().min(1).max(3600).default(5),
   lbDrainSeconds: z.number().min(0).max(3600).default(10),
   /** Heartbeat request timeout; default: 80% of the heartbeat interval. */
   heartbeatTimeoutMs: z.number().int().min(50).max(60_000).optional(),

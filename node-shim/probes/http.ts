@@ -1,4 +1,5 @@
 // http(s) probe: expected status, optional body match, within the timeout.
+import { HttpError, httpRequest } from "../http-client.js";
 import type { ProbeFactory } from "./types.js";
 
 export const httpProbe: ProbeFactory<"http"> = (spec, ctx) => ({
@@ -6,15 +7,13 @@ export const httpProbe: ProbeFactory<"http"> = (spec, ctx) => ({
     const url = `${spec.scheme}://${ctx.host}:${spec.port}${spec.path}`;
     const started = performance.now();
     try {
-      const res = await fetch(url, { signal, redirect: "manual", headers: { "user-agent": "chime-ha-shim" } });
-      const body = spec.bodyMatch !== undefined ? await res.text() : (await res.body?.cancel(), "");
+      const res = await httpRequest(url, { signal, headers: { "user-agent": "chime-ha-shim" }, discardBody: spec.bodyMatch === undefined, maxBodyBytes: 1024 * 1024 });
       const ms = Math.round(performance.now() - started);
       if (!spec.expectStatus.includes(res.status)) return { ok: false, detail: `http ${res.status} from ${url} (want ${spec.expectStatus.join("/")})` };
-      if (spec.bodyMatch !== undefined && !body.includes(spec.bodyMatch)) return { ok: false, detail: `http ${res.status} from ${url} without '${spec.bodyMatch}' in the body` };
+      if (spec.bodyMatch !== undefined && !res.text.includes(spec.bodyMatch)) return { ok: false, detail: `http ${res.status} from ${url} without '${spec.bodyMatch}' in the body` };
       return { ok: true, detail: `http ${res.status} in ${ms} ms` };
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const why = signal.aborted ? `timed out after ${spec.timeoutMs} ms` : (e.cause?.code ?? e.message);
+      const why = signal.aborted ? `timed out after ${spec.timeoutMs} ms` : err instanceof HttpError ? err.code : (err as Error).message;
       return { ok: false, detail: `http ${url} ${why}` };
     }
   },
