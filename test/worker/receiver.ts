@@ -3,7 +3,11 @@
 // log and failure mode, set by the tests over HTTP:
 //   POST /_control/<name> {"failForMs": n} | {"failAlways": true} | {"ok": true}
 //   GET  /_log/<name> -> [{ at, status, headers, body }]  (every request, failed ones too)
+// It also validates OpenAPI documents with @apidevtools/swagger-parser, which runs in Node but
+// not in workerd (it require()s an ESM package):
+//   POST /_openapi/validate <document> -> { ok: true, paths } | { ok: false, error }
 import { createServer, type Server } from "node:http";
+import SwaggerParser from "@apidevtools/swagger-parser";
 import type { TestProject } from "vitest/node";
 
 interface Hook {
@@ -38,6 +42,12 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
         return send(200, { ok: true });
       }
       if (kind === "_log" && req.method === "GET") return send(200, hook(name).log);
+      if (kind === "_openapi" && name === "validate" && req.method === "POST") {
+        SwaggerParser.validate(JSON.parse(body))
+          .then((api) => send(200, { ok: true, paths: Object.keys(api.paths ?? {}).length }))
+          .catch((err: unknown) => send(200, { ok: false, error: String(err) }));
+        return;
+      }
       if (kind === "hook" && req.method === "POST") {
         const h = hook(name);
         const status = h.failAlways || Date.now() < h.failUntil ? 503 : 200;
