@@ -9,12 +9,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SHIM_NODE_FLAGS } from "../../scripts/build-shim-flags.js";
 import { createLocalCluster, labSpec, startLocalControlPlane } from "../shim/support/control-plane.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const TICKS = 100; // USER_HZ on Linux
 const PAGE_KB = 4;
 
+function ownTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const x = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return Number(x[11]) + Number(x[12]);
+}
 function cpuTicks(pid: number): number {
   // /proc/PID/stat fields 14-17: utime, stime, cutime, cstime (children: the ip/probe commands).
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -42,7 +48,7 @@ try {
   writeFileSync(cfg, [`controlPlaneUrl: ${cp.url}`, `cluster: ${id}`, "node: server1", `token: ${tokens.server1}`, "interface: lo", "dryRun: true", ""].join("\n"));
   // Measured as it is installed (node-shim/systemd/chime-ha-shim.service): the esbuild bundle
   // from `npm run build:shim`, with the unit's V8 flag. BENCH_RUNTIME=tsx measures the dev form.
-  const flags = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=1 --lite-mode").split(" ").filter(Boolean);
+  const flags = (process.env.BENCH_NODE_FLAGS ?? SHIM_NODE_FLAGS.join(" ")).split(" ").filter(Boolean);
   let entry = ["--import", "tsx", "node-shim/bin/chime-ha-shim.ts"];
   if (process.env.BENCH_RUNTIME !== "tsx") {
     await new Promise<void>((resolve, reject) => execFile("npm", ["run", "--silent", "build:shim"], (e) => (e ? reject(e) : resolve())));
@@ -61,6 +67,7 @@ try {
   const startMb = rssMb(shimPid);
   const t0 = performance.now();
   const c0 = cpuTicks(shimPid);
+  const o0 = ownTicks(shimPid);
   const l0 = lines;
   let maxMb = startMb;
   let sumMb = 0;
@@ -74,6 +81,7 @@ try {
   }
   const wallS = (performance.now() - t0) / 1000;
   const cpuS = (cpuTicks(shimPid) - c0) / TICKS;
+  const ownS = (ownTicks(shimPid) - o0) / TICKS;
   const status = (await (await fetch(`${cp.url}/v1/clusters/${id}/status`, { headers: { authorization: `Bearer ${cp.adminToken}` } })).json()) as {
     groups: { name: string; holder: string | null }[];
   };
@@ -83,6 +91,7 @@ try {
     rssMbAvg: +(sumMb / samples).toFixed(1),
     rssMbMax: +maxMb.toFixed(1),
     cpuPercentOfOneCore: +cpuPct.toFixed(2),
+    cpuPercentShimOnly: +((100 * ownS) / wallS).toFixed(2),
     logLinesPerSecond: +((lines - l0) / wallS).toFixed(1),
     heartbeatsFailed,
     holder: status.groups[0]?.holder ?? null,
