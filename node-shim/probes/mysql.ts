@@ -146,9 +146,10 @@ export const mysqlProbe: ProbeFactory<"mysql"> = (spec, ctx) => ({
     const abort = () => c.destroy();
     signal.addEventListener("abort", abort);
     try {
+      const rep = await replicaFacts(c, Math.min(100, spec.timeoutMs / 4));
+      // Read after the catch-up wait, so the positions reported are the ones it reached.
       const v = (await rows(c, "SELECT @@global.read_only AS ro, @@server_id AS sid, @@global.gtid_current_pos AS cur, @@global.gtid_binlog_pos AS bin, @@global.gtid_slave_pos AS sl, @@global.gtid_binlog_state AS st"))[0]!;
       const readOnly = Number(v.ro) === 1;
-      const rep = await replicaFacts(c, Math.min(100, spec.timeoutMs / 4));
       let errant: string[] = [];
       let errantNote = "";
       // Only a read-only server can hold errant transactions: the writer's own GTIDs are simply
