@@ -40,6 +40,7 @@ export interface RecordedRequest {
   path: string;
   body: string;
   contentType: string | undefined;
+  authorization: string | undefined;
   at: number;
 }
 
@@ -55,7 +56,7 @@ export class Recorder {
       let body = "";
       req.on("data", (d: Buffer) => (body += String(d)));
       req.on("end", () => {
-        this.requests.push({ method: req.method ?? "", path: req.url ?? "", body, contentType: req.headers["content-type"], at: performance.now() });
+        this.requests.push({ method: req.method ?? "", path: req.url ?? "", body, contentType: req.headers["content-type"], authorization: req.headers.authorization, at: performance.now() });
         res.writeHead(this.status, { "content-type": "application/json" }).end(this.reply);
       });
     });
