@@ -11,12 +11,16 @@ const client = (t0: number, pattern: string): ClientResult[] =>
 const samples = (t0: number, bits: string): VipSample[] => [...bits].map((b, i) => ({ t: t0 + i * 10, mask: Number(b) }));
 
 describe("lab analysis", () => {
-  it("downtime runs from the first failure to the first success after the last failure", () => {
-    const r = client(1000, "s1 s1 x x x s2 x s2 s2");
-    expect(outage(r, 1000, 2000)).toEqual({ failures: 4, requests: 9, firstFailAt: 1040, backAt: 1140, downtimeMs: 100 });
+  it("downtime runs from the first failure to the first success that starts a stable run", () => {
+    const r = client(1000, "s1 s1 x x x s2 x s2 s2 s2 s2");
+    // The good answer at 1100 is followed by a failure: the outage ends at 1140, the last bad one.
+    expect(outage(r, 1000, 2000, 3)).toEqual({ failures: 4, requests: 11, firstFailAt: 1040, backAt: 1140, downtimeMs: 100, laterFailures: 0 });
     expect(outage(r, 1000, 1030).downtimeMs).toBe(0);
     // Still failing at the end of the window: not back.
     expect(outage(client(0, "s1 x x"), 0, 100)).toMatchObject({ failures: 2, backAt: null, downtimeMs: null });
+    // A lone blip long after the service was stable is counted, not stretched into the downtime.
+    const blip = client(0, "s1 x x s2 s2 s2 s2 s2 x s2 s2");
+    expect(outage(blip, 0, 1000, 3)).toEqual({ failures: 3, requests: 11, firstFailAt: 20, backAt: 60, downtimeMs: 40, laterFailures: 1 });
   });
 
   it("counts a dual-VIP instant for every tick of either host that sees the VIP on both", () => {

@@ -2,7 +2,7 @@
 //
 // Definitions (issue 4):
 // - downtime: from the first failed client request after the fault to the first successful one
-//   after the last failure (request start times, 20 ms resolution); 0 without a failure.
+//   that starts a stable run (request start times, 20 ms resolution); 0 without a failure.
 // - split-brain instant: a sample tick at which the VIP is configured on two hosts at once (each
 //   host's sample compared with the other's latest sample), or an answer that flips back to a
 //   host the client had already left (X, then Y, then X again within `flipBackMs`).
@@ -22,24 +22,42 @@ export interface VipSample {
 }
 
 export interface Outage {
-  /** Requests started in the window that failed. */
+  /** Requests started in the window that failed (all of them, also after the service was back). */
   failures: number;
   requests: number;
   firstFailAt: number | null;
-  /** Start of the first successful request after the last failure; null when none yet. */
+  /** Start of the first good request of the first stable run after the first failure; null when none. */
   backAt: number | null;
   /** backAt - firstFailAt (0 without failures; null while still down). */
   downtimeMs: number | null;
+  /** Failed requests after backAt (isolated blips once the service was stable again). */
+  laterFailures: number;
 }
 
-export function outage(results: ClientResult[], from: number, to: number): Outage {
+/**
+ * The outage a fault caused: from the first failed request to the first good one that starts a
+ * stable run (`stableRun` good requests in a row, 200 ms at 20 ms cadence). A lone failure after
+ * that is counted in `laterFailures`, not stretched into the downtime.
+ */
+export function outage(results: ClientResult[], from: number, to: number, stableRun = 10): Outage {
   const inWin = results.filter((r) => r.t >= from && r.t <= to).sort((a, b) => a.t - b.t);
-  const fails = inWin.filter((r) => !r.ok);
-  if (fails.length === 0) return { failures: 0, requests: inWin.length, firstFailAt: null, backAt: null, downtimeMs: 0 };
-  const first = fails[0]!.t;
-  const last = fails[fails.length - 1]!.t;
-  const back = inWin.find((r) => r.ok && r.t > last);
-  return { failures: fails.length, requests: inWin.length, firstFailAt: first, backAt: back?.t ?? null, downtimeMs: back ? back.t - first : null };
+  const firstFail = inWin.findIndex((r) => !r.ok);
+  const failures = inWin.filter((r) => !r.ok).length;
+  if (firstFail < 0) return { failures: 0, requests: inWin.length, firstFailAt: null, backAt: null, downtimeMs: 0, laterFailures: 0 };
+  const first = inWin[firstFail]!.t;
+  let backIdx = -1;
+  for (let i = firstFail + 1, run = 0; i < inWin.length; i++) {
+    run = inWin[i]!.ok ? run + 1 : 0;
+    // A stable run, or good answers up to the end of the window (nothing more to see).
+    if (run >= stableRun || (run > 0 && i === inWin.length - 1)) {
+      backIdx = i - run + 1;
+      break;
+    }
+  }
+  if (backIdx < 0) return { failures, requests: inWin.length, firstFailAt: first, backAt: null, downtimeMs: null, laterFailures: 0 };
+  const back = inWin[backIdx]!.t;
+  const laterFailures = inWin.slice(backIdx).filter((r) => !r.ok).length;
+  return { failures, requests: inWin.length, firstFailAt: first, backAt: back, downtimeMs: back - first, laterFailures };
 }
 
 /** Latest sample at or before t (binary search over samples sorted by t). */

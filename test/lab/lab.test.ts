@@ -22,7 +22,7 @@ describe.runIf(missing === null)("failover lab on chime-ha (one run per scenario
     if (results.length) {
       console.log(
         `lab figures (policy heartbeat ${LAB_POLICY.heartbeatIntervalMs} ms, TTL ${LAB_POLICY.leaseTtlMs} ms):\n` +
-          results.map((r) => `  (${r.scenario}) downtime ${r.downtimeMs ?? "NOT BACK"} ms, failed requests ${r.failures}/${r.requests}, dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved}${r.extra ? ` ${JSON.stringify(r.extra)}` : ""} — ${r.detail}`).join("\n"),
+          results.map((r) => `  (${r.scenario}) downtime ${r.downtimeMs ?? "NOT BACK"} ms, failed requests ${r.failures}/${r.requests} (${r.laterFailures} after recovery), dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved}${r.extra ? ` ${JSON.stringify(r.extra)}` : ""} — ${r.detail}`).join("\n"),
       );
     }
     await lab.stop();

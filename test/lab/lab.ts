@@ -58,7 +58,7 @@ export function labSpec(net: string): ClusterSpecInput {
           { port: 8801, label: "API" },
           { port: 8802, label: "grpc" },
         ],
-        probe: { type: "tcp", port: 8801, intervalMs: 200, timeoutMs: 150, fall: 2, rise: 1 },
+        probe: { type: "tcp", port: 8801, intervalMs: 100, timeoutMs: 150, fall: 2, rise: 1 },
       },
       {
         name: "portal",
@@ -67,7 +67,7 @@ export function labSpec(net: string): ClusterSpecInput {
         vip: `${net}.20`,
         interface: "eth0",
         ports: [{ port: 80, realPort: 8033, label: "web UI" }],
-        probe: { type: "tcp", port: 8033, intervalMs: 200, timeoutMs: 150, fall: 2, rise: 1 },
+        probe: { type: "tcp", port: 8033, intervalMs: 100, timeoutMs: 150, fall: 2, rise: 1 },
         lb: { backend: "nftables", scheduler: "wrr" },
       },
     ],
@@ -394,8 +394,10 @@ export class Lab {
           releaseOnSigterm: true,
           reannounceSeconds: 10,
           lbDrainSeconds: 0,
-          // A slow reply only shortens the lease (it counts from send time); do not abort it early on a busy machine.
-          heartbeatTimeoutMs: 1000,
+          // A slow reply only shortens the lease (it counts from send time). Long enough for a busy
+          // machine, short enough that one lost heartbeat is retried (500 + 300 ms) well inside
+          // the local lease (TTL 1500 - margin 200 ms); the default is 80% of the interval (240 ms).
+          heartbeatTimeoutMs: 500,
         }),
         { mode: 0o600 },
       );

@@ -23,6 +23,8 @@ export interface RunResult {
   backAfterMs: number | null;
   failures: number;
   requests: number;
+  /** Failed requests after the service was stable again (isolated blips, e.g. a slow machine). */
+  laterFailures: number;
   /** Sample ticks with a VIP on both servers (API and portal VIPs). */
   dualVipInstants: number;
   /** Answers that flipped back to a host the client had left (active-standby VIP only). */
@@ -66,6 +68,7 @@ function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyF
     backAfterMs: o.failures === 0 ? 0 : o.backAt === null ? null : o.backAt - faultAt,
     failures: o.failures,
     requests: o.requests,
+    laterFailures: o.laterFailures,
     dualVipInstants: dual,
     interleaved: interleavedAnswers(lab.client.api, safetyFrom, safetyTo),
     answered: answerers(lab.client.api, faultAt, end),
@@ -249,6 +252,7 @@ export const SCENARIOS: Scenario[] = [
         backAfterMs: lastFail ? lastFail.t - faultAt : 0,
         failures: o.failures,
         requests: o.requests,
+        laterFailures: 0,
         dualVipInstants: dual,
         interleaved: 0,
         answered: served,
