@@ -2,6 +2,8 @@
 // 127.0.0.1; the Worker under test (workerd) POSTs alerts to it. Each hook name keeps its own
 // log and failure mode, set by the tests over HTTP:
 //   POST /_control/<name> {"failForMs": n} | {"failAlways": true} | {"ok": true}
+//   (failForMs counts from the first request that arrives after it is set, so a slow machine
+//   cannot let the outage pass before any alert was sent)
 //   GET  /_log/<name> -> [{ at, status, headers, body }]  (every request, failed ones too)
 // It also validates OpenAPI documents with @apidevtools/swagger-parser, which runs in Node but
 // not in workerd (it require()s an ESM package):
@@ -12,6 +14,8 @@ import type { TestProject } from "vitest/node";
 
 interface Hook {
   failUntil: number;
+  /** Outage length armed by failForMs, started by the next request. */
+  failFor: number;
   failAlways: boolean;
   log: { at: number; status: number; headers: Record<string, string>; body: string }[];
 }
@@ -20,7 +24,7 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
   const hooks = new Map<string, Hook>();
   const hook = (name: string) => {
     let h = hooks.get(name);
-    if (!h) hooks.set(name, (h = { failUntil: 0, failAlways: false, log: [] }));
+    if (!h) hooks.set(name, (h = { failUntil: 0, failFor: 0, failAlways: false, log: [] }));
     return h;
   };
   const server = createServer((req, res) => {
@@ -36,9 +40,9 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
       if (kind === "_control" && req.method === "POST") {
         const h = hook(name);
         const cmd = JSON.parse(body || "{}") as { failForMs?: number; failAlways?: boolean; ok?: boolean };
-        if (cmd.failForMs !== undefined) h.failUntil = Date.now() + cmd.failForMs;
+        if (cmd.failForMs !== undefined) h.failFor = cmd.failForMs;
         h.failAlways = cmd.failAlways === true;
-        if (cmd.ok) h.failUntil = 0;
+        if (cmd.ok) h.failUntil = h.failFor = 0;
         return send(200, { ok: true });
       }
       if (kind === "_log" && req.method === "GET") return send(200, hook(name).log);
@@ -50,6 +54,10 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
       }
       if (kind === "hook" && req.method === "POST") {
         const h = hook(name);
+        if (h.failFor > 0) {
+          h.failUntil = Date.now() + h.failFor;
+          h.failFor = 0;
+        }
         const status = h.failAlways || Date.now() < h.failUntil ? 503 : 200;
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;

@@ -30,5 +30,8 @@ export default defineProject({
     // A real HTTP receiver on 127.0.0.1 for the alert delivery tests.
     globalSetup: [root("test/worker/receiver.ts")],
     testTimeout: 30_000,
+    // One file at a time: the failover tests use 300 ms leases and real time, which the property
+    // and delivery suites would otherwise starve of CPU on a 2-core machine.
+    fileParallelism: false,
   },
 });
