@@ -9,6 +9,15 @@ import { ALL_HEALTHY, beat, call, heartbeat, newCluster, worker } from "./helper
 const FAST = (s: ClusterSpecInput) => {
   s.policy = { heartbeatIntervalMs: 100, leaseTtlMs: 300, driftMarginMs: 100, holdDownMs: 0 };
 };
+// Failover timing in real time: a lease long enough that a busy machine's scheduling delays
+// (hundreds of ms under load) cannot expire it by accident, short enough to wait out.
+const MEDIUM = (s: ClusterSpecInput) => {
+  s.policy = { heartbeatIntervalMs: 500, leaseTtlMs: 1500, driftMarginMs: 300, holdDownMs: 0 };
+};
+// Nothing here depends on time passing.
+const SLOW = (s: ClusterSpecInput) => {
+  s.policy = { heartbeatIntervalMs: 1000, leaseTtlMs: 30_000, driftMarginMs: 1000 };
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const stub = (id: string) => env.CLUSTER.get(env.CLUSTER.idFromName(id));
 
@@ -40,7 +49,7 @@ describe("heartbeats, grants and failover", () => {
   });
 
   it("fails over after the holder's lease expires, not before", async () => {
-    const c = await newCluster(FAST);
+    const c = await newCluster(MEDIUM);
     await heartbeat(c.id, "server1", c.tokens.server1!, beat({}, ALL_HEALTHY));
     await heartbeat(c.id, "server2", c.tokens.server2!, beat({}, ALL_HEALTHY));
     expect((await holderOf(c.id, "server-api")).holder).toBe("server1");
@@ -48,10 +57,10 @@ describe("heartbeats, grants and failover", () => {
     await heartbeat(c.id, "server2", c.tokens.server2!, beat({ seq: 2 }, ALL_HEALTHY));
     await runDurableObjectAlarm(stub(c.id));
     expect((await holderOf(c.id, "server-api")).holder).toBe("server1");
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 15_000;
     let moved = false;
     for (let seq = 3; Date.now() < deadline && !moved; seq++) {
-      await sleep(100);
+      await sleep(200);
       await heartbeat(c.id, "server2", c.tokens.server2!, beat({ seq }, ALL_HEALTHY));
       await runDurableObjectAlarm(stub(c.id));
       moved = (await holderOf(c.id, "server-api")).holder === "server2";
@@ -60,7 +69,7 @@ describe("heartbeats, grants and failover", () => {
     const g = await holderOf(c.id, "server-api");
     expect(g.epoch).toBe(2);
     const r = await heartbeat(c.id, "server2", c.tokens.server2!, beat({ seq: 99 }, ALL_HEALTHY));
-    expect(r.reply.grants.find((x) => x.group === "server-api")).toEqual({ group: "server-api", epoch: 2, ttlMs: 300 });
+    expect(r.reply.grants.find((x) => x.group === "server-api")).toEqual({ group: "server-api", epoch: 2, ttlMs: 1500 });
     const s = await status(c.id);
     expect(s.decisions.some((d) => d.group === "server-api" && /server1 lease expired/.test(d.reason) && /server2/.test(d.reason))).toBe(true);
     // The old holder, back, is told to stand by: no preemption.
@@ -69,7 +78,7 @@ describe("heartbeats, grants and failover", () => {
   });
 
   it("writes no storage for plain renewals", async () => {
-    const c = await newCluster(FAST);
+    const c = await newCluster(SLOW);
     await heartbeat(c.id, "server1", c.tokens.server1!, beat({}, ALL_HEALTHY));
     await heartbeat(c.id, "server2", c.tokens.server2!, beat({}, ALL_HEALTHY));
     const before = (await status(c.id)).storage.statePuts;
