@@ -144,7 +144,14 @@ export const PolicySpec = z.strictObject({
   holdDownMs: z.number().int().min(0).max(3_600_000).default(10_000),
   /** Compute nodes silent this long are declared dead (then fenced, then evacuated). */
   deadAfterMs: z.number().int().min(1000).max(3_600_000).default(15_000),
-  failsafe: z.boolean().default(false),
+  /**
+   * Failsafe mode (DESIGN.md: keep the VIP through a control-plane outage when every peer promises
+   * not to take it) is not built yet. Refused rather than silently ignored, so nobody counts on it.
+   */
+  failsafe: z
+    .boolean()
+    .default(false)
+    .refine((on) => !on, "failsafe mode is not available yet: with the control plane unreachable, holders drop their VIPs when their lease ends"),
 });
 export type PolicySpec = z.infer<typeof PolicySpec>;
 
