@@ -1,7 +1,7 @@
 // Clusters: created from a spec (validated with path-precise errors; nothing stored when it is
 // bad). Node tokens are returned once at creation (and by rotation); only hashes are kept.
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { Cluster, ClusterCreate, ClusterCreated, ClusterSpecUpdate } from "../../protocol/api.js";
 import { type ClusterSpec, validateSpec } from "../../protocol/spec.js";
@@ -168,6 +168,9 @@ export function registerClusters(app: App): void {
       const version = row.specVersion + 1;
       const stmts: BatchItem<"sqlite">[] = [
         d.update(clusters).set({ spec, specVersion: version, updatedAt: now }).where(and(eq(clusters.id, id), eq(clusters.specVersion, row.specVersion))),
+        // Guard: if another writer moved the version since we read it, the update above changed
+        // nothing; this insert then violates NOT NULL and the whole batch (one transaction) rolls back.
+        d.run(sql`INSERT INTO sites (id, description, created_at) SELECT NULL, '', 0 WHERE changes() = 0`),
         d.delete(nodes).where(eq(nodes.clusterId, id)),
         d.insert(nodes).values(spec.nodes.map((n) => ({ clusterId: id, name: n.name, hostname: n.hostname, ip: n.ip, role: n.role }))),
         ...removed.map((n) => d.update(tokens).set({ revokedAt: now }).where(and(eq(tokens.clusterId, id), eq(tokens.nodeName, n)))),
@@ -183,7 +186,12 @@ export function registerClusters(app: App): void {
       ];
       if (minted.rows.length) stmts.push(d.insert(tokens).values(minted.rows));
       const [first, ...rest] = stmts;
-      await d.batch([first!, ...rest]);
+      try {
+        await d.batch([first!, ...rest]);
+      } catch (err) {
+        if (!/NOT NULL constraint failed: sites\.id/.test(String((err as Error)?.cause ?? err))) throw err;
+        throw new ApiError(412, "Precondition failed", { detail: `the spec changed while this update was being made (it was at version ${row.specVersion}); read it again and retry` });
+      }
       await clusterStub(c.env, id).updateSpec(spec, version, actorOf(p), hashes);
       c.header("ETag", `"v${version}"`);
       return c.json({ cluster: clusterView({ ...row, spec, specVersion: version, updatedAt: now }, true), nodeTokens: minted.clear }, 200);
