@@ -11,7 +11,7 @@
 import type mysql from "mysql2/promise";
 import type { DesiredGroup } from "../../protocol/heartbeat.js";
 import { log } from "../log.js";
-import { connectMysql, type MysqlSettings, mysqlSettings, replicaFacts, rows, type Target } from "../probes/mysql.js";
+import { connectMysql, errantGtids, type MysqlSettings, mysqlSettings, replicaFacts, rows, type Target } from "../probes/mysql.js";
 import type { ApplyContext } from "./types.js";
 
 const CONNECT_MS = 1000;
@@ -117,6 +117,7 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
     // The old writer may still answer (planned switchover, or its shim died while mysqld runs):
     // make sure it is fenced, and wait for everything in its binlog.
     let peerPos = "";
+    let peerState: string | null = null;
     if (s.peer) {
       const peer = s.peer;
       try {
@@ -125,7 +126,9 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
             const f = await fenceServer(p, s, strict);
             log("mysql peer fenced before promotion", { group: g.name, peer: `${peer.host}:${peer.port}`, ...f });
           }
-          peerPos = String((await rows(p, "SELECT @@global.gtid_binlog_pos AS p"))[0]!.p);
+          const ps = (await rows(p, "SELECT @@global.gtid_binlog_pos AS p, @@global.gtid_binlog_state AS st"))[0]!;
+          peerPos = String(ps.p);
+          peerState = String(ps.st);
         });
       } catch (err) {
         // Unreachable (crashed): its lease is over, and semi-sync put every acknowledged commit in our relay log.
@@ -137,6 +140,13 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
     if (peerPos !== "") {
       const w = await rows(c, "SELECT MASTER_GTID_WAIT(?, ?) AS w", [peerPos, s.catchUpWaitMs / 1000]);
       if (Number(w[0]!.w) !== 0) throw new Error(`${g.name}: not promoting yet: the old writer's binlog (${peerPos}) is not applied here`);
+    }
+    if (peerState !== null) {
+      // Same check as the probe's, at the last moment: a tail only this server has (e.g. written
+      // before a crash, never acknowledged) must not become the truth.
+      const own = (await rows(c, "SELECT @@server_id AS sid, @@global.gtid_binlog_state AS st"))[0]!;
+      const errant = errantGtids(String(own.st), Number(own.sid), peerState);
+      if (errant.length) throw new Error(`${g.name}: not promoting: errant transactions ${errant.join(",")} (the peer never had them)`);
     }
     if (rep.configured) await c.query("STOP SLAVE");
     const regranted = strict ? await regrantReadOnlyAdmin(c) : [];

@@ -156,7 +156,7 @@ export const mysqlProbe: ProbeFactory<"mysql"> = (spec, ctx) => ({
       // not replicated yet. The peer is the one that would miss them.
       if (readOnly && s.peer) {
         try {
-          const p = await connectMysql({ ...s, host: s.peer.host, port: s.peer.port, socketPath: undefined }, s.peer, Math.min(300, spec.timeoutMs / 3));
+          const p = await connectMysql({ ...s, host: s.peer.host, port: s.peer.port, socketPath: undefined }, s.peer, Math.max(100, spec.timeoutMs / 2));
           try {
             const ps = (await rows(p, "SELECT @@global.gtid_binlog_state AS st"))[0]!;
             errant = errantGtids(String(v.st), Number(v.sid), String(ps.st));

@@ -102,7 +102,7 @@ describe.runIf(missing === null)("influxdb-read: real InfluxDB 1.x under the rea
     await i1.kill();
     await waitFor("the read VIP to move to server2", async () => (await cl.group("influxdb")).holder === "server2", 10_000, 25);
     const movedMs = Date.now() - killedAt;
-    expect(cl.runners.get("server2")!.lines().some((l) => l.startsWith(`ip addr add ${NET}.40/24`))).toBe(true);
+    await waitFor("server2's shim to add the VIP", async () => cl.runners.get("server2")!.lines().some((l) => l.startsWith(`ip addr add ${NET}.40/24`)), 5000, 20);
     await new Promise((r) => setTimeout(r, 2500));
     await i1.start();
     const event = await waitFor("the outage-window event", async () => (await cl.events()).find((e) => e.kind === "influxdb.outage-window" && e.node === "server1"), 10_000, 100);
