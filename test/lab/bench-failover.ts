@@ -5,6 +5,7 @@
 //   scenario | chime-ha downtime min/median/max | keepalived same | ratio (medians) | split-brain instants
 // Needs root (network namespaces), nft, arping, keepalived.
 import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { stats } from "./analyze.js";
 import { Lab, LAB_POLICY, labMissing, type System } from "./lab.js";
@@ -33,6 +34,9 @@ if (missing) {
 }
 
 const results: RunResult[] = [];
+// Figures depend on how busy the machine is (every shim command is a process): print it.
+const loadAtStart = loadavg()[1]!;
+const startedAt = new Date();
 const errors: string[] = [];
 for (const system of systems) {
   const lab = new Lab({ system, verbose: values.verbose });
@@ -74,7 +78,8 @@ function cell(system: System, id: ScenarioId): { text: string; median: number | 
   const text = st
     ? `${fmt(st.min)} / ${fmt(st.median)} / ${fmt(st.max)}${notBack ? ` (+${notBack} not back)` : ""}${later ? ` (+${later} lone failed requests after recovery)` : ""}`
     : `not back in ${rs.length} runs`;
-  return { text, median: st?.median ?? null };
+  const cpDown = stats(rs.filter((r) => r.extra?.cpDownMs !== undefined).map((r) => r.extra!.cpDownMs!));
+  return { text: cpDown ? `${text} (control plane down ${fmt(cpDown.min)}-${fmt(cpDown.max)})` : text, median: st?.median ?? null };
 }
 const splitBrain = (system: System, id: ScenarioId): string => {
   const rs = results.filter((r) => r.system === system && r.scenario === id);
@@ -96,6 +101,7 @@ const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
 const out = [
   `chime-ha policy: heartbeat ${LAB_POLICY.heartbeatIntervalMs} ms, lease TTL ${LAB_POLICY.leaseTtlMs} ms, drift margin ${LAB_POLICY.driftMarginMs} ms, probes tcp every 100 ms (150 ms timeout) fall 2 rise 1; shim lease margin 200 ms`,
   "keepalived: VRRP advert_int 1, vrrp_script interval 1 fall 2 rise 1, nopreempt (from `chime-ha export keepalived --advert-int 1 --no-virtual-server`)",
+  `machine: ${startedAt.toISOString().slice(0, 16)}Z, load average (5 min) ${loadAtStart.toFixed(1)} at start, ${loadavg()[1]!.toFixed(1)} at end`,
   "client: GET every 20 ms, 200 ms budget; VIP samplers every 10 ms; downtime = first failed request to the first good one of 10 in a row",
   "",
   line(header),
