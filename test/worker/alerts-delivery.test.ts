@@ -157,6 +157,13 @@ describe("alert delivery", () => {
       tries.set(id, [...(tries.get(id) ?? []), l.at]);
     }
     for (const ats of tries.values()) for (let i = 1; i < ats.length; i++) expect(ats[i]! - ats[i - 1]!).toBeGreaterThanOrEqual(900);
+    const refused = log.filter((l) => l.status === 503);
+    const ok = log.filter((l) => l.status === 200);
+    console.log(
+      `outage recovery: ${refused.length} refused attempts over ${refused.at(-1)!.at - refused[0]!.at} ms; ` +
+        `${ok.length} alerts delivered, the last ${ok.at(-1)!.at - refused.at(-1)!.at} ms after the last refusal; ` +
+        `max attempts for one alert ${Math.max(...[...tries.values()].map((t) => t.length))}`,
+    );
     await sleep(1500); // nothing more arrives (no duplicates from queue redelivery)
     const final = alertsOf(await received(h.name));
     expectOncePerAlertInOrder(final);
@@ -171,6 +178,7 @@ describe("alert delivery", () => {
     const c = await newCluster();
     const h = await addWebhook("generic-json", c.id);
     await control(h.name, { failAlways: true });
+    const t0 = Date.now();
     await twoIncidents(c.id);
     const rows = await until("all dead-lettered", () => outbox(h.id), (r) => r.length >= 4 && r.every((x) => x.status === "dead"), 40_000);
     // The first alert of each incident used all 4 attempts; the ones behind it were held back.
@@ -186,11 +194,13 @@ describe("alert delivery", () => {
     expect(metrics.json as unknown as string).toMatch(new RegExp(`chime_ha_alert_dead_letters\\{webhook="${h.id}",format="generic-json"\\} ${rows.length}`));
     expect(metrics.json as unknown as string).toMatch(new RegExp(`chime_ha_alert_delivery_failures_total\\{webhook="${h.id}",format="generic-json"\\} [1-9]`));
 
+    const tDead = Date.now();
     await control(h.name, { ok: true });
     const replay = await call("POST", "/v1/dead-letters/replay", { body: { webhook: h.id } });
     expect(replay.status).toBe(200);
     expect(replay.json.replayed).toBe(rows.length);
     await until("replayed alerts delivered", () => outbox(h.id), (r) => r.every((x) => x.status === "delivered"), 30_000);
+    console.log(`dead letters: ${rows.length} alerts dead-lettered ${tDead - t0} ms after the first event (4 attempts, backoff 1-2-4 s); replay delivered them all in ${Date.now() - tDead} ms`);
     await sleep(1000);
     const final = alertsOf(await received(h.name));
     expectOncePerAlertInOrder(final);
