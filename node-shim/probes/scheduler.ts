@@ -10,6 +10,7 @@ export class ProbeScheduler {
   private healthy: boolean | null = null;
   private streak = 0;
   private last: ProbeResult = { ok: false, detail: "not probed yet" };
+  private lastOk: ProbeResult | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private running: Promise<void> | null = null;
@@ -40,14 +41,18 @@ export class ProbeScheduler {
 
   report(): ProbeReport {
     const r: ProbeReport = { healthy: this.healthy === true, detail: this.last.detail };
-    if (this.last.mysql) r.mysql = this.last.mysql;
-    if (this.last.minio) r.minio = this.last.minio;
+    // Still healthy after a failed run (fall not reached): keep the facts of the last good run, or
+    // a single blip would drop the mysql/minio report and make the node ineligible at once.
+    const facts = this.healthy === true && !this.last.ok && this.lastOk ? this.lastOk : this.last;
+    if (facts.mysql) r.mysql = facts.mysql;
+    if (facts.minio) r.minio = facts.minio;
     return r;
   }
 
   /** Feed one raw result (exposed for tests of the fall/rise rule). */
   observe(result: ProbeResult): void {
     this.last = result;
+    if (result.ok) this.lastOk = result;
     const before = this.healthy;
     if (this.healthy === null) {
       this.healthy = result.ok;
