@@ -155,7 +155,7 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
   });
 }
 
-/** Not the writer: read-only, and replicating from the writer (restart a channel stopped without error). */
+/** Not the writer: read-only, and replicating from the writer (restart a channel stopped without an SQL error). */
 async function standby(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<void> {
   await withConn(s, t, async (c) => {
     if (!(await readOnly(c))) {
@@ -163,7 +163,9 @@ async function standby(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
       log("mysql fenced (writable without the writer lease)", { group: g.name, ...f });
     }
     const st = (await rows(c, "SHOW SLAVE STATUS"))[0];
-    if (st && st.Slave_IO_Running === "No" && st.Slave_SQL_Running === "No" && Number(st.Last_IO_Errno) === 0 && Number(st.Last_SQL_Errno) === 0) {
+    // Stopped on purpose at promotion (an IO error from then — the old writer was down — is stale);
+    // an SQL error (a conflict) needs an operator, so that channel stays as it is.
+    if (st && st.Slave_IO_Running === "No" && st.Slave_SQL_Running === "No" && Number(st.Last_SQL_Errno) === 0) {
       await c.query("START SLAVE");
       log("mysql replication started", { group: g.name, at: `${t.host}:${t.port}` });
     }

@@ -154,6 +154,18 @@ describe.runIf(missing === null)("mysql-writer: real MariaDB dual master under t
     expect(lost).toEqual([]);
     expect((await cl.group("mysql")).holder).toBe("server1");
     expect(await readOnlyOf(dm.b)).toBe(true);
+    // db2 stopped its channel from db1 when it was promoted; as a standby again its shim restarts
+    // it, so db2 follows the new writer.
+    await waitFor("db2 to replicate db1's new writes", async () => {
+      const onB = await seqsOn(dm.b);
+      return load.acked.every((x) => onB.has(x.seq));
+    }, 15_000, 100).catch(async (err: Error) => {
+      const c = await dm.b.root();
+      const [st] = await c.query("SHOW SLAVE STATUS");
+      await c.end();
+      const x = (st as Record<string, unknown>[])[0] ?? {};
+      throw new Error(`${err.message}; db2 replica: IO ${String(x.Slave_IO_Running)} SQL ${String(x.Slave_SQL_Running)} ${String(x.Last_IO_Error)} ${String(x.Last_SQL_Error)}`);
+    });
     expect(sampler.doubleWritable).toEqual([]);
   });
 });
