@@ -1,6 +1,7 @@
 // The chime-ha Worker: the HTTP API (Hono) over the D1 registry and one Durable Object per cluster.
 import { HTTPException } from "hono/http-exception";
 import { handleAlertBatch } from "./alerts/consumer.js";
+import { sweepStuckAlerts } from "./alerts/sweep.js";
 import type { AlertMessage } from "./alerts/types.js";
 import { newApp } from "./api/app.js";
 import { registerBench } from "./api/bench.js";
@@ -77,4 +78,9 @@ export default {
   fetch: app.fetch,
   /** The alerts queue: route events to destinations, deliver with retries, dead-letter. */
   queue: (batch: MessageBatch<AlertMessage>, env: Env) => handleAlertBatch(batch, env),
+  /** Cron: re-queue alerts whose queue message was lost (see alerts/sweep.ts). */
+  scheduled: async (_controller: ScheduledController, env: Env) => {
+    const n = await sweepStuckAlerts(env, Date.now());
+    if (n > 0) console.log(JSON.stringify({ msg: "re-queued stuck alerts", count: n }));
+  },
 } satisfies ExportedHandler<Env, AlertMessage>;

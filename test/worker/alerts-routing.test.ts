@@ -2,11 +2,14 @@
 // routing rules (site, cluster, severity), grouping per incident (open once, fold updates, send
 // an escalation, resolve once), dedupe, idempotent re-routing, the per-destination rate limit
 // and exponential backoff.
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { backoffSeconds, deliverOne, deliveryConfig } from "../../worker/alerts/delivery.js";
 import { routeEvent } from "../../worker/alerts/routing.js";
 import type { AlertEvent } from "../../worker/alerts/types.js";
+import worker from "../../worker/index.js";
+import { SWEEP_AGE_MS } from "../../worker/alerts/sweep.js";
 import { call, newCluster } from "./helpers.js";
 
 let nextId = 1_000_000;
@@ -98,5 +101,30 @@ describe("delivery rules", () => {
     expect(await deliverOne(env, ids[1]!, Date.now() + 61_000, cfg)).toEqual({ ack: true, result: "delivered" });
     // Delivered rows are never sent twice (a redelivered queue message).
     expect(await deliverOne(env, ids[1]!, Date.now() + 62_000, cfg)).toEqual({ ack: true, result: "skipped" });
+  });
+});
+
+describe("stuck alert sweep (cron)", () => {
+  it("re-queues a pending alert whose queue message was lost, and it is delivered once", async () => {
+    const c = await newCluster();
+    const name = `sweep-${Math.random()}`;
+    const r = await call("POST", "/v1/webhooks", { body: { format: "generic-json", url: `${inject("receiverUrl")}/hook/${name}`, cluster: c.id } });
+    expect(r.status).toBe(201);
+    // An outbox row as if routed long ago, with its queue message lost (never enqueued here).
+    const [id] = await routeEvent(env, ev(c, { incident: "node:server1" }), Date.now() - SWEEP_AGE_MS - 1000);
+    await env.DB.prepare("UPDATE alert_outbox SET created_at = ? WHERE id = ?").bind(Date.now() - SWEEP_AGE_MS - 1000, id).run();
+    const fresh = await routeEvent(env, ev(c, { incident: "node:server2", node: "server2" }), Date.now());
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "*/10 * * * *" }), env);
+    const end = Date.now() + 20_000;
+    let status = "";
+    while (Date.now() < end && status !== "delivered") {
+      await new Promise((res) => setTimeout(res, 200));
+      status = (await env.DB.prepare("SELECT status FROM alert_outbox WHERE id = ?").bind(id).first<{ status: string }>())!.status;
+    }
+    expect(status).toBe("delivered");
+    // Only the old row was swept: the fresh one (whose message is "in flight") stays pending.
+    expect((await env.DB.prepare("SELECT status FROM alert_outbox WHERE id = ?").bind(fresh[0]).first<{ status: string }>())!.status).toBe("pending");
+    const log = (await (await fetch(`${inject("receiverUrl")}/_log/${name}`)).json()) as { body: string }[];
+    expect(log.map((l) => (JSON.parse(l.body) as { id: number }).id)).toEqual([id]);
   });
 });

@@ -2,7 +2,7 @@
 // waits while an earlier one of its incident is undelivered, and is dead-lettered with it if that
 // one died (so a replay sends them again in order). A per-destination rate limit delays (never
 // drops). Failures back off exponentially; after the last attempt the row goes to dead_letters.
-import { and, asc, count, eq, gt, lt, ne } from "drizzle-orm";
+import { and, asc, count, eq, gt, lt, min, ne } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { alertOutbox, deadLetters, webhooks } from "../db/schema.js";
 import type { Env } from "../env.js";
@@ -61,11 +61,16 @@ export async function deliverOne(env: Env, outboxId: number, now: number, cfg: D
   // Look again about when the earlier one is retried (its backoff), not in a tight loop.
   if (earlier) return { ack: false, delaySeconds: earlier.attempts === 0 ? 1 : backoffSeconds(cfg, earlier.attempts) + 1, result: "blocked" };
   const recent = await d
-    .select({ n: count() })
+    .select({ n: count(), oldest: min(alertOutbox.deliveredAt) })
     .from(alertOutbox)
     .where(and(eq(alertOutbox.webhookId, row.webhookId), eq(alertOutbox.status, "delivered"), gt(alertOutbox.deliveredAt, now - 60_000)))
     .get();
-  if ((recent?.n ?? 0) >= w.ratePerMinute) return { ack: false, delaySeconds: 5, result: "rate-limited" };
+  if ((recent?.n ?? 0) >= w.ratePerMinute) {
+    // Come back when the oldest delivery leaves the one-minute window (not in a tight loop, so a
+    // long backlog does not use up the queue's retries).
+    const wait = Math.ceil(((recent?.oldest ?? now) + 60_000 - now) / 1000);
+    return { ack: false, delaySeconds: Math.min(60, Math.max(1, wait)), result: "rate-limited" };
+  }
 
   const alert = { ...(row.alert as Omit<Alert, "id">), id: row.id } as Alert;
   let error: string | null = null;
