@@ -1,4 +1,4 @@
-// npm run bench:failover [-- --runs 5] [--scenarios a,b,e] [--systems chime-ha,keepalived] [--json out.json] [--verbose]
+// npm run bench:failover [-- --runs 5] [--scenarios a,b,e] [--systems chime-ha,keepalived] [--policy lab|default] [--json out.json] [--verbose]
 //
 // Every scenario of test/lab/scenarios.ts, `runs` times on chime-ha and on keepalived (configured
 // by `chime-ha export keepalived` from the same spec), in the same lab. Prints:
@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { stats } from "./analyze.js";
-import { Lab, LAB_POLICY, labMissing, type System } from "./lab.js";
+import { DEFAULT_POLICY, Lab, LAB_POLICY, labMissing, policySummary, type System } from "./lab.js";
 import { type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
 
 const { values } = parseArgs({
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     scenarios: { type: "string", default: "a,b,c,d,e,f,g,h" },
     systems: { type: "string", default: "chime-ha,keepalived" },
     json: { type: "string" },
+    policy: { type: "string", default: "lab" },
     verbose: { type: "boolean", default: false },
   },
 });
@@ -24,6 +25,8 @@ const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs: a whole number 1-50, got ${values.runs}`);
 const wanted = values.scenarios!.split(",").map((s) => s.trim()) as ScenarioId[];
 for (const w of wanted) if (!SCENARIOS.some((s) => s.id === w)) throw new Error(`--scenarios: unknown scenario '${w}' (a-h)`);
+if (values.policy !== "lab" && values.policy !== "default") throw new Error(`--policy: lab or default, got '${values.policy}'`);
+const policy = values.policy === "lab" ? LAB_POLICY : DEFAULT_POLICY;
 const systems = values.systems!.split(",").map((s) => s.trim()) as System[];
 for (const s of systems) if (s !== "chime-ha" && s !== "keepalived") throw new Error(`--systems: unknown system '${s}'`);
 
@@ -39,7 +42,7 @@ const loadAtStart = loadavg()[1]!;
 const startedAt = new Date();
 const errors: string[] = [];
 for (const system of systems) {
-  const lab = new Lab({ system, verbose: values.verbose });
+  const lab = new Lab({ system, policy, verbose: values.verbose });
   const stopAll = () => void lab.stop().finally(() => process.exit(130));
   process.once("SIGINT", stopAll);
   try {
@@ -99,7 +102,7 @@ for (const sc of SCENARIOS.filter((s) => wanted.includes(s.id))) {
 }
 const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
 const out = [
-  `chime-ha policy: heartbeat ${LAB_POLICY.heartbeatIntervalMs} ms, lease TTL ${LAB_POLICY.leaseTtlMs} ms, drift margin ${LAB_POLICY.driftMarginMs} ms, probes tcp every 100 ms (150 ms timeout) fall 2 rise 1; shim lease margin 200 ms`,
+  `chime-ha policy "${policy.name}": ${policySummary(policy)}`,
   "keepalived: VRRP advert_int 1, vrrp_script interval 1 fall 2 rise 1, nopreempt (from `chime-ha export keepalived --advert-int 1 --no-virtual-server`)",
   `machine: ${startedAt.toISOString().slice(0, 16)}Z, load average (5 min) ${loadAtStart.toFixed(1)} at start, ${loadavg()[1]!.toFixed(1)} at end`,
   "client: GET every 20 ms, 200 ms budget; VIP samplers every 10 ms; downtime = first failed request to the first good one of 10 in a row",
@@ -110,4 +113,4 @@ const out = [
 ];
 process.stdout.write(out.join("\n") + "\n");
 if (errors.length) process.stdout.write(`\n${errors.length} run(s) failed:\n${errors.map((e) => `  ${e}`).join("\n")}\n`);
-if (values.json) writeFileSync(values.json, JSON.stringify({ policy: LAB_POLICY, runs, results, errors }, null, 2));
+if (values.json) writeFileSync(values.json, JSON.stringify({ policy, runs, results, errors }, null, 2));

@@ -4,14 +4,15 @@
 // back) and liveness (service back within lease TTL + 2 s), not speed ratios: those are
 // `npm run bench:failover`'s job.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Lab, labMissing, LAB_POLICY, SERVERS } from "./lab.js";
-import { LIVENESS_MS, type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
+import { Lab, labMissing, LAB_POLICY, policySummary, SERVERS } from "./lab.js";
+import { livenessMs, type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
 
 const missing = await labMissing("chime-ha");
 if (missing && process.env.CI === "true") throw new Error(`lab cannot run: ${missing}`);
 
 describe.runIf(missing === null)("failover lab on chime-ha (one run per scenario)", () => {
-  const lab = new Lab({ system: "chime-ha", octet: 72, verbose: process.env.LAB_VERBOSE === "1" });
+  const lab = new Lab({ system: "chime-ha", octet: 72, policy: LAB_POLICY, verbose: process.env.LAB_VERBOSE === "1" });
+  const LIVENESS_MS = livenessMs(lab);
   const results: RunResult[] = [];
 
   beforeAll(async () => {
@@ -21,7 +22,7 @@ describe.runIf(missing === null)("failover lab on chime-ha (one run per scenario
   afterAll(async () => {
     if (results.length) {
       console.log(
-        `lab figures (policy heartbeat ${LAB_POLICY.heartbeatIntervalMs} ms, TTL ${LAB_POLICY.leaseTtlMs} ms):\n` +
+        `lab figures (${policySummary(lab.policy)}):\n` +
           results.map((r) => `  (${r.scenario}) downtime ${r.downtimeMs ?? "NOT BACK"} ms, failed requests ${r.failures}/${r.requests} (${r.laterFailures} after recovery), dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved}${r.extra ? ` ${JSON.stringify(r.extra)}` : ""} — ${r.detail}`).join("\n"),
       );
     }

@@ -29,19 +29,41 @@ export const NODE_OF: Record<Server, string> = { s1: "server1", s2: "server2" };
 export const HOST_OF: Record<string, Server> = { server1: "s1", server2: "s2" };
 export const other = (h: Server): Server => (h === "s1" ? "s2" : "s1");
 
-/** The lab's policy: tighter than the defaults (1000/3000 ms) for shorter failover. */
-export const LAB_POLICY = { heartbeatIntervalMs: 300, leaseTtlMs: 1500, driftMarginMs: 300, holdDownMs: 0, deadAfterMs: 3_600_000 };
+export interface LabPolicy {
+  name: "lab" | "default";
+  heartbeatIntervalMs: number;
+  leaseTtlMs: number;
+  driftMarginMs: number;
+  /** Probe cadence (tcp, fall 2, rise 1) for both groups. */
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+}
+/** The lab's policy: tighter than the defaults for shorter failover. */
+export const LAB_POLICY: LabPolicy = { name: "lab", heartbeatIntervalMs: 300, leaseTtlMs: 1500, driftMarginMs: 300, probeIntervalMs: 100, probeTimeoutMs: 150 };
+/** chime-ha's defaults, with probes at keepalived's cadence (1 s): the like-for-like comparison. */
+export const DEFAULT_POLICY: LabPolicy = { name: "default", heartbeatIntervalMs: 1000, leaseTtlMs: 3000, driftMarginMs: 500, probeIntervalMs: 1000, probeTimeoutMs: 800 };
+
+export const policySummary = (p: LabPolicy) =>
+  `heartbeat ${p.heartbeatIntervalMs} ms, lease TTL ${p.leaseTtlMs} ms, drift margin ${p.driftMarginMs} ms, tcp probes every ${p.probeIntervalMs} ms (${p.probeTimeoutMs} ms timeout) fall 2 rise 1, shim lease margin 200 ms`;
 const CP_PORT = 8787;
 /** Bits of the sampler's mask. */
 export const API_BIT = 0;
 export const PORTAL_BIT = 1;
 
-export function labSpec(net: string): ClusterSpecInput {
+export function labSpec(net: string, policy: LabPolicy = LAB_POLICY): ClusterSpecInput {
   return {
     apiVersion: "chime-ha/v1",
     name: "lab",
     description: "failover lab (test/lab)",
-    policy: { ...LAB_POLICY, preempt: { enabled: false, delayMs: 30_000 } },
+    policy: {
+      heartbeatIntervalMs: policy.heartbeatIntervalMs,
+      leaseTtlMs: policy.leaseTtlMs,
+      driftMarginMs: policy.driftMarginMs,
+      // No anti-flap hold-down: the runs fail over back and forth on purpose.
+      holdDownMs: 0,
+      deadAfterMs: 3_600_000,
+      preempt: { enabled: false, delayMs: 30_000 },
+    },
     nodes: [
       { name: "server1", hostname: "server1.lab", ip: `${net}.11`, role: "server", priority: 110 },
       { name: "server2", hostname: "server2.lab", ip: `${net}.12`, role: "server", priority: 100 },
@@ -58,7 +80,7 @@ export function labSpec(net: string): ClusterSpecInput {
           { port: 8801, label: "API" },
           { port: 8802, label: "grpc" },
         ],
-        probe: { type: "tcp", port: 8801, intervalMs: 100, timeoutMs: 150, fall: 2, rise: 1 },
+        probe: { type: "tcp", port: 8801, intervalMs: policy.probeIntervalMs, timeoutMs: policy.probeTimeoutMs, fall: 2, rise: 1 },
       },
       {
         name: "portal",
@@ -67,7 +89,7 @@ export function labSpec(net: string): ClusterSpecInput {
         vip: `${net}.20`,
         interface: "eth0",
         ports: [{ port: 80, realPort: 8033, label: "web UI" }],
-        probe: { type: "tcp", port: 8033, intervalMs: 100, timeoutMs: 150, fall: 2, rise: 1 },
+        probe: { type: "tcp", port: 8033, intervalMs: policy.probeIntervalMs, timeoutMs: policy.probeTimeoutMs, fall: 2, rise: 1 },
         lb: { backend: "nftables", scheduler: "wrr" },
       },
     ],
@@ -100,6 +122,8 @@ export interface LabOptions {
   octet?: number;
   /** Echo lab progress to stderr. */
   verbose?: boolean;
+  /** chime-ha's policy in the lab spec (keepalived's config is the same either way). */
+  policy?: LabPolicy;
 }
 
 export class Lab {
@@ -108,6 +132,7 @@ export class Lab {
   readonly prefix: string;
   readonly dir: string;
   readonly spec: ClusterSpec;
+  readonly policy: LabPolicy;
   readonly vipApi: string;
   readonly vipPortal: string;
   readonly ip: Record<"cp" | "s1" | "s2" | "c", string>;
@@ -132,7 +157,8 @@ export class Lab {
     this.net = `10.231.${octet}`;
     this.prefix = `chl${octet}-`;
     this.dir = mkdtempSync(join(tmpdir(), `chime-lab-${opts.system}-`));
-    const r = validateSpec(labSpec(this.net));
+    this.policy = opts.policy ?? LAB_POLICY;
+    const r = validateSpec(labSpec(this.net, this.policy));
     if (!r.ok) throw new Error(`lab spec invalid: ${JSON.stringify(r.problems)}`);
     this.spec = r.spec;
     this.vipApi = `${this.net}.10`;
@@ -234,7 +260,7 @@ export class Lab {
       this.startBridge();
       const site = await this.api("POST", "/v1/sites", { id: "lab" });
       if (site.status !== 201 && site.status !== 200 && site.status !== 409) throw new Error(`create site: ${site.status} ${JSON.stringify(site.body)}`);
-      const created = await this.api("POST", "/v1/clusters", { site: "lab", spec: labSpec(this.net) });
+      const created = await this.api("POST", "/v1/clusters", { site: "lab", spec: labSpec(this.net, this.policy) });
       if (created.status !== 201 && created.status !== 200) throw new Error(`create cluster: ${created.status} ${JSON.stringify(created.body)}`);
       const body = created.body as { cluster: { id: string }; nodeTokens: Record<string, string> };
       this.clusterId = body.cluster.id;
@@ -522,7 +548,7 @@ export class Lab {
     return this.api("POST", `/v1/clusters/${encodeURIComponent(this.clusterId)}/switchover`, { group, to });
   }
 
-  /** Last lines of a host's process log (for failure messages). */
+  /** Path of a host's process log (kept with LAB_KEEP_LOGS=1). */
   logFile(host: string, what: string): string {
     return join(this.dir, `${host}-${what}.log`);
   }
