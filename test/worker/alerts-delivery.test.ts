@@ -204,7 +204,15 @@ describe("alert delivery", () => {
     await sleep(1000);
     const final = alertsOf(await received(h.name));
     expectOncePerAlertInOrder(final);
-    expect(final.map((a) => a.id).sort()).toEqual(rows.map((r) => r.id).sort());
+    // Every dead letter arrived (plus any alert the still-running cluster raised since), once.
+    const settled = await until(
+      "receiver and outbox agree",
+      async () => ({ rows: await outbox(h.id), got: alertsOf(await received(h.name)).map((a) => a.id) }),
+      (v) => v.rows.every((r) => r.status === "delivered") && v.rows.length === v.got.length,
+    );
+    expect(new Set(settled.got)).toEqual(new Set(settled.rows.map((r) => r.id)));
+    expect(new Set(settled.got).size).toBe(settled.got.length);
+    for (const r of rows) expect(final.some((a) => a.id === r.id), `dead letter #${r.id} delivered`).toBe(true);
     // Replayed once: a second replay finds nothing.
     expect((await call("POST", "/v1/dead-letters/replay", { body: { webhook: h.id } })).json.replayed).toBe(0);
   });
