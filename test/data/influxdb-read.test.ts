@@ -83,7 +83,7 @@ describe.runIf(missing === null)("influxdb-read: real InfluxDB 1.x under the rea
     await cl?.stopAll();
     await cp?.stop();
     await Promise.all([i1.stop().catch(() => undefined), i2.stop().catch(() => undefined)]);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   });
 
   const shim = (i: InfluxInstance) => ({ probes: { influxdb: { type: "influxdb", port: i.port, intervalMs: 200, timeoutMs: 500, fall: 2, rise: 1 } }, settings: { influxdb: { url: i.url } } });

@@ -61,7 +61,7 @@ describe.runIf(missing === null)("mysql fence on real MariaDB 10.11", () => {
 
   afterAll(async () => {
     await m.stop().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   });
 
   let seq = 0;

@@ -43,7 +43,14 @@ export class MariaInstance {
   async install(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
-    await exec(BIN.install, ["--no-defaults", `--datadir=${this.datadir}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...asRoot], { timeout: 60_000 });
+    const args = ["--no-defaults", `--datadir=${this.datadir}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...asRoot];
+    try {
+      await exec(BIN.install, args, { timeout: 60_000 });
+    } catch {
+      // A bootstrap that failed half-way leaves a datadir the retry cannot reuse.
+      rmSync(this.datadir, { recursive: true, force: true });
+      await exec(BIN.install, args, { timeout: 60_000 });
+    }
     this.port = await freePort();
   }
 
@@ -155,10 +162,12 @@ export async function startDualMaster(prefix = "chd-mysql-"): Promise<DualMaster
   const b = new MariaInstance("db2", 2, join(dir, "db2"));
   const cleanup = async () => {
     await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
   try {
-    await Promise.all([a.install(), b.install()]);
+    // One at a time: two bootstraps at once occasionally fail ("Unknown table mysql.tmp_user_sys").
+    await a.install();
+    await b.install();
     await Promise.all([a.start(true), b.start(true)]);
     for (const m of [a, b]) {
       const c = await m.root();
@@ -190,7 +199,7 @@ export async function startDualMaster(prefix = "chd-mysql-"): Promise<DualMaster
     }
   } catch (err) {
     const logs = `db1: ${a.log().slice(-1500)}\ndb2: ${b.log().slice(-1500)}`;
-    await cleanup();
+    await cleanup().catch(() => undefined);
     throw new Error(`${(err as Error).message}\n${logs}`);
   }
   return { a, b, dir, cleanup };
