@@ -25,7 +25,9 @@ interface Route {
 }
 
 const FAST = (s: ClusterSpecInput) => {
-  s.policy = { heartbeatIntervalMs: 500, leaseTtlMs: 2000, driftMarginMs: 200, holdDownMs: 0 };
+  // Leases long enough that a loaded machine does not let one lapse mid-matrix (that would change
+  // the live state under a refused call), short enough to wait out the restart grace once.
+  s.policy = { heartbeatIntervalMs: 500, leaseTtlMs: 5000, driftMarginMs: 500, holdDownMs: 0 };
 };
 
 // Filled in beforeAll.
@@ -203,8 +205,14 @@ beforeAll(async () => {
     }
   })();
   // Past the restart grace (T + margin), so the groups are held before the matrix starts.
-  await new Promise((r) => setTimeout(r, 3000));
-});
+  const start = Date.now();
+  for (;;) {
+    const st = (await env.CLUSTER.get(env.CLUSTER.idFromName(c.id)).status())!;
+    if (st.groups.find((g) => g.name === "server-api")?.holder) break;
+    if (Date.now() - start > 20_000) throw new Error("server-api never got a holder");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}, 60_000);
 
 let stopBeating = false;
 let beating: Promise<void> = Promise.resolve();
