@@ -5,12 +5,19 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { ClusterSpecInput } from "../../protocol/spec.js";
 import { beat, call, exampleSpec, newCluster } from "./helpers.js";
 
 const ctx = { site: "", cluster: "", nodeToken: "", webhook: "" };
 
+// A long lease: within the restart grace (T + margin) nothing is granted, so the live state can
+// only change through an accepted call, never by a lease lapsing in the background mid-check.
+const LONG = (s: ClusterSpecInput) => {
+  s.policy = { heartbeatIntervalMs: 1000, leaseTtlMs: 120_000, driftMarginMs: 500, holdDownMs: 0 };
+};
+
 beforeAll(async () => {
-  const c = await newCluster();
+  const c = await newCluster(LONG);
   Object.assign(ctx, { site: c.site, cluster: c.id, nodeToken: c.tokens.server1! });
   const w = await call("POST", "/v1/webhooks", { body: { format: "slack", url: "http://127.0.0.1:9/fuzz", cluster: c.id, enabled: false } });
   expect(w.status).toBe(201);
@@ -32,7 +39,7 @@ const ROUTES: JsonRoute[] = [
   { method: "POST", path: () => "/v1/sites", valid: () => ({ id: "fuzz-site", description: "x" }) },
   { method: "PATCH", path: () => `/v1/sites/${ctx.site}`, valid: () => ({ description: "y" }) },
   { method: "POST", path: () => "/v1/clusters", valid: () => ({ site: ctx.site, spec: exampleSpec((s) => (s.name = "fuzzed")) }) },
-  { method: "PUT", path: () => `/v1/clusters/${ctx.cluster}/spec`, valid: () => ({ spec: exampleSpec() }), headers: { "if-match": "*" } },
+  { method: "PUT", path: () => `/v1/clusters/${ctx.cluster}/spec`, valid: () => ({ spec: exampleSpec(LONG) }), headers: { "if-match": "*" } },
   { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/switchover`, valid: () => ({ group: "server-api", to: "server2" }) },
   { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/maintenance`, valid: () => ({ on: true }) },
   { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/nodes/server2/maintenance`, valid: () => ({ on: true }) },
