@@ -9,8 +9,12 @@ import { minioHeal } from "./operations/minio-heal.js";
 
 // mysql2 loads only on nodes that have a mysql-writer group (see probes/index.ts).
 const mysqlApply = () => import("./apply/mysql.js");
-registerGroupApplier("mysql-writer", async (g, holding, ctx) => (await mysqlApply()).mysqlWriterApplier(g, holding, ctx));
-registerFenceHook("mysql-writer", async (g, ctx) => (await mysqlApply()).mysqlWriterFence(g, ctx));
+registerGroupApplier("mysql-writer", async (g, holding, ctx) => {
+  if (g.member) await (await mysqlApply()).mysqlWriterApplier(g, holding, ctx);
+});
+registerFenceHook("mysql-writer", async (g, ctx) => {
+  if (g.member) await (await mysqlApply()).mysqlWriterFence(g, ctx);
+});
 registerOperationHandler("fence-ipmi", fenceIpmi);
 registerOperationHandler("fence-webhook", fenceWebhook);
 registerOperationHandler("evacuate", evacuate);
