@@ -44,11 +44,11 @@ describe("mysql-writer", () => {
     expect(d.holder("mysql")).toBeNull();
     const noCandidate = () => d.events("group.no-candidate").filter((e) => e.group === "mysql");
     const why = noCandidate().at(-1)!.reason;
-    expect(why).toContain("has errant transactions");
-    expect(why).toContain("replication not caught up");
+    expect(why).toContain("server1: has errant transactions");
+    expect(why).toContain("server2: replication not caught up");
     d.beat("server2", 100, { probes: { mysql: mysqlOk({ secondsBehind: 9 }) } });
     expect(d.holder("mysql")).toBeNull();
-    expect(noCandidate().at(-1)!.reason).toContain("replication lag 9s > 5s");
+    expect(noCandidate().at(-1)!.reason).toContain("server2: replication lag 9s > 5s");
     d.beat("server2", 200, { probes: { mysql: mysqlOk({ secondsBehind: 1 }) } });
     expect(d.holder("mysql")).toBe("server2");
     expect(d.events("group.granted").at(-1)!.reason).toMatch(/granting mysql epoch 1 to server2/);

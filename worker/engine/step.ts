@@ -82,7 +82,9 @@ export function whyNotCandidate(s: EngineState, group: GroupSpec, node: string, 
   if (!isAlive(s, node, now)) return rt?.lastBeatAt == null ? `${node} has not sent a heartbeat` : `${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`;
   const report = rt?.probes[group.name];
   if (!report?.healthy) return `${node}'s probe for ${group.name} is failing${report?.detail ? ` (${report.detail})` : ""}`;
-  return MODES[group.mode].ineligible(report, group);
+  // Mode rules say what is wrong ("has errant transactions"); the reason names whose it is.
+  const modeWhy = MODES[group.mode].ineligible(report, group);
+  return modeWhy === null ? null : `${node}: ${modeWhy}`;
 }
 
 export function candidates(s: EngineState, group: GroupSpec, now: number, exclude: string | null = null): string[] {
