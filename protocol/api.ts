@@ -44,6 +44,35 @@ export const Maintenance = z.strictObject({ on: z.boolean() });
 
 export const AdminOpResult = z.object({ ok: z.literal(true), detail: z.string() });
 
+/** An operation an operator asks a node to run (the engine picks the details it knows). */
+export const RunOperation = z.discriminatedUnion("kind", [
+  z
+    .strictObject({
+      kind: z.literal("influxdb-backfill"),
+      /** The influxdb-read group. */
+      group: Name,
+      /** The instance that missed writes: it runs the copy into itself. */
+      node: Name,
+      database: z.string().min(1).max(255),
+      /** The window to copy (epoch ms), e.g. from an influxdb.outage-window event. */
+      startMs: z.number().int().min(0),
+      endMs: z.number().int().min(0),
+      /** The healthy peer to copy from (default: a live, healthy member other than `node`). */
+      from: Name.optional(),
+    })
+    .refine((o) => o.endMs > o.startMs, { message: "endMs must be after startMs", path: ["endMs"] }),
+  z.strictObject({
+    kind: z.literal("minio-heal"),
+    /** The minio group. */
+    group: Name,
+    /** The `mc` alias configured on the node for this MinIO deployment. */
+    alias: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be an mc alias name"),
+    /** Where to run it (default: the group's VIP holder). */
+    node: Name.optional(),
+  }),
+]);
+export type RunOperation = z.infer<typeof RunOperation>;
+
 export const EventRow = z.object({
   id: z.number(),
   at: z.number(),

@@ -77,6 +77,8 @@ const ROUTES: Route[] = [
   { method: "POST", template: "/v1/clusters/{id}/nodes/{node}/maintenance", path: () => `/v1/clusters/${ctx.cluster}/nodes/server2/maintenance`, body: () => ({ on: true }), role: "operator", scope: "A", ok: [200], mutation: true },
   // The engine refuses an ack for a compute node that is not being fenced (409); auth passed.
   { method: "POST", template: "/v1/clusters/{id}/nodes/{node}/ack-fence", path: () => `/v1/clusters/${ctx.cluster}/nodes/node1/ack-fence`, role: "operator", scope: "A", ok: [200, 409], mutation: true },
+  // Refused by the engine when no healthy minio holder runs it (409); auth passed.
+  { method: "POST", template: "/v1/clusters/{id}/operations", path: () => `/v1/clusters/${ctx.cluster}/operations`, body: () => ({ kind: "minio-heal", group: "minio", alias: "chime" }), role: "operator", scope: "A", ok: [200, 409], mutation: true },
   { method: "GET", template: "/v1/clusters/{id}/events", path: () => `/v1/clusters/${ctx.cluster}/events`, role: "viewer", scope: "A", ok: [200] },
   { method: "GET", template: "/v1/events", path: () => "/v1/events", role: "viewer", scope: "list", ok: [200] },
   { method: "POST", template: "/v1/bench/echo/{id}", path: () => "/v1/bench/echo/matrix", body: () => ({ x: 1 }), role: "admin", scope: "global", ok: [200] },

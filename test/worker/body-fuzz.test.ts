@@ -41,6 +41,7 @@ const ROUTES: JsonRoute[] = [
   { method: "POST", path: () => "/v1/clusters", valid: () => ({ site: ctx.site, spec: exampleSpec((s) => (s.name = "fuzzed")) }) },
   { method: "PUT", path: () => `/v1/clusters/${ctx.cluster}/spec`, valid: () => ({ spec: exampleSpec(LONG) }), headers: { "if-match": "*" } },
   { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/switchover`, valid: () => ({ group: "server-api", to: "server2" }) },
+  { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/operations`, valid: () => ({ kind: "influxdb-backfill", group: "influxdb", node: "server2", database: "chime", startMs: 1000, endMs: 2000 }) },
   { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/maintenance`, valid: () => ({ on: true }) },
   { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/nodes/server2/maintenance`, valid: () => ({ on: true }) },
   { method: "POST", path: () => `/v1/clusters/${ctx.cluster}/nodes/server1/heartbeat`, valid: () => beat({ seq: 7 }) as unknown as Record<string, unknown>, token: () => ctx.nodeToken },

@@ -92,7 +92,7 @@ export class ClusterObject extends DurableObject<Env> {
     return { ok: true, reply: result.reply };
   }
 
-  async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" }>): Promise<AdminOutcome> {
+  async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" | "run-operation" }>): Promise<AdminOutcome> {
     if (!this.engine) return { ok: false, status: 404, detail: "no such cluster" };
     const result = await this.run(input);
     if (result.rejected) return { ok: false, status: 409, detail: result.rejected };

@@ -4,6 +4,7 @@ import type { DesiredGroup, DesiredState, Operation } from "../../protocol/heart
 import { groupMembers } from "../../protocol/spec.js";
 import { operationsFor } from "./compute.js";
 import { MODES } from "./modes/index.js";
+import { requestedOperationsFor } from "./operations.js";
 import type { EngineState } from "./types.js";
 
 export function desiredFor(s: EngineState, node: string, now: number): DesiredState {
@@ -29,7 +30,7 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
       ...(MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? {}),
     });
   }
-  const operations: Operation[] = operationsFor(s, node);
+  const operations: Operation[] = [...operationsFor(s, node), ...requestedOperationsFor(s, node)];
   return {
     cluster: p.clusterId,
     node,
@@ -57,6 +58,6 @@ export function desiredKey(s: EngineState, node: string, now: number): string {
     const role = isHolder ? (g.phase === "revoking" ? "release" : "holder") : "standby";
     parts.push(role, g.epoch, g.holder, MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? null);
   }
-  parts.push(operationsFor(s, node));
+  parts.push(operationsFor(s, node), requestedOperationsFor(s, node));
   return JSON.stringify(parts);
 }

@@ -7,7 +7,7 @@ export function newPersistedState(clusterId: string, spec: ClusterSpec, specVers
   for (const g of spec.groups) groups[g.name] = { holder: null, epoch: 0, lastAutoFailoverAt: null };
   const computes: PersistedState["computes"] = {};
   for (const n of spec.nodes) if (n.role === "compute") computes[n.name] = { phase: "alive", since: 0 };
-  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1 };
+  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1, operations: {} };
 }
 
 export function emptyNode(): NodeRuntime {
@@ -49,7 +49,7 @@ export function cloneState(s: EngineState): EngineState {
   const computes: PersistedState["computes"] = {};
   for (const [k, c] of Object.entries(p.computes)) computes[k] = { ...c };
   return {
-    persisted: { ...p, nodeMaintenance: [...p.nodeMaintenance], groups: pgroups, computes },
+    persisted: { ...p, nodeMaintenance: [...p.nodeMaintenance], groups: pgroups, computes, operations: { ...p.operations } },
     bootedAt: s.bootedAt,
     nodes,
     groups,

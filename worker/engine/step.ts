@@ -3,6 +3,7 @@
 import type { HeartbeatReply, HeartbeatRequest } from "../../protocol/heartbeat.js";
 import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
 import { computeOnHeartbeat, evaluateComputes, operationResult, ackFence } from "./compute.js";
+import { requestedOperationResult, requestOperation } from "./operations.js";
 import { desiredFor, desiredKey } from "./desired.js";
 import { isAlive, secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
@@ -294,7 +295,10 @@ function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): void {
     ctx.event("group.released", "info", `${node} released ${group.name} at epoch ${r.epoch}${reason ? ` (${reason})` : ""}`, { group: group.name, node, epoch: r.epoch });
     grantFree(ctx, group, g, `${node} released ${group.name}`, false);
   }
-  for (const op of req.operations) operationResult(ctx, node, op);
+  for (const op of req.operations) {
+    operationResult(ctx, node, op);
+    requestedOperationResult(ctx, node, op);
+  }
   if (spec.role === "compute") computeOnHeartbeat(ctx, node);
 }
 
@@ -360,6 +364,7 @@ function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" }>): vo
   fresh.maintenance = old.maintenance;
   fresh.nodeMaintenance = old.nodeMaintenance.filter((n) => input.spec.nodes.some((x) => x.name === n));
   fresh.nextOperation = old.nextOperation;
+  fresh.operations = old.operations ?? {};
   const groups: EngineState["groups"] = {};
   for (const [name, pg] of Object.entries(fresh.groups)) {
     const prev = s.groups[name];
@@ -440,6 +445,9 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
       break;
     case "ack-fence":
       ackFence(ctx, input.node, input.actor);
+      break;
+    case "run-operation":
+      requestOperation(ctx, input.request, input.actor);
       break;
   }
   evaluateLiveness(ctx);

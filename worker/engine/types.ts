@@ -2,7 +2,8 @@
 // The Durable Object shell feeds Inputs and performs Effects; nothing in worker/engine/ does I/O,
 // reads a clock or draws random numbers. All times are milliseconds on the Durable Object's clock.
 import type { ClusterSpec } from "../../protocol/spec.js";
-import type { HeartbeatReply, HeartbeatRequest, ProbeReport } from "../../protocol/heartbeat.js";
+import type { RunOperation } from "../../protocol/api.js";
+import type { HeartbeatReply, HeartbeatRequest, Operation, ProbeReport } from "../../protocol/heartbeat.js";
 
 /** What survives a Durable Object restart. Written only on transitions, never on plain renewals. */
 export interface PersistedState {
@@ -16,6 +17,17 @@ export interface PersistedState {
   computes: Record<string, ComputeState>;
   /** Monotonic counter for operation ids. */
   nextOperation: number;
+  /** Operations operators asked for (backfill, heal): pending until the node reports a result. */
+  operations?: Record<string, RequestedOperation>;
+}
+
+export interface RequestedOperation {
+  node: string;
+  op: Operation;
+  phase: "pending" | "done" | "failed";
+  requestedAt: number;
+  actor: string;
+  detail?: string;
 }
 
 export type ComputeState = {
@@ -87,7 +99,8 @@ export type EngineInput =
   | { type: "switchover"; group: string; to: string | null; actor: Actor }
   | { type: "maintenance"; node: string | null; on: boolean; actor: Actor }
   | { type: "spec"; spec: ClusterSpec; specVersion: number; actor: Actor }
-  | { type: "ack-fence"; node: string; actor: Actor };
+  | { type: "ack-fence"; node: string; actor: Actor }
+  | { type: "run-operation"; request: RunOperation; actor: Actor };
 
 export type Severity = "info" | "warning" | "critical";
 
