@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../../shim/support/control-plane.js";
+import { killProcess, stopProcess } from "../../support/process.js";
 
 const INFLUXD = "/usr/bin/influxd";
 
@@ -74,22 +75,12 @@ export class InfluxInstance {
   }
 
   async kill(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const gone = new Promise((r) => c.once("exit", r));
-    c.kill("SIGKILL");
-    await gone;
+    await killProcess(this.child);
     this.child = null;
   }
 
   async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const gone = new Promise((r) => c.once("exit", r));
-    c.kill("SIGTERM");
-    const t = setTimeout(() => c.kill("SIGKILL"), 10_000);
-    await gone;
-    clearTimeout(t);
+    await stopProcess(this.child, 10_000);
     this.child = null;
   }
 

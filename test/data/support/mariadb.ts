@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import mysql from "mysql2/promise";
 import { freePort } from "../../shim/support/control-plane.js";
+import { killProcess, stopProcess } from "../../support/process.js";
 
 const exec = promisify(execFile);
 
@@ -125,22 +126,12 @@ export class MariaInstance {
 
   /** SIGKILL (a crash): no shutdown, no flushing beyond what was synced. */
   async kill(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const gone = new Promise((r) => c.once("exit", r));
-    c.kill("SIGKILL");
-    await gone;
+    await killProcess(this.child);
     this.child = null;
   }
 
   async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const gone = new Promise((r) => c.once("exit", r));
-    c.kill("SIGTERM");
-    const t = setTimeout(() => c.kill("SIGKILL"), 15_000);
-    await gone;
-    clearTimeout(t);
+    await stopProcess(this.child, 15_000);
     this.child = null;
   }
 }
