@@ -19,6 +19,7 @@ import { VipReconciler, type VipWanted } from "./apply/vip.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { ShimConfig } from "./config.js";
 import { type Clock, type Lease, LeaseTable, monotonic } from "./lease.js";
+import { FailsafePeers } from "./failsafe.js";
 import { HttpError, type HttpResponse, httpRequest } from "./http-client.js";
 import { log } from "./log.js";
 import { createProbe } from "./probes/index.js";
@@ -71,6 +72,9 @@ export class ShimAgent {
   private wsBackoffMs = 500;
   private wsTimer: NodeJS.Timeout | null = null;
   private firstBeatDone = false;
+  private readonly failsafe: FailsafePeers | null;
+  /** Groups kept on peers' promises right now (reported once per outage). */
+  private keptOnPromises = new Set<string>();
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? monotonic;
@@ -80,6 +84,7 @@ export class ShimAgent {
     this.ipvs = new IpvsReconciler(opts.runner, { drainMs: cfg.lbDrainSeconds * 1000 });
     this.nft = new NftablesReconciler(opts.runner);
     this.ctx = { runner: opts.runner, settings: cfg.settings };
+    this.failsafe = cfg.failsafe ? new FailsafePeers(cfg.failsafe, cfg.cluster, cfg.node, this.clock, (g) => this.leases.valid(g) !== null) : null;
   }
 
   private get base(): string {
@@ -91,6 +96,7 @@ export class ShimAgent {
     log("shim started", { node: this.opts.config.node, cluster: this.opts.config.cluster, bootId: this.bootId, mode: this.opts.runner.mode, version: SHIM_VERSION });
     this.heartbeatNow();
     this.connectWatch();
+    void this.failsafe?.start().catch((err: Error) => log("failsafe listener failed", { error: err.message }));
   }
 
   /** Stop the loop; with `release`, drop every VIP, fence, and tell the control plane. */
@@ -103,6 +109,7 @@ export class ShimAgent {
     this.ws?.terminate();
     this.ws = null;
     await this.inFlight;
+    await this.failsafe?.close();
     await Promise.all([...this.probes.values()].map((p) => p.scheduler.stop()));
     this.probes.clear();
     if (release) {
@@ -112,7 +119,10 @@ export class ShimAgent {
         this.pendingReleased.push({ group: l.group, epoch: l.epoch });
       }
       await this.enqueueReconcile();
-      for (const l of held) await this.fence(l.group, "shutdown");
+      for (const l of held) {
+        await this.fence(l.group, "shutdown");
+        this.failsafe?.releaseAll(l.group);
+      }
       if (held.length > 0) await this.sendHeartbeat(true).catch(() => undefined);
       log("shim stopped", { released: held.map((l) => l.group) });
     } else {
@@ -187,16 +197,21 @@ export class ShimAgent {
       });
     } catch (err) {
       await this.onHeartbeatFailure();
+      void this.keepOnPromises();
       throw new Error(`control plane unreachable: ${err instanceof HttpError ? (err.code === "aborted" ? `no reply within ${timeoutMs} ms` : err.code) : (err as Error).message}`);
     }
     const text = res.text;
     if (res.status < 200 || res.status > 299) {
       await this.onHeartbeatFailure();
+      // 5xx: the control plane is there but cannot decide (restarting); a 4xx is a real refusal.
+      if (res.status >= 500) void this.keepOnPromises();
       throw new Error(`heartbeat refused: ${res.status} ${text.slice(0, 300)}`);
     }
     const parsed = HeartbeatReply.safeParse(JSON.parse(text));
     if (!parsed.success) throw new Error(`heartbeat reply does not match the protocol: ${parsed.error.message.slice(0, 300)}`);
     this.lastReplyAt = this.clock();
+    if (this.keptOnPromises.size) log("failsafe over: control plane answers again", { groups: [...this.keptOnPromises] });
+    this.keptOnPromises.clear();
     // What we reported is now known to the control plane.
     this.pendingReleased = this.pendingReleased.filter((r) => !body.released.some((b) => b.group === r.group && b.epoch === r.epoch));
     this.pendingOps = this.pendingOps.filter((o) => !body.operations.some((b) => b.id === o.id));
@@ -212,6 +227,24 @@ export class ShimAgent {
     }
   }
 
+  /**
+   * Failsafe: the control plane did not answer. Keep each held group one more TTL, counted from
+   * now, only if every peer promises not to take it; otherwise the lease runs out as usual.
+   */
+  private async keepOnPromises(): Promise<void> {
+    const d = this.desired;
+    if (!this.failsafe || !d?.failsafe || this.stopped) return;
+    for (const l of this.leases.held()) {
+      const sentAt = this.clock();
+      const ok = await this.failsafe.askAll(l.group, l.epoch, d.leaseTtlMs, Math.min(1000, d.heartbeatIntervalMs));
+      const still = this.leases.valid(l.group);
+      if (!ok || !still || still.epoch !== l.epoch) continue;
+      this.leases.grant(l.group, l.epoch, d.leaseTtlMs, sentAt);
+      if (!this.keptOnPromises.has(l.group)) log("failsafe: control plane unreachable, keeping group on peers' promises", { group: l.group, epoch: l.epoch });
+      this.keptOnPromises.add(l.group);
+    }
+  }
+
   private onReply(reply: HeartbeatReply, sentAt: number): void {
     this.firstBeatDone = true;
     const desired = reply.desired;
@@ -224,6 +257,12 @@ export class ShimAgent {
     const prev = this.desired;
     this.desired = { ...desired, groups: groups.length === desired.groups.length ? desired.groups : mergeGroups(prev?.groups ?? [], groups) };
     for (const grant of reply.grants) {
+      const promised = this.failsafe?.promisedTo(grant.group) ?? null;
+      if (promised !== null) {
+        // This node promised the holder not to take the group while the control plane was away.
+        log("grant refused: failsafe promise", { group: grant.group, epoch: grant.epoch, promisedTo: promised });
+        continue;
+      }
       const g = this.desired.groups.find((x) => x.name === grant.group);
       if (g && g.role === "holder" && this.leases.grant(grant.group, grant.epoch, grant.ttlMs, sentAt)) {
         this.fenced.delete(grant.group);
@@ -246,6 +285,7 @@ export class ShimAgent {
     log("releasing group", { group: g.name, epoch: lease.epoch, why: g.role === "release" ? "control plane asked" : `group moved to ${g.holder} at epoch ${g.epoch}` });
     void this.enqueueReconcile().then(async () => {
       await this.fence(g.name, "release");
+      this.failsafe?.releaseAll(g.name);
       this.pendingReleased.push({ group: g.name, epoch: lease.epoch });
       this.heartbeatNow();
     });
@@ -256,7 +296,10 @@ export class ShimAgent {
     // Fast path first: the VIP of this group goes before anything else runs.
     const g = this.desired?.groups.find((x) => x.name === lease.group) ?? this.everHeld.get(lease.group);
     const fast = g ? this.vip.remove({ vip: g.vip, prefix: g.prefix, iface: this.iface(g) }).catch((err) => log("vip removal failed", { error: String(err) })) : Promise.resolve();
-    void fast.then(() => this.enqueueReconcile()).then(() => this.fence(lease.group, "lease expired"));
+    void fast
+      .then(() => this.enqueueReconcile())
+      .then(() => this.fence(lease.group, "lease expired"))
+      .then(() => this.failsafe?.releaseAll(lease.group));
   }
 
   private async fence(group: string, why: string): Promise<void> {

@@ -142,6 +142,8 @@ export const DesiredState = z.strictObject({
   maintenance: z.boolean(),
   groups: z.array(DesiredGroup),
   operations: z.array(Operation).default([]),
+  /** The spec's policy.failsafe: a holder cut off from the control plane may keep its groups on its peers' promises. */
+  failsafe: z.boolean().default(false),
 });
 export type DesiredState = z.infer<typeof DesiredState>;
 

@@ -145,13 +145,10 @@ export const PolicySpec = z.strictObject({
   /** Compute nodes silent this long are declared dead (then fenced, then evacuated). */
   deadAfterMs: z.number().int().min(1000).max(3_600_000).default(15_000),
   /**
-   * Failsafe mode (DESIGN.md: keep the VIP through a control-plane outage when every peer promises
-   * not to take it) is not built yet. Refused rather than silently ignored, so nobody counts on it.
+   * Failsafe mode (DESIGN.md): a holder that cannot reach the control plane keeps its groups past
+   * its lease only while every peer server promises not to take them (shim config `failsafe`).
    */
-  failsafe: z
-    .boolean()
-    .default(false)
-    .refine((on) => !on, "failsafe mode is not available yet: with the control plane unreachable, holders drop their VIPs when their lease ends"),
+  failsafe: z.boolean().default(false),
 });
 export type PolicySpec = z.infer<typeof PolicySpec>;
 

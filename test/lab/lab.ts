@@ -8,6 +8,7 @@
 // only reads their output and starts/kills processes; API calls go through a bridge process in
 // the control-plane namespace.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,6 +60,8 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY): ClusterSpe
       heartbeatIntervalMs: policy.heartbeatIntervalMs,
       leaseTtlMs: policy.leaseTtlMs,
       driftMarginMs: policy.driftMarginMs,
+      // A holder cut off from the control plane keeps the VIP while its peer promises not to take it.
+      failsafe: true,
       // No anti-flap hold-down: the runs fail over back and forth on purpose.
       holdDownMs: 0,
       deadAfterMs: 3_600_000,
@@ -149,6 +152,8 @@ export class Lab {
   /** keepalived's VRRP state per host and instance, from its log. */
   readonly vrrpState: Record<Server, Record<string, string>> = { s1: {}, s2: {} };
   private logs: WriteStream[] = [];
+  /** Shared by the lab's shims to sign failsafe promise requests. */
+  private readonly failsafeSecret = randomBytes(24).toString("hex");
   private readonly verbose: boolean;
 
   constructor(opts: LabOptions) {
@@ -424,6 +429,11 @@ export class Lab {
           // machine, short enough that one lost heartbeat is retried (500 + 300 ms) well inside
           // the local lease (TTL 1500 - margin 200 ms); the default is 80% of the interval (240 ms).
           heartbeatTimeoutMs: 500,
+          failsafe: {
+            listen: `${this.ip[h]}:7480`,
+            peers: Object.fromEntries((["s1", "s2"] as const).filter((x) => x !== h).map((x) => [NODE_OF[x], `http://${this.ip[x]}:7480`])),
+            secret: this.failsafeSecret,
+          },
         }),
         { mode: 0o600 },
       );

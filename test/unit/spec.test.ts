@@ -97,13 +97,6 @@ describe("cluster spec", () => {
     expect(problems(s).map((p) => p.path)).toContain("nodes[0]");
   });
 
-  it("refuses failsafe mode, which is not built, instead of ignoring it", () => {
-    const s = clone();
-    s.policy = { ...s.policy, failsafe: true };
-    const p = problems(s);
-    expect(p).toEqual([{ path: "policy.failsafe", message: "failsafe mode is not available yet: with the control plane unreachable, holders drop their VIPs when their lease ends" }]);
-  });
-
   it("formats paths and subnets", () => {
     expect(formatPath(["groups", 2, "ports", 0, "port"])).toBe("groups[2].ports[0].port");
     expect(formatPath([])).toBe("(root)");

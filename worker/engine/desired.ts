@@ -40,6 +40,7 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
     maintenance: p.maintenance || p.nodeMaintenance.includes(node),
     groups,
     operations,
+    failsafe: p.spec.policy.failsafe,
   };
 }
 
