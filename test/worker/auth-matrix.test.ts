@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterSpecInput } from "../../protocol/spec.js";
-import { ALL_HEALTHY, beat, call, exampleSpec, heartbeat, newCluster } from "./helpers.js";
+import { ALL_HEALTHY, beat, call, exampleSpec, heartbeat, newCluster, stateFingerprint } from "./helpers.js";
 
 type Role = "public" | "viewer" | "operator" | "admin" | "node";
 /** Whose resource: site A (the cluster's), site E (another), a filtered list, or every site at once. */
@@ -143,32 +143,8 @@ function expected(r: Route, who: Who): number {
   return allowed ? r.ok[0]! : 403;
 }
 
-/** Everything a call could change: registry rows (API events only: the engine writes its own) and live state. */
-async function fingerprint(): Promise<string> {
-  // One D1 round trip for all tables.
-  const results = await env.DB.batch(
-    [
-      "SELECT * FROM sites ORDER BY id",
-      "SELECT * FROM clusters ORDER BY id",
-      "SELECT * FROM nodes ORDER BY cluster_id, name",
-      "SELECT * FROM tokens ORDER BY id",
-      "SELECT * FROM events WHERE actor <> 'engine' ORDER BY id",
-      "SELECT * FROM webhooks ORDER BY id",
-      "SELECT * FROM alert_outbox ORDER BY id",
-      "SELECT * FROM dead_letters ORDER BY id",
-      "SELECT * FROM idempotency_keys ORDER BY token_id, key",
-    ].map((q) => env.DB.prepare(q)),
-  );
-  const parts: unknown[] = results.map((r) => r.results);
-  const st = (await env.CLUSTER.get(env.CLUSTER.idFromName(ctx.cluster)).status())!;
-  parts.push({
-    specVersion: st.specVersion,
-    maintenance: st.maintenance,
-    groups: st.groups.map((g) => [g.name, g.holder, g.epoch, g.phase]),
-    nodes: st.nodes.map((n) => [n.name, n.maintenance]),
-  });
-  return JSON.stringify(parts);
-}
+/** Everything a call could change (see stateFingerprint). */
+const fingerprint = () => stateFingerprint(ctx.cluster, { outbox: true, probes: false });
 
 async function mustCreate(method: string, path: string, body: unknown, token?: string) {
   const r = await call(method, path, { body, ...(token ? { token } : {}) });

@@ -2,11 +2,10 @@
 // answers 5xx, errors are problem+json, and a 4xx stores nothing (registry rows and the
 // cluster's live state are unchanged). Bodies: random JSON values, broken JSON text, valid
 // bodies with one field replaced by garbage, odd content types, Idempotency-Keys, deep nesting.
-import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ClusterSpecInput } from "../../protocol/spec.js";
-import { beat, call, exampleSpec, newCluster } from "./helpers.js";
+import { beat, call, exampleSpec, newCluster, stateFingerprint } from "./helpers.js";
 
 const ctx = { site: "", cluster: "", nodeToken: "", webhook: "" };
 
@@ -91,25 +90,8 @@ function bodyArb(r: JsonRoute): fc.Arbitrary<Body> {
   return fc.tuple(shapes, fc.option(fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constantFrom("", " ", "a".repeat(300), "has space", "a\tb")), { nil: undefined })).map(([b, key]) => (key === undefined ? b : { ...b, idempotencyKey: key }));
 }
 
-async function fingerprint(): Promise<string> {
-  const results = await env.DB.batch(
-    [
-      "SELECT * FROM sites ORDER BY id",
-      "SELECT * FROM clusters ORDER BY id",
-      "SELECT * FROM nodes ORDER BY cluster_id, name",
-      "SELECT * FROM tokens ORDER BY id",
-      "SELECT * FROM events WHERE actor <> 'engine' ORDER BY id",
-      "SELECT * FROM webhooks ORDER BY id",
-      "SELECT * FROM dead_letters ORDER BY id",
-      "SELECT * FROM idempotency_keys ORDER BY token_id, key",
-    ].map((q) => env.DB.prepare(q)),
-  );
-  const st = (await env.CLUSTER.get(env.CLUSTER.idFromName(ctx.cluster)).status())!;
-  return JSON.stringify([
-    ...results.map((r) => r.results),
-    { specVersion: st.specVersion, maintenance: st.maintenance, groups: st.groups.map((g) => [g.name, g.holder, g.epoch, g.phase]), nodes: st.nodes.map((n) => [n.name, n.maintenance, n.probes]) },
-  ]);
-}
+/** Everything a call could change (see stateFingerprint). */
+const fingerprint = () => stateFingerprint(ctx.cluster, { outbox: false, probes: true });
 
 async function send(r: JsonRoute, b: Body) {
   const headers: Record<string, string> = { authorization: `Bearer ${r.token?.() ?? "test-admin-token"}`, ...r.headers };

@@ -1,6 +1,6 @@
 // Helpers for the Worker suites: requests against the real Worker (same isolate as the test),
 // the example spec, and a shorthand for a heartbeat body.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import type { HeartbeatReply, HeartbeatRequestInput } from "../../protocol/heartbeat.js";
 import type { ClusterSpecInput } from "../../protocol/spec.js";
 import exampleYaml from "../../examples/chimestack.yaml?raw";
@@ -61,3 +61,34 @@ export async function heartbeat(cluster: string, node: string, token: string, bo
 }
 
 export const ALL_HEALTHY = { "server-api": true, portal: true, mysql: true, influxdb: true, minio: true };
+
+/**
+ * Everything an API call could change, as one string: registry rows (API events only: the engine
+ * writes its own) and the cluster's live state. `outbox` adds the alert outbox; `probes` adds each
+ * node's probe reports to the live state.
+ */
+export async function stateFingerprint(clusterId: string, opts: { outbox: boolean; probes: boolean }): Promise<string> {
+  const tables = [
+    "SELECT * FROM sites ORDER BY id",
+    "SELECT * FROM clusters ORDER BY id",
+    "SELECT * FROM nodes ORDER BY cluster_id, name",
+    "SELECT * FROM tokens ORDER BY id",
+    "SELECT * FROM events WHERE actor <> 'engine' ORDER BY id",
+    "SELECT * FROM webhooks ORDER BY id",
+    ...(opts.outbox ? ["SELECT * FROM alert_outbox ORDER BY id"] : []),
+    "SELECT * FROM dead_letters ORDER BY id",
+    "SELECT * FROM idempotency_keys ORDER BY token_id, key",
+  ];
+  // One D1 round trip for all tables.
+  const results = await env.DB.batch(tables.map((q) => env.DB.prepare(q)));
+  const st = (await env.CLUSTER.get(env.CLUSTER.idFromName(clusterId)).status())!;
+  return JSON.stringify([
+    ...results.map((r) => r.results),
+    {
+      specVersion: st.specVersion,
+      maintenance: st.maintenance,
+      groups: st.groups.map((g) => [g.name, g.holder, g.epoch, g.phase]),
+      nodes: st.nodes.map((n) => (opts.probes ? [n.name, n.maintenance, n.probes] : [n.name, n.maintenance])),
+    },
+  ]);
+}

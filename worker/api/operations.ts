@@ -12,6 +12,26 @@ import { clusterStub } from "./clusters.js";
 const ok = { 200: { description: "accepted; detail is the engine's reason", content: { "application/json": { schema: AdminOpResult } } } };
 const errors = { 404: problemResponse("no such cluster, node or group"), 409: problemResponse("refused by the engine, with its reason") };
 
+type Ctx = Parameters<Parameters<App["openapi"]>[1]>[0];
+
+/** The cluster an operator acts on; group and node names must exist in its spec (404 otherwise). */
+async function operatorTarget(c: Ctx, id: string, names: { group?: string; nodes?: (string | undefined)[] } = {}) {
+  const row = await loadCluster(db(c.env), id);
+  const p = requireRole(c, "operator", row.siteId);
+  if (names.group !== undefined && !row.specParsed.groups.some((g) => g.name === names.group)) throw new ApiError(404, "Not found", { detail: `no group '${names.group}' in cluster ${id}` });
+  for (const n of names.nodes ?? []) {
+    if (n !== undefined && !row.specParsed.nodes.some((x) => x.name === n)) throw new ApiError(404, "Not found", { detail: `no node '${n}' in cluster ${id}` });
+  }
+  return { row, actor: actorOf(p) };
+}
+
+/** Feed an operator input to the cluster's engine; its refusal becomes a problem with the reason. */
+async function runAdmin(c: Ctx, id: string, input: Parameters<ReturnType<typeof clusterStub>["admin"]>[0]): Promise<string> {
+  const out = await clusterStub(c.env, id).admin(input);
+  if (!out.ok) throw new ApiError(out.status, out.status === 404 ? "Not found" : "Conflict", { detail: out.detail });
+  return out.detail;
+}
+
 export function registerOperations(app: App): void {
   app.openapi(
     createRoute({
@@ -24,13 +44,9 @@ export function registerOperations(app: App): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const row = await loadCluster(db(c.env), id);
-      const p = requireRole(c, "operator", row.siteId);
-      if (!row.specParsed.groups.some((g) => g.name === body.group)) throw new ApiError(404, "Not found", { detail: `no group '${body.group}' in cluster ${id}` });
-      if (body.to !== undefined && !row.specParsed.nodes.some((n) => n.name === body.to)) throw new ApiError(404, "Not found", { detail: `no node '${body.to}' in cluster ${id}` });
-      const out = await clusterStub(c.env, id).admin({ type: "switchover", group: body.group, to: body.to ?? null, actor: actorOf(p) });
-      if (!out.ok) throw new ApiError(out.status, out.status === 404 ? "Not found" : "Conflict", { detail: out.detail });
-      return c.json({ ok: true as const, detail: out.detail }, 200);
+      const { actor } = await operatorTarget(c, id, { group: body.group, nodes: [body.to] });
+      const detail = await runAdmin(c, id, { type: "switchover", group: body.group, to: body.to ?? null, actor });
+      return c.json({ ok: true as const, detail }, 200);
     },
   );
 
@@ -44,11 +60,9 @@ export function registerOperations(app: App): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const row = await loadCluster(db(c.env), id);
-      const p = requireRole(c, "operator", row.siteId);
-      const out = await clusterStub(c.env, id).admin({ type: "maintenance", node: null, on: c.req.valid("json").on, actor: actorOf(p) });
-      if (!out.ok) throw new ApiError(out.status, "Conflict", { detail: out.detail });
-      return c.json({ ok: true as const, detail: out.detail }, 200);
+      const { actor } = await operatorTarget(c, id);
+      const detail = await runAdmin(c, id, { type: "maintenance", node: null, on: c.req.valid("json").on, actor });
+      return c.json({ ok: true as const, detail }, 200);
     },
   );
 
@@ -62,12 +76,9 @@ export function registerOperations(app: App): void {
     }),
     async (c) => {
       const { id, node } = c.req.valid("param");
-      const row = await loadCluster(db(c.env), id);
-      const p = requireRole(c, "operator", row.siteId);
-      if (!row.specParsed.nodes.some((n) => n.name === node)) throw new ApiError(404, "Not found", { detail: `no node '${node}' in cluster ${id}` });
-      const out = await clusterStub(c.env, id).admin({ type: "maintenance", node, on: c.req.valid("json").on, actor: actorOf(p) });
-      if (!out.ok) throw new ApiError(out.status, "Conflict", { detail: out.detail });
-      return c.json({ ok: true as const, detail: out.detail }, 200);
+      const { actor } = await operatorTarget(c, id, { nodes: [node] });
+      const detail = await runAdmin(c, id, { type: "maintenance", node, on: c.req.valid("json").on, actor });
+      return c.json({ ok: true as const, detail }, 200);
     },
   );
 
@@ -82,16 +93,12 @@ export function registerOperations(app: App): void {
     }),
     async (c) => {
       const { id, node } = c.req.valid("param");
-      const d = db(c.env);
-      const row = await loadCluster(d, id);
-      const p = requireRole(c, "operator", row.siteId);
-      const spec = row.specParsed.nodes.find((n) => n.name === node);
-      if (!spec) throw new ApiError(404, "Not found", { detail: `no node '${node}' in cluster ${id}` });
+      const { row, actor } = await operatorTarget(c, id, { nodes: [node] });
+      const spec = row.specParsed.nodes.find((n) => n.name === node)!;
       if (spec.role !== "compute") throw new ApiError(409, "Conflict", { detail: `${node} is a ${spec.role} node; only compute nodes are fenced` });
-      const out = await clusterStub(c.env, id).admin({ type: "ack-fence", node, actor: actorOf(p) });
-      if (!out.ok) throw new ApiError(out.status, "Conflict", { detail: out.detail });
-      await d.insert(events).values(apiEvent({ siteId: row.siteId, clusterId: id, node, kind: "node.fence-acked", severity: "warning", reason: `operator acknowledged ${node} is fenced`, actor: actorOf(p) }));
-      return c.json({ ok: true as const, detail: out.detail }, 200);
+      const detail = await runAdmin(c, id, { type: "ack-fence", node, actor });
+      await db(c.env).insert(events).values(apiEvent({ siteId: row.siteId, clusterId: id, node, kind: "node.fence-acked", severity: "warning", reason: `operator acknowledged ${node} is fenced`, actor }));
+      return c.json({ ok: true as const, detail }, 200);
     },
   );
 
@@ -108,15 +115,9 @@ export function registerOperations(app: App): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const row = await loadCluster(db(c.env), id);
-      const p = requireRole(c, "operator", row.siteId);
-      if (!row.specParsed.groups.some((g) => g.name === body.group)) throw new ApiError(404, "Not found", { detail: `no group '${body.group}' in cluster ${id}` });
-      for (const n of [body.node, body.kind === "influxdb-backfill" ? body.from : undefined]) {
-        if (n !== undefined && !row.specParsed.nodes.some((x) => x.name === n)) throw new ApiError(404, "Not found", { detail: `no node '${n}' in cluster ${id}` });
-      }
-      const out = await clusterStub(c.env, id).admin({ type: "run-operation", request: body, actor: actorOf(p) });
-      if (!out.ok) throw new ApiError(out.status, out.status === 404 ? "Not found" : "Conflict", { detail: out.detail });
-      return c.json({ ok: true as const, detail: out.detail }, 200);
+      const { actor } = await operatorTarget(c, id, { group: body.group, nodes: [body.node, body.kind === "influxdb-backfill" ? body.from : undefined] });
+      const detail = await runAdmin(c, id, { type: "run-operation", request: body, actor });
+      return c.json({ ok: true as const, detail }, 200);
     },
   );
 }
