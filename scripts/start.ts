@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const url = `http://${opts.ip}:${opts.port}`;
   const wrangler = spawn(
     process.execPath,
-    [join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "--ip", opts.ip, "--port", String(opts.port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false"],
+    [join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "--ip", opts.ip, "--port", String(opts.port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", "--env="],
     // Own process group so Ctrl-C / SIGTERM reach wrangler and its workerd children together.
     { cwd: REPO_ROOT, env: { ...process.env, ...WRANGLER_ENV }, stdio: ["ignore", "inherit", "inherit"], detached: true },
   );

@@ -1,11 +1,9 @@
 import type { AlertMessage } from "./alerts/types.js";
 import type { ClusterObject } from "./cluster/cluster-object.js";
-import type { EchoObject } from "./cluster/echo-object.js";
 
 export interface Env {
   DB: D1Database;
   CLUSTER: DurableObjectNamespace<ClusterObject>;
-  ECHO: DurableObjectNamespace<EchoObject>;
   /** Alerts: events to route and outbox rows to deliver (wrangler.toml [[queues]]). */
   ALERTS: Queue<AlertMessage>;
   /** Worker secret (or .dev.vars locally): the bootstrap admin token. */

@@ -4,7 +4,6 @@ import { handleAlertBatch } from "./alerts/consumer.js";
 import { sweepStuckAlerts } from "./alerts/sweep.js";
 import type { AlertMessage } from "./alerts/types.js";
 import { newApp } from "./api/app.js";
-import { registerBench } from "./api/bench.js";
 import { registerClusterStatus } from "./api/cluster-status.js";
 import { registerClusters } from "./api/clusters.js";
 import { registerDeadLetters } from "./api/dead-letters.js";
@@ -19,25 +18,30 @@ import { registerWebhooks } from "./api/webhooks.js";
 import type { Env } from "./env.js";
 import { authenticate } from "./http/auth.js";
 import { idempotency } from "./http/idempotency.js";
+import { guardJsonDepth } from "./http/json-guard.js";
 import { limitBody } from "./http/limits.js";
 import { ApiError, problem, problemBody } from "./http/problem.js";
 
 export { ClusterObject } from "./cluster/cluster-object.js";
-export { EchoObject } from "./cluster/echo-object.js";
 
 const app = newApp();
 
 /** Routes a node token reaches; the Durable Object checks those tokens itself. */
 const NODE_ROUTE = /^\/v1\/clusters\/[^/]+\/nodes\/[^/]+\/(heartbeat|watch)$/;
 
+const isNodeOrPublic = (path: string) => NODE_ROUTE.test(path) || path === "/v1/openapi.json";
+
+// Order: size limit, who is calling, JSON depth, then Idempotency-Key replay (a refused body is
+// never kept), then the route.
 app.use("/v1/*", limitBody());
 app.use("/v1/*", async (c, next) => {
   // Node routes: the Durable Object checks the node token itself (no D1 query per heartbeat).
   // The OpenAPI document is public: it describes the API, not any data.
-  if (NODE_ROUTE.test(c.req.path) || c.req.path === "/v1/openapi.json") return next();
-  c.set("principal", await authenticate(c.env, c.req.header("authorization"), Date.now()));
-  return idempotency()(c, next);
+  if (!isNodeOrPublic(c.req.path)) c.set("principal", await authenticate(c.env, c.req.header("authorization"), Date.now()));
+  return next();
 });
+app.use("/v1/*", guardJsonDepth());
+app.use("/v1/*", async (c, next) => (isNodeOrPublic(c.req.path) ? next() : idempotency()(c, next)));
 
 registerSites(app);
 registerClusters(app);
@@ -45,7 +49,6 @@ registerClusterStatus(app);
 registerHeartbeats(app);
 registerOperations(app);
 registerEvents(app);
-registerBench(app);
 registerTokens(app);
 registerWebhooks(app);
 registerDeadLetters(app);

@@ -2,7 +2,8 @@
 //
 // One local workerd (wrangler dev) with CLUSTERS copies of the example cluster (4 nodes each).
 // Rounds alternate between the two routes so both see the same machine state:
-//   bare:      POST /v1/bench/echo/:id    auth + JSON parse + one DO round trip (EchoObject)
+//   bare:      POST /v1/bench/echo/:id    auth + JSON parse + one DO round trip (EchoObject, only in
+//              wrangler.toml's `bench` environment: test/bench/worker/)
 //   heartbeat: POST /v1/clusters/:id/nodes/:node/heartbeat   the real path (token check in the
 //              DO, zod validation, engine step, reply with desired state)
 // Each round runs CONCURRENCY workers for ROUND_SECONDS, while every node also keeps beating
@@ -90,7 +91,7 @@ async function storageCounters(url: string, token: string, clusters: string[]) {
   return out;
 }
 
-const cp = await startControlPlane({ logLevel: "warn" });
+const cp = await startControlPlane({ logLevel: "warn", wranglerEnv: "bench" });
 try {
   const spec = loadSpecFile() as { name: string };
   const targets: Target[] = [];

@@ -5,6 +5,7 @@
 // T + margin + one heartbeat interval (+ delays) of the holder's death.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fuzzSeed } from "../support/fuzz-seed.js";
 import { type Fault, overlaps, POLICY, simulate, type SimParams } from "./sim.js";
 
 const RUNS = Number(process.env.CHIME_PROPERTY_RUNS ?? 1000);
@@ -37,6 +38,7 @@ const schedule: fc.Arbitrary<SimParams> = fc.integer({ min: 2, max: 3 }).chain((
 describe("lease protocol under random faults", () => {
   let schedules = 0;
   it(`keeps one holder per group, grows epochs, and fails over in time (${RUNS} schedules)`, () => {
+    const seed = fuzzSeed("lease properties", process.env.CHIME_PROPERTY_SEED ?? process.env.CHIME_FUZZ_SEED);
     fc.assert(
       fc.property(schedule, (p) => {
         schedules++;
@@ -57,7 +59,7 @@ describe("lease protocol under random faults", () => {
           if (f.recoveredAt - f.at > bound) throw new Error(`failover took ${Math.round(f.recoveredAt - f.at)} ms > bound ${Math.round(bound)} ms`);
         }
       }),
-      { numRuns: RUNS, seed: process.env.CHIME_PROPERTY_SEED ? Number(process.env.CHIME_PROPERTY_SEED) : undefined },
+      { numRuns: RUNS, seed },
     );
     expect(schedules).toBeGreaterThanOrEqual(RUNS);
     console.log(`lease properties held over ${schedules} random fault schedules`);

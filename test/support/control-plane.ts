@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
   /** How long to wait until /healthz answers (default 60 s). */
   readyTimeoutMs?: number;
+  /** A wrangler.toml environment (`bench` adds the benchmark's echo baseline); default: the production Worker. */
+  wranglerEnv?: string;
 }
 
 export interface ControlPlane {
@@ -73,9 +75,9 @@ async function freePort(): Promise<number> {
 }
 
 /** `wrangler d1 migrations apply DB --local` into persistDir (idempotent). */
-export async function applyMigrations(persistDir: string): Promise<void> {
+export async function applyMigrations(persistDir: string, wranglerEnv = ""): Promise<void> {
   try {
-    await execFileAsync(process.execPath, [WRANGLER_BIN, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
+    await execFileAsync(process.execPath, [WRANGLER_BIN, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, `--env=${wranglerEnv}`], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...WRANGLER_ENV, CI: "true" },
       timeout: 60_000,
@@ -144,7 +146,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   writeFileSync(envFile, `ADMIN_TOKEN=${adminToken}\n`, { mode: 0o600 });
 
   if (netns) await execFileAsync("ip", ["-n", netns, "link", "set", "lo", "up"]);
-  await applyMigrations(persistDir);
+  await applyMigrations(persistDir, opts.wranglerEnv);
 
   let child: ChildProcess | null = null;
   let stopped = false;
@@ -166,6 +168,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       "0",
       "--log-level",
       opts.logLevel ?? "info",
+      // Explicit, so wrangler never guesses: "" is the top-level (production) Worker.
+      `--env=${opts.wranglerEnv ?? ""}`,
     ];
     const [cmd, argv] = netns ? ["ip", ["netns", "exec", netns, process.execPath, ...args]] : [process.execPath, args];
     const log = createWriteStream(logPath, { flags: "a" });

@@ -23,7 +23,6 @@ const ROUTES: [string, string][] = [
   ["POST", "/v1/clusters/dc1.chimestack/nodes/node1/ack-fence"],
   ["GET", "/v1/clusters/dc1.chimestack/events"],
   ["GET", "/v1/events"],
-  ["POST", "/v1/bench/echo/x"],
 ];
 
 describe("auth", () => {

@@ -81,7 +81,6 @@ const ROUTES: Route[] = [
   { method: "POST", template: "/v1/clusters/{id}/operations", path: () => `/v1/clusters/${ctx.cluster}/operations`, body: () => ({ kind: "minio-heal", group: "minio", alias: "chime" }), role: "operator", scope: "A", ok: [200, 409], mutation: true },
   { method: "GET", template: "/v1/clusters/{id}/events", path: () => `/v1/clusters/${ctx.cluster}/events`, role: "viewer", scope: "A", ok: [200] },
   { method: "GET", template: "/v1/events", path: () => "/v1/events", role: "viewer", scope: "list", ok: [200] },
-  { method: "POST", template: "/v1/bench/echo/{id}", path: () => "/v1/bench/echo/matrix", body: () => ({ x: 1 }), role: "admin", scope: "global", ok: [200] },
   { method: "GET", template: "/v1/tokens", path: () => "/v1/tokens", role: "admin", scope: "list", ok: [200] },
   { method: "POST", template: "/v1/tokens", path: () => "/v1/tokens", body: () => ({ role: "viewer", site: ctx.siteA, label: "made by admin" }), role: "admin", scope: "A", ok: [201], mutation: true },
   { method: "GET", template: "/v1/tokens/{id}", path: () => `/v1/tokens/${ctx.spareTokenId}`, role: "admin", scope: "A", ok: [200] },

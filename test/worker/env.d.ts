@@ -6,11 +6,13 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
+      CHIME_FUZZ_SEED: string;
     }
   }
 }
 declare module "cloudflare:test" {
   interface ProvidedEnv extends WorkerEnv {
     TEST_MIGRATIONS: D1Migration[];
+    CHIME_FUZZ_SEED: string;
   }
 }

@@ -18,6 +18,8 @@ export default defineProject({
           ALERT_RETRY_BASE_SECONDS: "1",
           ALERT_MAX_ATTEMPTS: "4",
           TEST_MIGRATIONS: await readD1Migrations(root("migrations")),
+          // Randomized suites print their seed; set it to replay one run exactly.
+          CHIME_FUZZ_SEED: process.env.CHIME_FUZZ_SEED ?? "",
         },
       },
     })),

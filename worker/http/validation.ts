@@ -17,23 +17,3 @@ export function validationHook(result: { success: boolean; error?: z.ZodError; t
     errors: issuesToErrors(result.error.issues, where),
   });
 }
-
-/**
- * Nesting depth of a JSON text, counted without parsing or recursion. Bodies handed to a Durable
- * Object over RPC are structured-cloned recursively, so a deeply nested one must be refused first.
- */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (inString) {
-      if (ch === 92) i++; // backslash: skip the escaped character
-      else if (ch === 34) inString = false;
-    } else if (ch === 34) inString = true;
-    else if (ch === 123 || ch === 91) max = Math.max(max, ++depth);
-    else if (ch === 125 || ch === 93) depth--;
-  }
-  return max;
-}

@@ -1,10 +1,12 @@
 // Baseline route for `npm run bench:heartbeat`: the same auth + JSON parse + Durable Object
-// round trip as a heartbeat, without the engine. Admin only.
+// round trip as a heartbeat, without the engine. Admin only. Bench-only (see index.ts).
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireRole } from "../http/auth.js";
-import { type App, SECURITY } from "./app.js";
+import type { App } from "../../../worker/api/app.js";
+import { SECURITY } from "../../../worker/api/app.js";
+import { requireRole } from "../../../worker/http/auth.js";
+import type { EchoObject } from "./echo-object.js";
 
-export function registerBench(app: App): void {
+export function registerBenchEcho(app: App, echo: (env: unknown) => DurableObjectNamespace<EchoObject>): void {
   app.openapi(
     createRoute({
       method: "post",
@@ -16,7 +18,8 @@ export function registerBench(app: App): void {
     async (c) => {
       requireRole(c, "admin");
       const { id } = c.req.valid("param");
-      const stub = c.env.ECHO.get(c.env.ECHO.idFromName(id));
+      const ns = echo(c.env);
+      const stub = ns.get(ns.idFromName(id));
       // RPC typing turns `unknown` into `never`; the echo returns exactly what it was given.
       const out = (await stub.echo(c.req.valid("json"))) as unknown as { n: number; body: unknown };
       return c.json({ n: out.n, body: out.body }, 200);
