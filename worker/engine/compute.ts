@@ -4,7 +4,7 @@
 import type { Operation, OperationResult } from "../../protocol/heartbeat.js";
 import type { NodeSpec } from "../../protocol/spec.js";
 import { secs } from "./liveness.js";
-import type { StepCtx } from "./step.js";
+import type { StepCtx } from "./context.js";
 import type { ComputeState, EngineState } from "./types.js";
 
 /** The server node that runs fencing/evacuation: the chime-server (active-standby) holder. */

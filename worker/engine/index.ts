@@ -1,6 +1,9 @@
-// The pure failover engine (see DESIGN.md, "The lease protocol" and "Decisions").
+// The pure failover engine (see README, "How it stays split-brain safe").
+export { candidates, whyNotCandidate } from "./candidates.js";
+export { nextDeadline } from "./deadlines.js";
 export { desiredFor } from "./desired.js";
+export { inRestartGrace, leaseEnd } from "./lease-rules.js";
 export { boot, newPersistedState } from "./state.js";
 export { statusView } from "./status.js";
-export { candidates, nextDeadline, step, whyNotCandidate } from "./step.js";
+export { step } from "./step.js";
 export * from "./types.js";

@@ -5,7 +5,7 @@ import type { RunOperation } from "../../protocol/api.js";
 import type { Operation, OperationResult } from "../../protocol/heartbeat.js";
 import { groupMembers } from "../../protocol/spec.js";
 import { isAlive } from "./liveness.js";
-import type { StepCtx } from "./step.js";
+import type { StepCtx } from "./context.js";
 import type { EngineState, RequestedOperation } from "./types.js";
 
 /** Finished operations kept for the record (pending ones are always kept). */

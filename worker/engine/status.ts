@@ -2,7 +2,7 @@
 import type { ClusterStatus } from "../../protocol/status.js";
 import { isAlive } from "./liveness.js";
 import { MODES } from "./modes/index.js";
-import { inRestartGrace, leaseEnd } from "./step.js";
+import { inRestartGrace, leaseEnd } from "./lease-rules.js";
 import type { EngineState } from "./types.js";
 
 export function statusView(s: EngineState, now: number): ClusterStatus {

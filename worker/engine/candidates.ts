@@ -1,0 +1,41 @@
+// Who may hold a group now, and in which order: alive, healthy, a member, not in maintenance,
+// fit by the group's mode; ordered by the mode's preference, then priority, then spec order. Pure.
+import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
+import { nodeSpec } from "./lease-rules.js";
+import { isAlive, secs } from "./liveness.js";
+import { MODES } from "./modes/index.js";
+import type { EngineState } from "./types.js";
+
+/** Why `node` cannot hold `group` now, or null when it can. */
+export function whyNotCandidate(s: EngineState, group: GroupSpec, node: string, now: number): string | null {
+  const spec = nodeSpec(s, node);
+  if (!spec) return `${node} is not in the cluster`;
+  if (!groupMembers(s.persisted.spec, group).includes(node)) return `${node} is not a member of ${group.name}`;
+  if (s.persisted.nodeMaintenance.includes(node)) return `${node} is in maintenance`;
+  const rt = s.nodes[node];
+  if (!isAlive(s, node, now)) return rt?.lastBeatAt == null ? `${node} has not sent a heartbeat` : `${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`;
+  const report = rt?.probes[group.name];
+  if (!report?.healthy) return `${node}'s probe for ${group.name} is failing${report?.detail ? ` (${report.detail})` : ""}`;
+  // Mode rules say what is wrong ("has errant transactions"); the reason names whose it is.
+  const modeWhy = MODES[group.mode].ineligible(report, group);
+  return modeWhy === null ? null : `${node}: ${modeWhy}`;
+}
+
+export function candidates(s: EngineState, group: GroupSpec, now: number, exclude: string | null = null): string[] {
+  const members = groupMembers(s.persisted.spec, group).filter((m) => m !== exclude && whyNotCandidate(s, group, m, now) === null);
+  const rules = MODES[group.mode];
+  const order = s.persisted.spec.nodes.map((n) => n.name);
+  return members.sort((a, b) => {
+    const na = nodeSpec(s, a)!;
+    const nb = nodeSpec(s, b)!;
+    const byMode = rules.compare?.({ node: na, report: s.nodes[a]?.probes[group.name] }, { node: nb, report: s.nodes[b]?.probes[group.name] }, group) ?? 0;
+    if (byMode !== 0) return byMode;
+    if (na.priority !== nb.priority) return nb.priority - na.priority;
+    return order.indexOf(a) - order.indexOf(b);
+  });
+}
+
+export function describe(s: EngineState, node: string): string {
+  return `${node} (priority ${nodeSpec(s, node)?.priority ?? "?"}, healthy)`;
+}
+

@@ -1,0 +1,26 @@
+// The control plane's side of the lease rule: a lease runs T from the receipt of its last renewal,
+// and a group goes elsewhere only after that end plus the drift margin. After a restart leases are
+// unknown, so everyone but the persisted holder waits out T + margin from boot. Pure.
+import type { GroupSpec, NodeSpec } from "../../protocol/spec.js";
+import type { EngineState, GroupRuntime } from "./types.js";
+
+export const T = (s: EngineState) => s.persisted.spec.policy.leaseTtlMs;
+export const M = (s: EngineState) => s.persisted.spec.policy.driftMarginMs;
+
+export function groupSpec(s: EngineState, name: string): GroupSpec | undefined {
+  return s.persisted.spec.groups.find((g) => g.name === name);
+}
+
+export function nodeSpec(s: EngineState, name: string): NodeSpec | undefined {
+  return s.persisted.spec.nodes.find((n) => n.name === name);
+}
+
+/** End of the holder's lease on the control plane's clock (after a restart: boot + T at most). */
+export function leaseEnd(s: EngineState, g: GroupRuntime): number {
+  return g.leaseUntil ?? s.bootedAt + T(s);
+}
+
+export function inRestartGrace(s: EngineState, now: number): boolean {
+  return now < s.bootedAt + T(s) + M(s);
+}
+

@@ -1,0 +1,57 @@
+// Operators' inputs: planned switchover, and cluster or node maintenance. A refusal is set on the
+// context (the shell answers 409 with it). Pure.
+import type { StepCtx } from "./context.js";
+import { candidates, whyNotCandidate } from "./candidates.js";
+import { groupSpec, nodeSpec } from "./lease-rules.js";
+import { grant, revoke } from "./transitions.js";
+import type { Actor } from "./types.js";
+
+export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null, actor: Actor): void {
+  const s = ctx.state;
+  const now = ctx.now;
+  const group = groupSpec(s, groupName);
+  const g = s.groups[groupName];
+  if (!group || !g) return void (ctx.rejected = `no group '${groupName}'`);
+  if (s.persisted.maintenance) return void (ctx.rejected = "the cluster is in maintenance: decisions are frozen");
+  if (g.phase === "revoking") return void (ctx.rejected = `a move of ${groupName} from ${g.holder} is already running`);
+  if (to !== null) {
+    if (g.holder === to) return void (ctx.rejected = `${to} already holds ${groupName}`);
+    const why = whyNotCandidate(s, group, to, now);
+    if (why) return void (ctx.rejected = `cannot switch ${groupName} to ${to}: ${why}`);
+  }
+  const target = to ?? candidates(s, group, now, g.holder)[0] ?? null;
+  if (!target) return void (ctx.rejected = `no healthy candidate other than ${g.holder ?? "the holder"} for ${groupName}`);
+  if (g.holder === null) {
+    grant(ctx, group, g, target, `switchover of ${groupName} requested by ${actor}`, false);
+    return;
+  }
+  revoke(ctx, group, g, target, `switchover requested by ${actor}`, actor);
+}
+
+export function onMaintenance(ctx: StepCtx, node: string | null, on: boolean, actor: Actor): void {
+  const p = ctx.state.persisted;
+  if (node === null) {
+    if (p.maintenance === on) return void ctx.event("cluster.maintenance", "info", `cluster maintenance already ${on ? "on" : "off"}`, { actor });
+    p.maintenance = on;
+    ctx.persistNeeded = true;
+    for (const k of Object.keys(ctx.state.notes)) delete ctx.state.notes[k];
+    ctx.event("cluster.maintenance", "warning", on ? `maintenance on (by ${actor}): automatic decisions frozen` : `maintenance off (by ${actor}): automatic decisions resume`, {
+      actor,
+      incident: "cluster:maintenance",
+      resolves: !on,
+    });
+    return;
+  }
+  if (!nodeSpec(ctx.state, node)) return void (ctx.rejected = `no node '${node}'`);
+  const has = p.nodeMaintenance.includes(node);
+  if (has === on) return void ctx.event("node.maintenance", "info", `${node} maintenance already ${on ? "on" : "off"}`, { node, actor });
+  p.nodeMaintenance = on ? [...p.nodeMaintenance, node] : p.nodeMaintenance.filter((n) => n !== node);
+  ctx.persistNeeded = true;
+  ctx.event("node.maintenance", "warning", on ? `${node} maintenance on (by ${actor}): its groups move away, then it is frozen` : `${node} maintenance off (by ${actor}): it is a candidate again`, {
+    node,
+    actor,
+    incident: `node-maintenance:${node}`,
+    resolves: !on,
+  });
+}
+

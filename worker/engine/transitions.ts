@@ -1,0 +1,81 @@
+// The only ways a group changes hands: grant (epoch + 1), free, revoke (ask the holder to
+// release), and grantFree (pick who gets a free group). Each persists what it changed and says why.
+import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
+import { candidates, describe, whyNotCandidate } from "./candidates.js";
+import type { StepCtx } from "./context.js";
+import { T } from "./lease-rules.js";
+import type { Actor, GroupRuntime } from "./types.js";
+
+export function setPersistedGroup(ctx: StepCtx, name: string, g: GroupRuntime): void {
+  const p = ctx.state.persisted.groups[name];
+  if (!p || p.holder !== g.holder || p.epoch !== g.epoch || p.lastAutoFailoverAt !== g.lastAutoFailoverAt) {
+    ctx.state.persisted.groups[name] = { holder: g.holder, epoch: g.epoch, lastAutoFailoverAt: g.lastAutoFailoverAt };
+    ctx.persistNeeded = true;
+  }
+}
+
+export function grant(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: string, why: string, automatic: boolean): void {
+  g.holder = to;
+  g.epoch += 1;
+  g.phase = "held";
+  g.leaseUntil = ctx.now + T(ctx.state);
+  g.revokeTo = null;
+  g.revokeReason = null;
+  g.revokeAt = null;
+  if (automatic) g.lastAutoFailoverAt = ctx.now;
+  setPersistedGroup(ctx, group.name, g);
+  ctx.clearNote(`wait:${group.name}`);
+  ctx.event("group.granted", automatic ? "warning" : "info", `${why}; granting ${group.name} epoch ${g.epoch} to ${describe(ctx.state, to)}`, {
+    group: group.name,
+    node: to,
+    epoch: g.epoch,
+    incident: `group:${group.name}`,
+  });
+}
+
+export function free(ctx: StepCtx, group: GroupSpec, g: GroupRuntime): void {
+  g.holder = null;
+  g.phase = "free";
+  g.leaseUntil = null;
+  setPersistedGroup(ctx, group.name, g);
+}
+
+export function revoke(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: string | null, reason: string, actor: Actor = "engine"): void {
+  g.phase = "revoking";
+  g.revokeTo = to;
+  g.revokeReason = reason;
+  g.revokeAt = ctx.now;
+  ctx.event("group.revoking", actor === "engine" ? "warning" : "info", `${reason}; revoking ${group.name} epoch ${g.epoch} from ${g.holder}${to ? ` for ${to}` : ""}`, {
+    group: group.name,
+    node: g.holder ?? undefined,
+    epoch: g.epoch,
+    actor,
+    incident: `group:${group.name}`,
+  });
+}
+
+/** Pick who gets a free group: the switchover target if it is still fit, else the best candidate. */
+export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: string, automatic: boolean): void {
+  const s = ctx.state;
+  const now = ctx.now;
+  if (s.persisted.maintenance) {
+    ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, ${group.name} stays without a holder`, { group: group.name, identity: "frozen" });
+    return;
+  }
+  const target = g.revokeTo && whyNotCandidate(s, group, g.revokeTo, now) === null ? g.revokeTo : null;
+  const best = target ?? candidates(s, group, now)[0] ?? null;
+  if (!best) {
+    const whyNot = groupMembers(s.persisted.spec, group)
+      .map((m) => whyNotCandidate(s, group, m, now))
+      .filter(Boolean)
+      .join("; ");
+    ctx.note(`wait:${group.name}`, "group.no-candidate", "critical", `${why}; no healthy candidate for ${group.name} (${whyNot})`, {
+      group: group.name,
+      // The same blockers with a longer silence are the same condition: say it once.
+      identity: `no-candidate:${whyNot.replace(/\d+(\.\d+)? s\b/g, "…")}`,
+    });
+    return;
+  }
+  grant(ctx, group, g, best, why, automatic);
+}
+
