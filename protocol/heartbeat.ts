@@ -53,6 +53,26 @@ export const OperationResult = z.strictObject({
 });
 export type OperationResult = z.infer<typeof OperationResult>;
 
+/**
+ * A change the shim could not apply and that still fails (it is dropped from the list once an
+ * apply of the same target succeeds): e.g. the director cannot program IPVS, `ip addr add` fails.
+ */
+export const ApplyError = z.strictObject({
+  /** The group it was for; absent for node-wide work. */
+  group: Name.optional(),
+  /** What was being applied: `vip`, `lb`, `mysql`, ... (one apply target of the shim). */
+  target: z.string().min(1).max(64),
+  /** The command line that failed (as the CommandRunner logged it). */
+  command: z.string().max(500),
+  /** Its exit code; null when it could not be started or was killed. */
+  exitCode: z.number().int().nullable(),
+  /** The last part of its stderr. */
+  stderrTail: z.string().max(500).default(""),
+  /** When this failure began, epoch ms on the node's clock (for display only). */
+  since: z.number().int().min(0),
+});
+export type ApplyError = z.infer<typeof ApplyError>;
+
 export const HeartbeatRequest = z.strictObject({
   /** Random id of this shim process; a new one means the shim restarted. */
   bootId: z.string().min(1).max(64),
@@ -66,6 +86,8 @@ export const HeartbeatRequest = z.strictObject({
   released: z.array(GroupEpoch).max(64).default([]),
   /** Results of operations the control plane asked this node to run. */
   operations: z.array(OperationResult).max(64).default([]),
+  /** Apply failures that persist right now (optional: older shims do not send it). */
+  applyErrors: z.array(ApplyError).max(32).optional(),
   shimVersion: z.string().max(64).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;

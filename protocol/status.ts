@@ -1,5 +1,14 @@
 // GET /v1/clusters/:id/status: what the cluster's Durable Object knows right now.
 import { z } from "zod";
+import { ApplyError } from "./heartbeat.js";
+
+/**
+ * ok: held by a fit holder. waiting: never held, its members have not reported yet (setup).
+ * moving: a planned or health move is under way. degraded: held, but the holder is unfit, not
+ * alive, or cannot apply the group (e.g. its balancer). down: nobody holds it.
+ */
+export const GroupHealth = z.enum(["ok", "waiting", "moving", "degraded", "down"]);
+export type GroupHealth = z.infer<typeof GroupHealth>;
 
 export const GroupStatus = z.object({
   name: z.string(),
@@ -13,6 +22,10 @@ export const GroupStatus = z.object({
   revokeTo: z.string().nullable(),
   /** active-active-lb: the real servers the director balances across. */
   realServers: z.array(z.string()).optional(),
+  /** Absent from control planes older than the CLI. */
+  health: GroupHealth.optional(),
+  /** Why the group is not ok, in one line (null when ok). */
+  reason: z.string().nullable().optional(),
 });
 export type GroupStatus = z.infer<typeof GroupStatus>;
 
@@ -26,6 +39,10 @@ export const NodeStatus = z.object({
   probes: z.record(z.string(), z.object({ healthy: z.boolean(), detail: z.string() })),
   /** Compute nodes: alive, fencing, fenced, evacuating, ... */
   computePhase: z.string().optional(),
+  /** False until the node's first heartbeat ever (a node being set up). */
+  heard: z.boolean().optional(),
+  /** Changes the node's shim keeps failing to apply (persistent ones only). */
+  applyErrors: z.array(ApplyError).optional(),
 });
 export type NodeStatus = z.infer<typeof NodeStatus>;
 

@@ -13,12 +13,46 @@ export function whyNotCandidate(s: EngineState, group: GroupSpec, node: string, 
   if (!groupMembers(s.persisted.spec, group).includes(node)) return `${node} is not a member of ${group.name}`;
   if (s.persisted.nodeMaintenance.includes(node)) return `${node} is in maintenance`;
   const rt = s.nodes[node];
-  if (!isAlive(s, node, now)) return rt?.lastBeatAt == null ? `${node} has not sent a heartbeat` : `${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`;
+  if (!isAlive(s, node, now)) {
+    if (rt?.lastBeatAt != null) return `${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`;
+    return s.persisted.heard.includes(node) ? `${node} has not sent a heartbeat since the control plane started` : `${node} has not sent a heartbeat`;
+  }
   const report = rt?.probes[group.name];
-  if (!report?.healthy) return `${node}'s probe for ${group.name} is failing${report?.detail ? ` (${report.detail})` : ""}`;
+  if (!report) return `${node} has not reported its ${group.name} probe yet`;
+  if (!report.healthy) return `${node}'s probe for ${group.name} is failing${report.detail ? ` (${report.detail})` : ""}`;
   // Mode rules say what is wrong ("has errant transactions"); the reason names whose it is.
   const modeWhy = MODES[group.mode].ineligible(report, group);
   return modeWhy === null ? null : `${node}: ${modeWhy}`;
+}
+
+/**
+ * What `node` still has to send before it can be judged for `group`, or null when it has sent it:
+ * its first heartbeat ever, or (alive) its first probe result for the group. Such a node is
+ * waiting to come up, not failing.
+ */
+export function awaitedFrom(s: EngineState, group: GroupSpec, node: string, now: number): "heartbeat" | "probe" | null {
+  if (!s.persisted.heard.includes(node)) return "heartbeat";
+  if (isAlive(s, node, now) && s.nodes[node]?.probes[group.name] === undefined) return "probe";
+  return null;
+}
+
+/**
+ * For a group that never had a holder and whose every member is only waiting (see awaitedFrom):
+ * what it waits for, e.g. "the first heartbeat from server1 and server2". Null otherwise.
+ */
+export function waitingFor(s: EngineState, group: GroupSpec, now: number): string | null {
+  if ((s.groups[group.name]?.epoch ?? 0) > 0) return null;
+  const members = groupMembers(s.persisted.spec, group);
+  const beat: string[] = [];
+  const probe: string[] = [];
+  for (const m of members) {
+    const w = awaitedFrom(s, group, m, now);
+    if (w === null) return null;
+    (w === "heartbeat" ? beat : probe).push(m);
+  }
+  const and = (xs: string[]) => (xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`);
+  const parts = [beat.length ? `the first heartbeat from ${and(beat)}` : "", probe.length ? `the first ${group.name} probe result from ${and(probe)}` : ""].filter(Boolean);
+  return parts.join(" and ");
 }
 
 export function candidates(s: EngineState, group: GroupSpec, now: number, exclude: string | null = null): string[] {

@@ -53,8 +53,23 @@ export function computeOnHeartbeat(ctx: StepCtx, node: string): void {
   ctx.event("compute.alive", "info", `${node} heartbeats again (was ${c.phase})`, { node, incident: `compute:${node}`, resolves: true });
 }
 
+/** Said once per compute node (at creation, or when a spec adds it): without a fence a dead node's VMs wait for an operator. */
+function noteMissingFences(ctx: StepCtx): void {
+  for (const n of ctx.state.persisted.spec.nodes) {
+    if (n.role !== "compute") continue;
+    const key = `setup:fence:${n.name}`;
+    if (n.fence) ctx.clearNote(key);
+    else
+      ctx.note(key, "compute.no-fence", "warning", `${n.name} has no fence configured: if it dies, its VMs are evacuated only after an operator powers it off and acknowledges the fence (chime-ha ack-fence)`, {
+        node: n.name,
+        identity: "no-fence",
+      });
+  }
+}
+
 export function evaluateComputes(ctx: StepCtx): void {
   const s = ctx.state;
+  noteMissingFences(ctx);
   if (s.persisted.maintenance) return;
   const dead = s.persisted.spec.policy.deadAfterMs;
   for (const n of s.persisted.spec.nodes) {
@@ -73,6 +88,8 @@ export function evaluateComputes(ctx: StepCtx): void {
       continue;
     }
     if (c.phase !== "alive" && c.phase !== "suspect") continue;
+    // A compute node never heard from is not set up yet: nothing to fence (status says it waits).
+    if (!s.persisted.heard.includes(n.name)) continue;
     const last = s.nodes[n.name]?.lastBeatAt ?? null;
     const silentFor = ctx.now - (last ?? s.bootedAt);
     if (silentFor < dead) continue;

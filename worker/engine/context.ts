@@ -30,18 +30,33 @@ export class StepCtx {
   }
 
   /**
-   * Report a waiting condition once (hold-down, frozen, no candidate). `identity` says when it is
-   * the same condition although the text changed (a countdown); by default the text itself.
+   * Report a condition once (hold-down, frozen, no candidate, waiting, apply failure). `identity`
+   * says when it is the same condition although the text changed (a countdown); by default the
+   * text itself. Notes are persisted, so a Durable Object restart does not say it again.
    */
-  note(key: string, kind: string, severity: Severity, reason: string, extra: { group?: string; node?: string; identity?: string } = {}): void {
+  note(
+    key: string,
+    kind: string,
+    severity: Severity,
+    reason: string,
+    extra: { group?: string; node?: string; identity?: string; incident?: string } = {},
+  ): void {
     const { identity = reason, ...where } = extra;
-    if (this.state.notes[key] === identity) return;
-    this.state.notes[key] = identity;
+    const notes = this.state.persisted.notes;
+    if (notes[key] === identity) return;
+    this.state.persisted.notes = { ...notes, [key]: identity };
+    this.persistNeeded = true;
     this.event(kind, severity, reason, where);
   }
 
+  hasNote(key: string): boolean {
+    return key in this.state.persisted.notes;
+  }
+
   clearNote(key: string): void {
-    if (key in this.state.notes) delete this.state.notes[key];
+    if (!(key in this.state.persisted.notes)) return;
+    const { [key]: _gone, ...rest } = this.state.persisted.notes;
+    this.state.persisted.notes = rest;
+    this.persistNeeded = true;
   }
 }
-

@@ -26,7 +26,9 @@ export function nextDeadline(s: EngineState, now: number): number | null {
   for (const n of s.persisted.spec.nodes) {
     const at = s.nodes[n.name]?.lastBeatAt;
     if (at != null && s.nodes[n.name]!.aliveReported) take(at + T(s) + 1);
-    if (n.role === "compute") take((at ?? s.bootedAt) + policy.deadAfterMs);
+    // A compute node is judged dead at most once per silence: only while it counts as alive, and
+    // only once it was ever heard (a deadline in the past would otherwise re-arm at once, forever).
+    if (n.role === "compute" && s.persisted.computes[n.name]?.phase === "alive" && s.persisted.heard.includes(n.name)) take((at ?? s.bootedAt) + policy.deadAfterMs);
   }
   if (inRestartGrace(s, now)) take(s.bootedAt + T(s) + M(s));
   return Number.isFinite(next) ? next : null;

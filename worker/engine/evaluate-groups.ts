@@ -64,6 +64,8 @@ export function evaluateGroups(ctx: StepCtx): void {
       revoke(ctx, group, g, to, unfit);
       continue;
     }
+    // The holder is fit: a reported waiting condition (degraded, hold-down, drain blocked) is over.
+    ctx.clearNote(`wait:${group.name}`);
     // 5. Optional preemption: a higher-priority candidate healthy long enough takes over.
     if (policy.preempt.enabled) {
       const best = candidates(s, group, now)[0];

@@ -34,7 +34,8 @@ export function onMaintenance(ctx: StepCtx, node: string | null, on: boolean, ac
     if (p.maintenance === on) return void ctx.event("cluster.maintenance", "info", `cluster maintenance already ${on ? "on" : "off"}`, { actor });
     p.maintenance = on;
     ctx.persistNeeded = true;
-    for (const k of Object.keys(ctx.state.notes)) delete ctx.state.notes[k];
+    // Waiting conditions are looked at afresh (frozen <-> no candidate); setup notes stay said.
+    for (const k of Object.keys(p.notes)) if (k.startsWith("wait:")) ctx.clearNote(k);
     ctx.event("cluster.maintenance", "warning", on ? `maintenance on (by ${actor}): automatic decisions frozen` : `maintenance off (by ${actor}): automatic decisions resume`, {
       actor,
       incident: "cluster:maintenance",

@@ -1,6 +1,7 @@
 // A node's heartbeat: liveness, probe results (health changes, outage windows), confirmed
 // releases, operation results. Pure.
 import type { HeartbeatRequest } from "../../protocol/heartbeat.js";
+import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
 import type { StepCtx } from "./context.js";
 import { groupSpec, nodeSpec } from "./lease-rules.js";
@@ -19,6 +20,10 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   const lost = rt.lastBeatAt !== null && !rt.aliveReported;
   if (rt.bootId !== null && rt.bootId !== req.bootId) ctx.event("node.restarted", "warning", `${node}'s shim restarted (new boot id)`, { node });
   if (lost) ctx.event("node.back", "info", `${node} is sending heartbeats again after ${secs(now - rt.lastBeatAt!)}`, { node, incident: `node:${node}`, resolves: true });
+  if (!s.persisted.heard.includes(node)) {
+    s.persisted.heard = [...s.persisted.heard, node];
+    ctx.persistNeeded = true;
+  }
   rt.lastBeatAt = now;
   rt.bootId = req.bootId;
   rt.seq = req.seq;
@@ -42,6 +47,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
       if (group && before) ctx.event("probe.failed", "warning", `${node}'s probe for ${name} is failing (${report.detail})`, { group: name, node, incident: `probe:${name}:${node}` });
     }
   }
+  onApplyErrors(ctx, node, req.applyErrors ?? []);
   // Releases confirmed at the current epoch free the group at once (planned switchover, drain).
   for (const r of req.released) {
     const group = groupSpec(s, r.group);

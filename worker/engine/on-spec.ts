@@ -18,6 +18,10 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   fresh.nodeMaintenance = old.nodeMaintenance.filter((n) => input.spec.nodes.some((x) => x.name === n));
   fresh.nextOperation = old.nextOperation;
   fresh.operations = old.operations ?? {};
+  fresh.heard = old.heard.filter((n) => input.spec.nodes.some((x) => x.name === n));
+  // Reported conditions carry over while their group or node is still there (the key ends in it).
+  const names = new Set([...input.spec.groups.map((g) => g.name), ...input.spec.nodes.map((n) => n.name)]);
+  fresh.notes = Object.fromEntries(Object.entries(old.notes).filter(([k]) => names.has(k.slice(k.lastIndexOf(":") + 1))));
   const groups: EngineState["groups"] = {};
   for (const [name, pg] of Object.entries(fresh.groups)) {
     const prev = s.groups[name];

@@ -1,17 +1,17 @@
 // Creating, restoring and copying engine state. Pure.
 import type { ClusterSpec } from "../../protocol/spec.js";
-import type { EngineState, GroupRuntime, NodeRuntime, PersistedState } from "./types.js";
+import type { EngineState, GroupRuntime, NodeRuntime, PersistedState, StoredState } from "./types.js";
 
 export function newPersistedState(clusterId: string, spec: ClusterSpec, specVersion: number): PersistedState {
   const groups: PersistedState["groups"] = {};
   for (const g of spec.groups) groups[g.name] = { holder: null, epoch: 0, lastAutoFailoverAt: null };
   const computes: PersistedState["computes"] = {};
   for (const n of spec.nodes) if (n.role === "compute") computes[n.name] = { phase: "alive", since: 0 };
-  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1, operations: {} };
+  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1, operations: {}, heard: [], notes: {} };
 }
 
 export function emptyNode(): NodeRuntime {
-  return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false };
+  return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false, applyErrors: {} };
 }
 
 function groupRuntime(p: PersistedState["groups"][string]): GroupRuntime {
@@ -28,19 +28,23 @@ function groupRuntime(p: PersistedState["groups"][string]): GroupRuntime {
   };
 }
 
-/** A Durable Object incarnation loads its state: leases are unknown, the restart grace begins. */
-export function boot(persisted: PersistedState, now: number): EngineState {
+/**
+ * A Durable Object incarnation loads its state: leases are unknown, the restart grace begins.
+ * A snapshot from before `heard` existed counts every node as heard (nothing changes for it).
+ */
+export function boot(stored: StoredState, now: number): EngineState {
+  const persisted: PersistedState = { ...stored, heard: stored.heard ?? stored.spec.nodes.map((n) => n.name), notes: stored.notes ?? {} };
   const nodes: EngineState["nodes"] = {};
   for (const n of persisted.spec.nodes) nodes[n.name] = emptyNode();
   const groups: EngineState["groups"] = {};
   for (const [name, g] of Object.entries(persisted.groups)) groups[name] = groupRuntime(g);
-  return { persisted, bootedAt: now, nodes, groups, decisions: [], notes: {}, desiredKeys: {} };
+  return { persisted, bootedAt: now, nodes, groups, decisions: [], desiredKeys: {} };
 }
 
 /** Copy what a step may change (small: a handful of nodes and groups). */
 export function cloneState(s: EngineState): EngineState {
   const nodes: EngineState["nodes"] = {};
-  for (const [k, n] of Object.entries(s.nodes)) nodes[k] = { ...n, probes: { ...n.probes }, healthySince: { ...n.healthySince }, downSince: { ...n.downSince } };
+  for (const [k, n] of Object.entries(s.nodes)) nodes[k] = { ...n, probes: { ...n.probes }, healthySince: { ...n.healthySince }, downSince: { ...n.downSince }, applyErrors: { ...n.applyErrors } };
   const groups: EngineState["groups"] = {};
   for (const [k, g] of Object.entries(s.groups)) groups[k] = { ...g };
   const p = s.persisted;
@@ -49,12 +53,11 @@ export function cloneState(s: EngineState): EngineState {
   const computes: PersistedState["computes"] = {};
   for (const [k, c] of Object.entries(p.computes)) computes[k] = { ...c };
   return {
-    persisted: { ...p, nodeMaintenance: [...p.nodeMaintenance], groups: pgroups, computes, operations: { ...p.operations } },
+    persisted: { ...p, nodeMaintenance: [...p.nodeMaintenance], groups: pgroups, computes, operations: { ...p.operations }, heard: [...p.heard], notes: { ...p.notes } },
     bootedAt: s.bootedAt,
     nodes,
     groups,
     decisions: s.decisions,
-    notes: { ...s.notes },
     desiredKeys: s.desiredKeys,
   };
 }

@@ -1,7 +1,7 @@
 // The only ways a group changes hands: grant (epoch + 1), free, revoke (ask the holder to
 // release), and grantFree (pick who gets a free group). Each persists what it changed and says why.
 import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
-import { candidates, describe, whyNotCandidate } from "./candidates.js";
+import { candidates, describe, waitingFor, whyNotCandidate } from "./candidates.js";
 import type { StepCtx } from "./context.js";
 import { T } from "./lease-rules.js";
 import type { Actor, GroupRuntime } from "./types.js";
@@ -58,21 +58,30 @@ export function revoke(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: stri
 export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: string, automatic: boolean): void {
   const s = ctx.state;
   const now = ctx.now;
+  const incident = `group:${group.name}`;
   if (s.persisted.maintenance) {
-    ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, ${group.name} stays without a holder`, { group: group.name, identity: "frozen" });
+    ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, ${group.name} stays without a holder`, { group: group.name, identity: "frozen", incident });
     return;
   }
   const target = g.revokeTo && whyNotCandidate(s, group, g.revokeTo, now) === null ? g.revokeTo : null;
   const best = target ?? candidates(s, group, now)[0] ?? null;
   if (!best) {
+    // A new cluster whose shims are not running yet is being set up, not failing: say so once.
+    const waiting = waitingFor(s, group, now);
+    if (waiting !== null) {
+      ctx.note(`wait:${group.name}`, "group.waiting", "info", `${group.name} has no holder yet: waiting for ${waiting}`, { group: group.name, identity: "waiting" });
+      return;
+    }
     const whyNot = groupMembers(s.persisted.spec, group)
       .map((m) => whyNotCandidate(s, group, m, now))
       .filter(Boolean)
       .join("; ");
     ctx.note(`wait:${group.name}`, "group.no-candidate", "critical", `${why}; no healthy candidate for ${group.name} (${whyNot})`, {
       group: group.name,
-      // The same blockers with a longer silence are the same condition: say it once.
-      identity: `no-candidate:${whyNot.replace(/\d+(\.\d+)? s\b/g, "…")}`,
+      incident,
+      // The same blockers with a longer silence, or silent since a restart, are the same
+      // condition: say it once.
+      identity: `no-candidate:${whyNot.replace(/ is not alive \(no heartbeat for [^)]*\)| has not sent a heartbeat( since the control plane started)?/g, " is silent")}`,
     });
     return;
   }

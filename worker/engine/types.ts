@@ -3,7 +3,7 @@
 // reads a clock or draws random numbers. All times are milliseconds on the Durable Object's clock.
 import type { ClusterSpec } from "../../protocol/spec.js";
 import type { RunOperation } from "../../protocol/api.js";
-import type { HeartbeatReply, HeartbeatRequest, Operation, ProbeReport } from "../../protocol/heartbeat.js";
+import type { ApplyError, HeartbeatReply, HeartbeatRequest, Operation, ProbeReport } from "../../protocol/heartbeat.js";
 
 /** What survives a Durable Object restart. Written only on transitions, never on plain renewals. */
 export interface PersistedState {
@@ -19,7 +19,18 @@ export interface PersistedState {
   nextOperation: number;
   /** Operations operators asked for (backfill, heal): pending until the node reports a result. */
   operations?: Record<string, RequestedOperation>;
+  /** Nodes that ever sent a heartbeat: one never heard is waiting to be set up, not failed. */
+  heard: string[];
+  /**
+   * Conditions already reported (key -> identity: hold-down, no candidate, waiting, apply
+   * failures), so each is said once, also across Durable Object restarts (which happen whenever
+   * the object sits idle). Written only when a condition starts or ends.
+   */
+  notes: Record<string, string>;
 }
+
+/** A snapshot as stored by an older version (before `heard` and `notes` were persisted). */
+export type StoredState = Omit<PersistedState, "heard" | "notes"> & Partial<Pick<PersistedState, "heard" | "notes">>;
 
 export interface RequestedOperation {
   node: string;
@@ -51,6 +62,11 @@ export interface NodeRuntime {
   downSince: Record<string, number>;
   /** Liveness as last reported in an event, so a change is reported once. */
   aliveReported: boolean;
+  /**
+   * Apply failures the shim reports (by applyErrorKey), with when this control plane first saw
+   * each: one still reported APPLY_PERSIST_MS later is persistent (an event, and status shows it).
+   */
+  applyErrors: Record<string, { error: ApplyError; firstSeenAt: number }>;
 }
 
 export interface GroupRuntime {
@@ -85,8 +101,6 @@ export interface EngineState {
   groups: Record<string, GroupRuntime>;
   /** Last decisions, newest last, kept for the status endpoint (bounded). */
   decisions: Decision[];
-  /** Reasons already reported for a waiting decision (hold-down, frozen), so each is said once. */
-  notes: Record<string, string>;
   /** Each node's desired-state fingerprint as of the last step (memory only): a change is pushed. */
   desiredKeys: Record<string, string>;
 }
