@@ -1,13 +1,14 @@
-// Failsafe mode (DESIGN.md, after Patroni): when the control plane cannot be reached, a holder may
-// keep a group past its lease only while EVERY peer server has promised not to take it. A promise
-// is counted on the peer from when it RECEIVED the request; the holder counts its extension from
-// when it SENT it (minus its lease margin), so the holder always lets go first, as with leases.
-// A peer with a live promise refuses grants for that group (it adds no VIP).
+// Failsafe mode (after Patroni), the transport: when the control plane cannot be reached, a holder
+// may keep a group past its lease only while EVERY peer server has promised not to take it. This
+// file carries the signed requests between shims; what to promise and what a promise means live
+// in the pure core (core/shim-core.ts): a promise counts on the peer from when it RECEIVED the
+// request, the holder's extension from when it SENT it (minus its lease margin), so the holder
+// always lets go first, as with leases.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { z } from "zod";
-import type { Clock } from "./lease.js";
+import type { PromiseAnswer } from "./core/shim-core.js";
 import { log } from "./log.js";
 import { httpRequest } from "./http-client.js";
 
@@ -22,19 +23,21 @@ const PromiseRequest = z.strictObject({ cluster: z.string(), from: z.string(), g
 const ReleaseRequest = z.strictObject({ cluster: z.string(), from: z.string(), group: z.string() });
 const HEADER = "x-chime-failsafe";
 
+/** What the core decides for requests from peers. */
+export interface PromiseHandler {
+  promise(from: string, group: string, epoch: number, ttlMs: number): PromiseAnswer;
+  release(from: string, group: string): void;
+}
+
 export class FailsafePeers {
   private readonly secret: string;
   private server: http.Server | null = null;
-  /** Promises this node gave: group -> holder and local expiry. */
-  private readonly given = new Map<string, { holder: string; until: number }>();
 
   constructor(
     private readonly cfg: FailsafeConfig,
     private readonly cluster: string,
     private readonly node: string,
-    private readonly clock: Clock,
-    /** Whether this node holds a valid lease for the group (then it cannot promise). */
-    private readonly holds: (group: string) => boolean,
+    private readonly handler: PromiseHandler,
   ) {
     this.secret = (cfg.secret ?? readFileSync(cfg.secretFile!, "utf8")).trim();
   }
@@ -72,20 +75,13 @@ export class FailsafePeers {
         if (req.url === "/failsafe/promise") {
           const p = PromiseRequest.safeParse(json);
           if (!p.success || p.data.cluster !== this.cluster) return answer(400, { ok: false, reason: "bad request" });
-          if (this.holds(p.data.group)) return answer(409, { ok: false, reason: `${this.node} holds ${p.data.group}` });
-          const until = this.clock() + p.data.ttlMs;
-          const prev = this.given.get(p.data.group);
-          this.given.set(p.data.group, { holder: p.data.from, until: prev && prev.holder === p.data.from ? Math.max(prev.until, until) : until });
-          if (!prev || prev.holder !== p.data.from) log("failsafe promise given", { group: p.data.group, to: p.data.from, epoch: p.data.epoch, ttlMs: p.data.ttlMs });
-          return answer(200, { ok: true });
+          const a = this.handler.promise(p.data.from, p.data.group, p.data.epoch, p.data.ttlMs);
+          return answer(a.status, { ok: a.ok, reason: a.reason });
         }
         if (req.url === "/failsafe/release") {
           const r = ReleaseRequest.safeParse(json);
           if (!r.success || r.data.cluster !== this.cluster) return answer(400, { ok: false, reason: "bad request" });
-          if (this.given.get(r.data.group)?.holder === r.data.from) {
-            this.given.delete(r.data.group);
-            log("failsafe promise released", { group: r.data.group, by: r.data.from });
-          }
+          this.handler.release(r.data.from, r.data.group);
           return answer(200, { ok: true });
         }
         answer(404, { ok: false });
@@ -102,17 +98,6 @@ export class FailsafePeers {
     const s = this.server;
     this.server = null;
     if (s) await new Promise((r) => s.close(() => r(undefined)));
-  }
-
-  /** The holder this node promised `group` to, while that promise lasts (then it must not take it). */
-  promisedTo(group: string): string | null {
-    const p = this.given.get(group);
-    if (!p) return null;
-    if (p.until <= this.clock()) {
-      this.given.delete(group);
-      return null;
-    }
-    return p.holder;
   }
 
   /** Ask every peer to promise; true only if all of them did. */

@@ -1,0 +1,113 @@
+// Heartbeats as HTTP POSTs to the control plane; pushes over the WebSocket watch
+// (GET .../watch), reconnected with capped exponential backoff and full jitter.
+import WebSocket from "ws";
+import { HeartbeatReply, type HeartbeatRequest, WatchMessage } from "../../protocol/heartbeat.js";
+import { HttpError, type HttpResponse, httpRequest } from "../http-client.js";
+import { log } from "../log.js";
+import type { ControlPlaneTransport, HeartbeatOutcome, PushHandlers } from "./types.js";
+
+export interface HttpTransportOptions {
+  controlPlaneUrl: string;
+  cluster: string;
+  node: string;
+  token: string;
+}
+
+export class HttpTransport implements ControlPlaneTransport {
+  private ws: WebSocket | null = null;
+  private wsBackoffMs = 500;
+  private wsTimer: NodeJS.Timeout | null = null;
+  private stopped = true;
+  private handlers: PushHandlers | null = null;
+
+  constructor(private readonly opts: HttpTransportOptions) {}
+
+  private get base(): string {
+    return `${this.opts.controlPlaneUrl.replace(/\/$/, "")}/v1/clusters/${encodeURIComponent(this.opts.cluster)}/nodes/${encodeURIComponent(this.opts.node)}`;
+  }
+
+  get pushConnected(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  async heartbeat(req: HeartbeatRequest, timeoutMs: number): Promise<HeartbeatOutcome> {
+    let res: HttpResponse;
+    try {
+      res = await httpRequest(`${this.base}/heartbeat`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.opts.token}`, "content-type": "application/json" },
+        body: JSON.stringify(req),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const why = err instanceof HttpError ? (err.code === "aborted" ? `no reply within ${timeoutMs} ms` : err.code) : (err as Error).message;
+      return { ok: false, kind: "unreachable", detail: `control plane unreachable: ${why}` };
+    }
+    if (res.status < 200 || res.status > 299) {
+      return { ok: false, kind: res.status >= 500 ? "server-error" : "refused", detail: `heartbeat refused: ${res.status} ${res.text.slice(0, 300)}` };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(res.text);
+    } catch {
+      return { ok: false, kind: "bad-reply", detail: "heartbeat reply is not JSON" };
+    }
+    const parsed = HeartbeatReply.safeParse(json);
+    if (!parsed.success) return { ok: false, kind: "bad-reply", detail: `heartbeat reply does not match the protocol: ${parsed.error.message.slice(0, 300)}` };
+    return { ok: true, reply: parsed.data };
+  }
+
+  start(handlers: PushHandlers): void {
+    this.handlers = handlers;
+    this.stopped = false;
+    this.connectWatch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.wsTimer) clearTimeout(this.wsTimer);
+    this.wsTimer = null;
+    this.ws?.removeAllListeners();
+    this.ws?.terminate();
+    this.ws = null;
+  }
+
+  private connectWatch(): void {
+    if (this.stopped) return;
+    const url = `${this.base.replace(/^http/, "ws")}/watch`;
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.token}` }, handshakeTimeout: 5000 });
+    this.ws = ws;
+    ws.on("open", () => {
+      this.wsBackoffMs = 500;
+      log("watch connected", {});
+    });
+    ws.on("message", (data) => {
+      const parsed = WatchMessage.safeParse(safeJson(String(data)));
+      if (!parsed.success) return;
+      if (parsed.data.type === "desired") this.handlers?.desired(parsed.data.desired);
+      else this.handlers?.nudge();
+    });
+    const retry = (why: string) => {
+      if (this.stopped || this.ws !== ws) return;
+      this.ws = null;
+      // Exponential backoff with full jitter, capped.
+      const wait = Math.round(Math.random() * this.wsBackoffMs);
+      this.wsBackoffMs = Math.min(30_000, this.wsBackoffMs * 2);
+      log("watch disconnected", { why, retryInMs: wait });
+      this.wsTimer = setTimeout(() => this.connectWatch(), wait);
+    };
+    ws.on("close", (code) => retry(`closed ${code}`));
+    ws.on("error", (err) => {
+      ws.terminate();
+      retry(err.message);
+    });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,25 @@
+// The seam between the shim and the control plane. A transport carries heartbeats (request ->
+// reply, or how it failed) and pushes (desired state changed: heartbeat now). HTTP with a
+// WebSocket watch for pushes is the one in use (transport/http.ts); another transport (e.g.
+// heartbeats over the WebSocket) implements the same interface and the agent does not change.
+import type { DesiredState, HeartbeatReply, HeartbeatRequest } from "../../protocol/heartbeat.js";
+import type { FailureKind } from "../core/shim-core.js";
+
+export type HeartbeatOutcome = { ok: true; reply: HeartbeatReply } | { ok: false; kind: FailureKind; detail: string };
+
+export interface PushHandlers {
+  /** The control plane's desired state for this node changed (it may only take away; grants come in replies). */
+  desired(desired: DesiredState): void;
+  /** Anything else worth a heartbeat now (connected, hello). */
+  nudge(): void;
+}
+
+export interface ControlPlaneTransport {
+  /** Send one heartbeat; resolves with the reply or the failure (never rejects). */
+  heartbeat(req: HeartbeatRequest, timeoutMs: number): Promise<HeartbeatOutcome>;
+  /** Start receiving pushes. */
+  start(handlers: PushHandlers): void;
+  stop(): Promise<void>;
+  /** Whether the push channel is up (for the snapshot). */
+  readonly pushConnected: boolean;
+}
