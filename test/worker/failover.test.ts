@@ -110,12 +110,16 @@ describe("heartbeats, grants and failover", () => {
   });
 
   it("freezes decisions in cluster maintenance", async () => {
-    const c = await newCluster(FAST);
+    // MEDIUM, not FAST: under load the setup calls alone took longer than a 300 ms lease, and
+    // server2 got the group before maintenance was on.
+    const c = await newCluster(MEDIUM);
     await heartbeat(c.id, "server1", c.tokens.server1!, beat({}, ALL_HEALTHY));
     await heartbeat(c.id, "server2", c.tokens.server2!, beat({}, ALL_HEALTHY));
     expect((await call("POST", `/v1/clusters/${c.id}/maintenance`, { body: { on: true } })).status).toBe(200);
+    expect((await holderOf(c.id, "server-api")).holder).toBe("server1");
+    // Past server1's lease end + margin (1.8 s) with server2 beating and alarms firing: nothing moves.
     for (let seq = 2; seq < 10; seq++) {
-      await sleep(100);
+      await sleep(300);
       await heartbeat(c.id, "server2", c.tokens.server2!, beat({ seq }, ALL_HEALTHY));
       await runDurableObjectAlarm(stub(c.id));
     }
