@@ -42,7 +42,13 @@ export const Switchover = z.strictObject({
 });
 export const Maintenance = z.strictObject({ on: z.boolean() });
 
-export const AdminOpResult = z.object({ ok: z.literal(true), detail: z.string() });
+export const AdminOpResult = z.object({
+  ok: z.literal(true),
+  /** The engine's answer to this request (its first decision). */
+  detail: z.string(),
+  /** Every decision the request led to, in order (e.g. a drain: maintenance on, then each move). */
+  decisions: z.array(z.string()).optional(),
+});
 
 /** An operation an operator asks a node to run (the engine picks the details it knows). */
 export const RunOperation = z.discriminatedUnion("kind", [
@@ -99,6 +105,10 @@ export const EventsQuery = z.object({
   cursor: z.string().regex(/^\d+$/, "cursor is an opaque number from nextCursor").optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   site: SiteId.optional(),
+  /** Only events at or after this time (epoch ms). */
+  since: z.coerce.number().int().min(0).optional(),
+  /** The newest `last` events (of those after `cursor` and `since`), still oldest first; `limit` is ignored. */
+  last: z.coerce.number().int().min(1).max(500).optional(),
 });
 
 // ---- API tokens (admin, operator, viewer; optionally scoped to one site) ----

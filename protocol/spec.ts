@@ -265,7 +265,11 @@ export const ClusterSpec = ClusterSpecShape.superRefine((spec, ctx) => {
 export type ClusterSpec = z.infer<typeof ClusterSpec>;
 export type ClusterSpecInput = z.input<typeof ClusterSpec>;
 
-export type SpecProblem = { path: string; message: string };
+/** A problem with the exact path of the offending value; line and column when read from YAML. */
+export type SpecProblem = { path: string; message: string; line?: number; column?: number };
+
+/** Where a path is in the source text (see protocol/yaml-doc.ts). */
+export type Locate = (path: readonly PropertyKey[]) => { line: number; column: number } | undefined;
 
 /** `nodes[2].ip`-style path, the form every error message uses. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -279,10 +283,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 export type SpecResult = { ok: true; spec: ClusterSpec } | { ok: false; problems: SpecProblem[] };
 
-export function validateSpec(input: unknown): SpecResult {
+export function validateSpec(input: unknown, locate?: Locate): SpecResult {
   const r = ClusterSpec.safeParse(input);
   if (r.success) return { ok: true, spec: r.data };
-  return { ok: false, problems: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+  return {
+    ok: false,
+    problems: r.error.issues.map((i) => {
+      const at = locate?.(i.path);
+      return { path: formatPath(i.path), message: i.message, ...(at ? { line: at.line, column: at.column } : {}) };
+    }),
+  };
 }
 
 /** Members of a group, resolved (defaults to every server node, in spec order). */

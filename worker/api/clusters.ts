@@ -4,23 +4,29 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { Cluster, ClusterCreate, ClusterCreated, ClusterSpecUpdate } from "../../protocol/api.js";
-import { type ClusterSpec, validateSpec } from "../../protocol/spec.js";
+import { type ClusterSpec, type Locate, validateSpec } from "../../protocol/spec.js";
 import { apiEvent, clusterView, db, loadCluster, loadSite } from "../db/registry.js";
 import { clusters, events, nodes, tokens } from "../db/schema.js";
 import type { Env } from "../env.js";
 import { actorOf, requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { newId, newToken, sha256Hex } from "../http/tokens.js";
+import { isYamlRequest, YAML_MEDIA, yamlSpecBody } from "../http/yaml-body.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
 
 const IdParam = z.object({ id: z.string() });
 
-function parseSpec(input: unknown): ClusterSpec {
-  const r = validateSpec(input);
+/** A JSON body without a content type is refused by the media-type gate; an empty one here. */
+function noBody(): never {
+  throw new ApiError(400, "Invalid request", { detail: "a body is required: the cluster spec as application/yaml, or JSON as documented" });
+}
+
+function parseSpec(input: unknown, locate?: Locate): ClusterSpec {
+  const r = validateSpec(input, locate);
   if (!r.ok) {
     throw new ApiError(400, "Invalid cluster spec", {
       detail: `${r.problems.length} problem(s) in the spec; nothing was stored`,
-      errors: r.problems.map((p) => ({ path: p.path === "(root)" ? "spec" : `spec.${p.path}`, message: p.message })),
+      errors: r.problems.map((p) => ({ ...p, path: p.path === "(root)" ? "spec" : `spec.${p.path}` })),
     });
   }
   return r.spec;
@@ -65,7 +71,12 @@ export function registerClusters(app: App): void {
       method: "post",
       path: "/v1/clusters",
       security: SECURITY,
-      request: { body: { required: true, content: { "application/json": { schema: ClusterCreate } } } },
+      description:
+        "Create a cluster from a spec. The body is JSON `{site, spec}`, or (content-type application/yaml) the spec file itself with `?site=`; a body is required. Problems name the path (and for YAML the line) of every bad field; nothing is stored then.",
+      request: {
+        query: z.object({ site: z.string().optional().openapi({ description: "the site, for a YAML body that is the spec itself" }) }),
+        body: { required: false, content: { "application/json": { schema: ClusterCreate }, ...YAML_MEDIA } },
+      },
       responses: {
         201: { description: "created; node tokens are shown this once", content: { "application/json": { schema: ClusterCreated } } },
         400: problemResponse("invalid spec, with the path of every problem"),
@@ -73,9 +84,12 @@ export function registerClusters(app: App): void {
       },
     }),
     async (c) => {
-      const body = c.req.valid("json");
+      const yaml = isYamlRequest(c) ? await yamlSpecBody(c, ClusterCreate, (spec) => ({ site: c.req.valid("query").site, spec })) : null;
+      if (!yaml && !c.req.header("content-type")) noBody();
+      // JSON bodies were validated against ClusterCreate by the route (the string is YAML's schema).
+      const body = yaml ? yaml.body : (c.req.valid("json") as z.infer<typeof ClusterCreate>);
       const p = requireRole(c, "admin", body.site);
-      const spec = parseSpec(body.spec);
+      const spec = parseSpec(body.spec, yaml?.locateSpec);
       const d = db(c.env);
       await loadSite(d, body.site);
       const id = `${body.site}.${spec.name}`;
@@ -131,8 +145,9 @@ export function registerClusters(app: App): void {
       request: {
         params: IdParam,
         headers: z.object({ "if-match": z.string().optional().openapi({ description: 'the ETag from GET /v1/clusters/{id} ("v<version>"), or "*"; required' }) }),
-        body: { required: true, content: { "application/json": { schema: ClusterSpecUpdate } } },
+        body: { required: false, content: { "application/json": { schema: ClusterSpecUpdate }, ...YAML_MEDIA } },
       },
+      description: "Replace the spec (If-Match required). The body is JSON `{spec}`, or (content-type application/yaml) the spec file itself; a body is required.",
       responses: {
         200: { description: "new spec version; tokens for nodes the spec added", content: { "application/json": { schema: ClusterCreated } } },
         400: problemResponse("invalid spec"),
@@ -154,7 +169,9 @@ export function registerClusters(app: App): void {
       if (ifMatch !== `"v${row.specVersion}"` && ifMatch !== "*") {
         throw new ApiError(412, "Precondition failed", { detail: `the spec is at version ${row.specVersion} ("v${row.specVersion}"); you sent If-Match ${ifMatch}` });
       }
-      const spec = parseSpec(c.req.valid("json").spec);
+      const yaml = isYamlRequest(c) ? await yamlSpecBody(c, ClusterSpecUpdate, (spec) => ({ spec })) : null;
+      if (!yaml && !c.req.header("content-type")) noBody();
+      const spec = parseSpec((yaml ? yaml.body : (c.req.valid("json") as z.infer<typeof ClusterSpecUpdate>)).spec, yaml?.locateSpec);
       if (spec.name !== row.name) throw new ApiError(400, "Invalid cluster spec", { errors: [{ path: "spec.name", message: `a cluster cannot be renamed (is '${row.name}')` }] });
       const oldNames = new Set(row.specParsed.nodes.map((n) => n.name));
       const newNames = new Set(spec.nodes.map((n) => n.name));

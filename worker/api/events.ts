@@ -1,7 +1,7 @@
 // Events with cursor pagination, oldest first: `nextCursor` is the id of the last row returned,
 // so `--follow` just keeps asking with the cursor it was given.
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, type SQL } from "drizzle-orm";
 import { EventPage, EventsQuery } from "../../protocol/api.js";
 import { db, loadCluster } from "../db/registry.js";
 import { events } from "../db/schema.js";
@@ -9,16 +9,16 @@ import { requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
 
-async function page(env: Parameters<typeof db>[0], where: SQL[], cursor: string | undefined, limit: number) {
+async function page(env: Parameters<typeof db>[0], where: SQL[], q: { cursor?: string; since?: number; limit: number; last?: number }) {
   const conds = [...where];
-  if (cursor !== undefined) conds.push(gt(events.id, Number(cursor)));
-  const rows = await db(env)
+  if (q.cursor !== undefined) conds.push(gt(events.id, Number(q.cursor)));
+  if (q.since !== undefined) conds.push(gte(events.at, q.since));
+  const base = db(env)
     .select()
     .from(events)
-    .where(conds.length ? and(...conds) : undefined)
-    .orderBy(asc(events.id))
-    .limit(limit)
-    .all();
+    .where(conds.length ? and(...conds) : undefined);
+  // `last`: the newest N, read newest first and turned around, so pages stay oldest first.
+  const rows = q.last !== undefined ? (await base.orderBy(desc(events.id)).limit(q.last).all()).reverse() : await base.orderBy(asc(events.id)).limit(q.limit).all();
   const last = rows.at(-1);
   return {
     events: rows.map((r) => ({
@@ -34,7 +34,7 @@ async function page(env: Parameters<typeof db>[0], where: SQL[], cursor: string 
       reason: r.reason,
       actor: r.actor,
     })),
-    nextCursor: last ? String(last.id) : (cursor ?? null),
+    nextCursor: last ? String(last.id) : (q.cursor ?? null),
   };
 }
 
@@ -52,7 +52,7 @@ export function registerEvents(app: App): void {
       const q = c.req.valid("query");
       const row = await loadCluster(db(c.env), id);
       requireRole(c, "viewer", row.siteId);
-      return c.json(await page(c.env, [eq(events.clusterId, id)], q.cursor, q.limit), 200);
+      return c.json(await page(c.env, [eq(events.clusterId, id)], q), 200);
     },
   );
 
@@ -71,7 +71,7 @@ export function registerEvents(app: App): void {
         throw new ApiError(403, "Forbidden", { detail: `your token is scoped to site '${p.siteId}'` });
       }
       const site = p.siteId ?? q.site;
-      return c.json(await page(c.env, site ? [eq(events.siteId, site)] : [], q.cursor, q.limit), 200);
+      return c.json(await page(c.env, site ? [eq(events.siteId, site)] : [], q), 200);
     },
   );
 }

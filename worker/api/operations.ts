@@ -26,10 +26,10 @@ async function operatorTarget(c: Ctx, id: string, names: { group?: string; nodes
 }
 
 /** Feed an operator input to the cluster's engine; its refusal becomes a problem with the reason. */
-async function runAdmin(c: Ctx, id: string, input: Parameters<ReturnType<typeof clusterStub>["admin"]>[0]): Promise<string> {
+async function runAdmin(c: Ctx, id: string, input: Parameters<ReturnType<typeof clusterStub>["admin"]>[0]) {
   const out = await clusterStub(c.env, id).admin(input);
   if (!out.ok) throw new ApiError(out.status, out.status === 404 ? "Not found" : "Conflict", { detail: out.detail });
-  return out.detail;
+  return { ok: true as const, detail: out.detail, decisions: out.decisions };
 }
 
 export function registerOperations(app: App): void {
@@ -45,8 +45,7 @@ export function registerOperations(app: App): void {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const { actor } = await operatorTarget(c, id, { group: body.group, nodes: [body.to] });
-      const detail = await runAdmin(c, id, { type: "switchover", group: body.group, to: body.to ?? null, actor });
-      return c.json({ ok: true as const, detail }, 200);
+      return c.json(await runAdmin(c, id, { type: "switchover", group: body.group, to: body.to ?? null, actor }), 200);
     },
   );
 
@@ -61,8 +60,7 @@ export function registerOperations(app: App): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const { actor } = await operatorTarget(c, id);
-      const detail = await runAdmin(c, id, { type: "maintenance", node: null, on: c.req.valid("json").on, actor });
-      return c.json({ ok: true as const, detail }, 200);
+      return c.json(await runAdmin(c, id, { type: "maintenance", node: null, on: c.req.valid("json").on, actor }), 200);
     },
   );
 
@@ -77,8 +75,7 @@ export function registerOperations(app: App): void {
     async (c) => {
       const { id, node } = c.req.valid("param");
       const { actor } = await operatorTarget(c, id, { nodes: [node] });
-      const detail = await runAdmin(c, id, { type: "maintenance", node, on: c.req.valid("json").on, actor });
-      return c.json({ ok: true as const, detail }, 200);
+      return c.json(await runAdmin(c, id, { type: "maintenance", node, on: c.req.valid("json").on, actor }), 200);
     },
   );
 
@@ -96,9 +93,9 @@ export function registerOperations(app: App): void {
       const { row, actor } = await operatorTarget(c, id, { nodes: [node] });
       const spec = row.specParsed.nodes.find((n) => n.name === node)!;
       if (spec.role !== "compute") throw new ApiError(409, "Conflict", { detail: `${node} is a ${spec.role} node; only compute nodes are fenced` });
-      const detail = await runAdmin(c, id, { type: "ack-fence", node, actor });
+      const out = await runAdmin(c, id, { type: "ack-fence", node, actor });
       await db(c.env).insert(events).values(apiEvent({ siteId: row.siteId, clusterId: id, node, kind: "node.fence-acked", severity: "warning", reason: `operator acknowledged ${node} is fenced`, actor }));
-      return c.json({ ok: true as const, detail }, 200);
+      return c.json(out, 200);
     },
   );
 
@@ -116,8 +113,7 @@ export function registerOperations(app: App): void {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const { actor } = await operatorTarget(c, id, { group: body.group, nodes: [body.node, body.kind === "influxdb-backfill" ? body.from : undefined] });
-      const detail = await runAdmin(c, id, { type: "run-operation", request: body, actor });
-      return c.json({ ok: true as const, detail }, 200);
+      return c.json(await runAdmin(c, id, { type: "run-operation", request: body, actor }), 200);
     },
   );
 }

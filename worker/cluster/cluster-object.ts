@@ -28,7 +28,7 @@ export type HeartbeatOutcome =
   | { ok: true; reply: HeartbeatReply }
   | { ok: false; status: 400 | 401 | 403 | 404; detail: string; errors?: { path: string; message: string }[] };
 
-export type AdminOutcome = { ok: true; detail: string } | { ok: false; status: 404 | 409; detail: string };
+export type AdminOutcome = { ok: true; detail: string; decisions: string[] } | { ok: false; status: 404 | 409; detail: string };
 
 export interface StorageCounters {
   /** storage.put of the engine snapshot (transitions only). */
@@ -96,8 +96,8 @@ export class ClusterObject extends DurableObject<Env> {
     if (!this.engine) return { ok: false, status: 404, detail: "no such cluster" };
     const result = await this.run(input);
     if (result.rejected) return { ok: false, status: 409, detail: result.rejected };
-    const last = result.effects.filter((e): e is Extract<EngineEffect, { type: "event" }> => e.type === "event").at(-1);
-    return { ok: true, detail: last?.reason ?? "no change needed" };
+    const decisions = result.effects.filter((e): e is Extract<EngineEffect, { type: "event" }> => e.type === "event").map((e) => e.reason);
+    return { ok: true, detail: decisions[0] ?? "no change needed", decisions };
   }
 
   async updateSpec(spec: ClusterSpec, specVersion: number, actor: string, nodeTokenHashes: Record<string, string>): Promise<void> {
