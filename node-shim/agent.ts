@@ -22,7 +22,8 @@ export { SHIM_VERSION };
 
 export interface AgentOptions {
   config: ShimConfig;
-  token: string;
+  /** The node token, or a function giving the current one (re-read after a rotation). */
+  token: string | (() => string);
   runner: CommandRunner;
   clock?: Clock;
   /** Default: heartbeats over HTTP, pushes over the WebSocket watch. */

@@ -1,5 +1,5 @@
 // The shim's YAML config, validated with zod; errors name the exact path (`probes.portal.port`).
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parse } from "yaml";
 import { z } from "zod";
 import { formatPath, Name, ProbeSpec } from "../protocol/spec.js";
@@ -79,4 +79,39 @@ export function loadShimConfig(file: string): ShimConfig {
 export function resolveToken(cfg: ShimConfig): string {
   if (cfg.token) return cfg.token;
   return readFileSync(cfg.tokenFile!, "utf8").trim();
+}
+
+/**
+ * The node token as a function: with `tokenFile`, the file is re-read whenever it changes (size,
+ * mtime or inode), so a rotated token written there is used from the next heartbeat on, without
+ * a restart. While the file is missing or empty the last good token is kept.
+ */
+export function tokenSource(cfg: ShimConfig, onReload: (file: string) => void = () => {}): () => string {
+  if (cfg.token) {
+    const fixed = cfg.token;
+    return () => fixed;
+  }
+  const file = cfg.tokenFile!;
+  const key = () => {
+    const st = statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  };
+  let seen = key();
+  let current = readFileSync(file, "utf8").trim();
+  return () => {
+    try {
+      const k = key();
+      if (k !== seen) {
+        const next = readFileSync(file, "utf8").trim();
+        if (next) {
+          seen = k;
+          if (next !== current) onReload(file);
+          current = next;
+        }
+      }
+    } catch {
+      // keep the last good token
+    }
+    return current;
+  };
 }

@@ -33,8 +33,6 @@ export const ClusterCreated = z.object({
   nodeTokens: z.record(z.string(), z.string()),
 });
 
-export const NodeTokenRotated = z.object({ node: z.string(), token: z.string() });
-
 export const Switchover = z.strictObject({
   group: Name,
   /** Target node; absent: the best healthy candidate. */
@@ -121,6 +119,16 @@ export const TokenCreate = z.strictObject({
   label: z.string().max(200).default(""),
   /** Lifetime in seconds from now; absent: until revoked. */
   expiresInSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).optional(),
+});
+/** Rotating a node token: how long the old one keeps working (0: it ends at once). */
+export const NodeTokenRotate = z.strictObject({
+  graceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(3600),
+});
+export const NodeTokenRotated = z.object({
+  node: z.string(),
+  token: z.string(),
+  /** When the replaced token stops working (ms since the epoch); null: it already has. */
+  previousValidUntil: z.number().nullable(),
 });
 export const Token = z.object({
   id: z.string(),

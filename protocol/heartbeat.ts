@@ -7,6 +7,17 @@
 import { z } from "zod";
 import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
 
+/**
+ * Heartbeat protocol version. A shim sends the version it speaks; the control plane serves this
+ * version and the one before (OLDEST_PROTOCOL_VERSION) and answers each shim in its own version,
+ * so the control plane can be upgraded first and the shims one by one. A field added to a reply
+ * (or to the desired state in it) needs a new version, and worker/cluster/protocol.ts must leave
+ * it out for older shims: they parse replies strictly. v1: no `protocol` field (shims before
+ * versioning); v2: `protocol` in request and reply.
+ */
+export const PROTOCOL_VERSION = 2;
+export const OLDEST_PROTOCOL_VERSION = 1;
+
 /** MySQL/MariaDB replication facts, reported by the mysql probe (mysql-writer groups). */
 export const MysqlReport = z.strictObject({
   readOnly: z.boolean(),
@@ -74,6 +85,8 @@ export const ApplyError = z.strictObject({
 export type ApplyError = z.infer<typeof ApplyError>;
 
 export const HeartbeatRequest = z.strictObject({
+  /** Protocol version the shim speaks; absent: 1 (shims from before versioning). */
+  protocol: z.number().int().min(1).max(1000).optional(),
   /** Random id of this shim process; a new one means the shim restarted. */
   bootId: z.string().min(1).max(64),
   /** Increases by one per heartbeat within a boot. */
@@ -170,6 +183,8 @@ export const DesiredState = z.strictObject({
 export type DesiredState = z.infer<typeof DesiredState>;
 
 export const HeartbeatReply = z.strictObject({
+  /** The version this reply is in (the shim's own); absent in v1. */
+  protocol: z.number().int().optional(),
   grants: z.array(Grant),
   desired: DesiredState,
 });

@@ -4,7 +4,7 @@
 import { Command } from "commander";
 import { ShimAgent } from "../agent.js";
 import { CommandRunner } from "../command-runner.js";
-import { ConfigError, loadShimConfig, resolveToken } from "../config.js";
+import { ConfigError, loadShimConfig, tokenSource } from "../config.js";
 import { log } from "../log.js";
 import "../register-data-services.js";
 
@@ -20,7 +20,7 @@ let agent: ShimAgent;
 try {
   const config = loadShimConfig(opts.config);
   const dryRun = opts.dryRun === true || config.dryRun;
-  agent = new ShimAgent({ config, token: resolveToken(config), runner: new CommandRunner(dryRun ? "dry-run" : "real") });
+  agent = new ShimAgent({ config, token: tokenSource(config, (file) => log("token file changed: using the new token", { file })), runner: new CommandRunner(dryRun ? "dry-run" : "real") });
   agent.start();
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,7 +1,7 @@
 // Heartbeats as HTTP POSTs to the control plane; pushes over the WebSocket watch
 // (GET .../watch), reconnected with capped exponential backoff and full jitter.
 import WebSocket from "ws";
-import { HeartbeatReply, type HeartbeatRequest, WatchMessage } from "../../protocol/heartbeat.js";
+import { HeartbeatReply, type HeartbeatRequest, PROTOCOL_VERSION, WatchMessage } from "../../protocol/heartbeat.js";
 import { HttpError, type HttpResponse, httpRequest } from "../http-client.js";
 import { log } from "../log.js";
 import type { ControlPlaneTransport, HeartbeatOutcome, PushHandlers } from "./types.js";
@@ -10,7 +10,8 @@ export interface HttpTransportOptions {
   controlPlaneUrl: string;
   cluster: string;
   node: string;
-  token: string;
+  /** The node token, or a function giving the current one (re-read after a rotation). */
+  token: string | (() => string);
 }
 
 export class HttpTransport implements ControlPlaneTransport {
@@ -19,8 +20,14 @@ export class HttpTransport implements ControlPlaneTransport {
   private wsTimer: NodeJS.Timeout | null = null;
   private stopped = true;
   private handlers: PushHandlers | null = null;
+  /** Heartbeat protocol spoken; drops to 1 once if the control plane predates versioning. */
+  private protocol = PROTOCOL_VERSION;
 
   constructor(private readonly opts: HttpTransportOptions) {}
+
+  private get token(): string {
+    return typeof this.opts.token === "function" ? this.opts.token() : this.opts.token;
+  }
 
   private get base(): string {
     return `${this.opts.controlPlaneUrl.replace(/\/$/, "")}/v1/clusters/${encodeURIComponent(this.opts.cluster)}/nodes/${encodeURIComponent(this.opts.node)}`;
@@ -35,13 +42,20 @@ export class HttpTransport implements ControlPlaneTransport {
     try {
       res = await httpRequest(`${this.base}/heartbeat`, {
         method: "POST",
-        headers: { authorization: `Bearer ${this.opts.token}`, "content-type": "application/json" },
-        body: JSON.stringify(req),
+        headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
+        body: JSON.stringify(this.protocol > 1 ? { protocol: this.protocol, ...req } : req),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       const why = err instanceof HttpError ? (err.code === "aborted" ? `no reply within ${timeoutMs} ms` : err.code) : (err as Error).message;
       return { ok: false, kind: "unreachable", detail: `control plane unreachable: ${why}` };
+    }
+    if (res.status === 400 && this.protocol > 1 && /Unrecognized key.{0,8}protocol/.test(res.text)) {
+      // A control plane from before protocol versions (strict schema): speak v1 to it. The
+      // documented order is control plane first; this keeps a shims-first upgrade safe too.
+      log("control plane predates protocol versions: speaking v1", { was: this.protocol });
+      this.protocol = 1;
+      return this.heartbeat(req, timeoutMs);
     }
     if (res.status < 200 || res.status > 299) {
       return { ok: false, kind: res.status >= 500 ? "server-error" : "refused", detail: `heartbeat refused: ${res.status} ${res.text.slice(0, 300)}` };
@@ -75,7 +89,7 @@ export class HttpTransport implements ControlPlaneTransport {
   private connectWatch(): void {
     if (this.stopped) return;
     const url = `${this.base.replace(/^http/, "ws")}/watch`;
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.token}` }, handshakeTimeout: 5000 });
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.token}` }, handshakeTimeout: 5000 });
     this.ws = ws;
     ws.on("open", () => {
       this.wsBackoffMs = 500;

@@ -1,9 +1,9 @@
 // Clusters: created from a spec (validated with path-precise errors; nothing stored when it is
 // bad). Node tokens are returned once at creation (and by rotation); only hashes are kept.
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { Cluster, ClusterCreate, ClusterCreated, ClusterSpecUpdate } from "../../protocol/api.js";
+import { Cluster, ClusterCreate, ClusterCreated, ClusterSpecUpdate, NodeTokenRotate, NodeTokenRotated } from "../../protocol/api.js";
 import { type ClusterSpec, type Locate, validateSpec } from "../../protocol/spec.js";
 import { apiEvent, clusterView, db, loadCluster, loadSite } from "../db/registry.js";
 import { clusters, events, nodes, tokens } from "../db/schema.js";
@@ -11,6 +11,7 @@ import type { Env } from "../env.js";
 import { actorOf, requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { newId, newToken, sha256Hex } from "../http/tokens.js";
+import { issuesToErrors } from "../http/validation.js";
 import { isYamlRequest, YAML_MEDIA, yamlSpecBody } from "../http/yaml-body.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
 
@@ -181,7 +182,13 @@ export function registerClusters(app: App): void {
       const minted = await mintNodeTokens(id, added, now);
       const kept = await d.select().from(tokens).where(and(eq(tokens.clusterId, id), eq(tokens.kind, "node"), isNull(tokens.revokedAt))).all();
       const hashes: Record<string, string> = { ...minted.hashes };
-      for (const t of kept) if (t.nodeName && newNames.has(t.nodeName)) hashes[t.nodeName] = t.hash;
+      const previous: Record<string, { hash: string; until: number }> = {};
+      // A node's current token has no expiry; one with an expiry is in a rotation's grace period.
+      for (const t of kept) {
+        if (!t.nodeName || !newNames.has(t.nodeName)) continue;
+        if (t.expiresAt === null) hashes[t.nodeName] = t.hash;
+        else if (t.expiresAt > now) previous[t.nodeName] = { hash: t.hash, until: t.expiresAt };
+      }
       const version = row.specVersion + 1;
       const stmts: BatchItem<"sqlite">[] = [
         d.update(clusters).set({ spec, specVersion: version, updatedAt: now }).where(and(eq(clusters.id, id), eq(clusters.specVersion, row.specVersion))),
@@ -209,7 +216,7 @@ export function registerClusters(app: App): void {
         if (!/NOT NULL constraint failed: sites\.id/.test(String((err as Error)?.cause ?? err))) throw err;
         throw new ApiError(412, "Precondition failed", { detail: `the spec changed while this update was being made (it was at version ${row.specVersion}); read it again and retry` });
       }
-      await clusterStub(c.env, id).updateSpec(spec, version, actorOf(p), hashes);
+      await clusterStub(c.env, id).updateSpec(spec, version, actorOf(p), hashes, previous);
       c.header("ETag", `"v${version}"`);
       return c.json({ cluster: clusterView({ ...row, spec, specVersion: version, updatedAt: now }, true), nodeTokens: minted.clear }, 200);
     },
@@ -244,27 +251,60 @@ export function registerClusters(app: App): void {
       method: "post",
       path: "/v1/clusters/{id}/nodes/{node}/token",
       security: SECURITY,
-      request: { params: z.object({ id: z.string(), node: z.string() }) },
+      description:
+        "Rotate a node's token. The old one stays valid for `graceSeconds` (default 3600), so the node keeps heartbeating until the new token is in its token file (the shim re-reads it); 0 ends it at once (a leaked token).",
+      request: {
+        params: z.object({ id: z.string(), node: z.string() }),
+        body: { required: false, content: { "application/json": { schema: NodeTokenRotate } } },
+      },
       responses: {
-        200: { description: "the new node token, shown once; the old one stops working", content: { "application/json": { schema: z.object({ node: z.string(), token: z.string() }) } } },
+        200: { description: "the new node token, shown once, and when the old one stops working", content: { "application/json": { schema: NodeTokenRotated } } },
         404: problemResponse("no such cluster or node"),
       },
     }),
     async (c) => {
       const { id, node } = c.req.valid("param");
+      // The body is optional: no body (or an empty one) means the default grace period.
+      const text = await c.req.text();
+      const parsed = NodeTokenRotate.safeParse(text.trim() === "" ? {} : safeJson(text));
+      if (!parsed.success) throw new ApiError(400, "Invalid request", { detail: "the request body does not match the API schema", errors: issuesToErrors(parsed.error.issues) });
+      const graceMs = parsed.data.graceSeconds * 1000;
       const d = db(c.env);
       const row = await loadCluster(d, id);
       const p = requireRole(c, "admin", row.siteId);
       if (!row.specParsed.nodes.some((n) => n.name === node)) throw new ApiError(404, "Not found", { detail: `no node '${node}' in cluster ${id}` });
       const now = Date.now();
       const minted = await mintNodeTokens(id, [node], now);
+      const graceUntil = graceMs > 0 ? now + graceMs : null;
+      const live = and(eq(tokens.clusterId, id), eq(tokens.nodeName, node), isNull(tokens.revokedAt));
       await d.batch([
-        d.update(tokens).set({ revokedAt: now }).where(and(eq(tokens.clusterId, id), eq(tokens.nodeName, node), isNull(tokens.revokedAt))),
+        // Earlier tokens still in a grace period end now: only the token being replaced overlaps.
+        d.update(tokens).set({ revokedAt: now }).where(and(live, isNotNull(tokens.expiresAt))),
+        graceUntil === null
+          ? d.update(tokens).set({ revokedAt: now }).where(and(live, isNull(tokens.expiresAt)))
+          : d.update(tokens).set({ expiresAt: graceUntil }).where(and(live, isNull(tokens.expiresAt))),
         d.insert(tokens).values(minted.rows),
-        d.insert(events).values(apiEvent({ siteId: row.siteId, clusterId: id, node, kind: "node.token-rotated", reason: `node ${node} token rotated`, actor: actorOf(p) })),
+        d.insert(events).values(
+          apiEvent({
+            siteId: row.siteId,
+            clusterId: id,
+            node,
+            kind: "node.token-rotated",
+            reason: `node ${node} token rotated; ${graceUntil === null ? "the old token ended at once" : `the old token stays valid until ${new Date(graceUntil).toISOString()}`}`,
+            actor: actorOf(p),
+          }),
+        ),
       ]);
-      await clusterStub(c.env, id).setNodeToken(node, minted.hashes[node]!);
-      return c.json({ node, token: minted.clear[node]! }, 200);
+      await clusterStub(c.env, id).setNodeToken(node, minted.hashes[node]!, graceUntil);
+      return c.json({ node, token: minted.clear[node]!, previousValidUntil: graceUntil }, 200);
     },
   );
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

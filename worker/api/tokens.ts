@@ -140,8 +140,8 @@ export function registerTokens(app: App): void {
         ),
       ]);
       if (row.kind === "node" && row.clusterId && row.nodeName) {
-        // The Durable Object holds node token hashes in memory: give it one nobody has.
-        await clusterStub(c.env, row.clusterId).setNodeToken(row.nodeName, `revoked:${await sha256Hex(newToken("void"))}`);
+        // The Durable Object checks node tokens itself: it forgets this one (current or in grace).
+        await clusterStub(c.env, row.clusterId).revokeNodeToken(row.nodeName, row.hash);
       }
       return c.body(null, 204);
     },

@@ -10,19 +10,15 @@ import { enqueueEvents } from "../alerts/consumer.js";
 import type { AlertEvent } from "../alerts/types.js";
 import { events } from "../db/schema.js";
 import { boot, desiredFor, newPersistedState, statusView, step } from "../engine/index.js";
-import type { EngineEffect, EngineInput, EngineState, PersistedState, StepResult } from "../engine/types.js";
+import type { EngineEffect, EngineInput, EngineState, StepResult } from "../engine/types.js";
 import type { Env } from "../env.js";
 import { constantTimeEqual } from "../http/tokens.js";
 import { issuesToErrors } from "../http/validation.js";
+import { protocolRefusal, replyFor } from "./protocol.js";
+import { type Meta, migrateStored, newMeta, stamp } from "./state-schema.js";
 
 const STATE_KEY = "state";
 const META_KEY = "meta";
-
-/** Facts the shell needs that the engine does not: the site (for event rows) and node token hashes. */
-interface Meta {
-  siteId: string;
-  nodeTokenHashes: Record<string, string>;
-}
 
 export type HeartbeatOutcome =
   | { ok: true; reply: HeartbeatReply }
@@ -48,15 +44,17 @@ export class ClusterObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      const [persisted, meta, alarm] = await Promise.all([
-        ctx.storage.get<PersistedState>(STATE_KEY),
-        ctx.storage.get<Meta>(META_KEY),
-        ctx.storage.getAlarm(),
-      ]);
+      const [persisted, meta, alarm] = await Promise.all([ctx.storage.get(STATE_KEY), ctx.storage.get(META_KEY), ctx.storage.getAlarm()]);
       this.alarmAt = alarm;
       if (persisted && meta) {
-        this.meta = meta;
-        this.engine = boot(persisted, Date.now());
+        // State written by an older Worker version is migrated once, before anything is served.
+        const m = migrateStored(persisted, meta);
+        if (m.migrated) {
+          await ctx.storage.put({ [STATE_KEY]: m.state, [META_KEY]: m.meta });
+          console.log(JSON.stringify({ msg: "cluster state migrated", cluster: m.state.clusterId, from: m.from, to: m.state.schemaVersion }));
+        }
+        this.meta = m.meta;
+        this.engine = boot(m.state, Date.now());
       }
     });
   }
@@ -64,8 +62,8 @@ export class ClusterObject extends DurableObject<Env> {
   /** Create the cluster's state (idempotent for the same spec version). */
   async init(clusterId: string, siteId: string, spec: ClusterSpec, specVersion: number, nodeTokenHashes: Record<string, string>): Promise<void> {
     if (this.engine) return;
-    const persisted = newPersistedState(clusterId, spec, specVersion);
-    const meta: Meta = { siteId, nodeTokenHashes };
+    const persisted = stamp(newPersistedState(clusterId, spec, specVersion));
+    const meta = newMeta(siteId, nodeTokenHashes);
     await this.ctx.storage.put({ [STATE_KEY]: persisted, [META_KEY]: meta });
     this.counters.statePuts++;
     this.meta = meta;
@@ -77,8 +75,7 @@ export class ClusterObject extends DurableObject<Env> {
   async heartbeat(node: string, tokenHash: string, body: unknown): Promise<HeartbeatOutcome> {
     // Unknown cluster, unknown node and wrong token look the same: a caller without the right
     // token learns nothing about what exists.
-    const expected = this.meta?.nodeTokenHashes[node];
-    if (!this.engine || expected === undefined || !constantTimeEqual(expected, tokenHash)) {
+    if (!this.engine || !this.tokenValid(node, tokenHash)) {
       return { ok: false, status: 403, detail: `not a valid token for node '${node}' of this cluster` };
     }
     const parsed = HeartbeatRequest.safeParse(body);
@@ -86,10 +83,13 @@ export class ClusterObject extends DurableObject<Env> {
       return { ok: false, status: 400, detail: "the body does not match the heartbeat schema", errors: issuesToErrors(parsed.error.issues) };
     }
     const request = parsed.data;
+    const protocol = request.protocol ?? 1;
+    const refused = protocolRefusal(protocol);
+    if (refused) return { ok: false, status: 400, detail: refused, errors: [{ path: "protocol", message: refused }] };
     this.counters.heartbeats++;
     const result = await this.run({ type: "heartbeat", node, request });
     if (!result.reply) throw new Error("engine returned no reply to a heartbeat");
-    return { ok: true, reply: result.reply };
+    return { ok: true, reply: replyFor(protocol, result.reply) };
   }
 
   async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" | "run-operation" }>): Promise<AdminOutcome> {
@@ -100,19 +100,50 @@ export class ClusterObject extends DurableObject<Env> {
     return { ok: true, detail: decisions[0] ?? "no change needed", decisions };
   }
 
-  async updateSpec(spec: ClusterSpec, specVersion: number, actor: string, nodeTokenHashes: Record<string, string>): Promise<void> {
+  async updateSpec(spec: ClusterSpec, specVersion: number, actor: string, nodeTokenHashes: Record<string, string>, previousTokens: Meta["previousTokens"] = {}): Promise<void> {
     if (!this.engine || !this.meta) throw new Error("cluster not initialised");
-    this.meta = { ...this.meta, nodeTokenHashes };
+    this.meta = { ...this.meta, nodeTokenHashes, previousTokens };
     await this.ctx.storage.put(META_KEY, this.meta);
     await this.run({ type: "spec", spec, specVersion, actor });
   }
 
-  async setNodeToken(node: string, hash: string): Promise<void> {
+  /**
+   * A node's new token. With `graceUntil` the token it replaces stays valid until then (rotation
+   * with overlap: the node keeps heartbeating until it has the new one); without, it ends now.
+   */
+  async setNodeToken(node: string, hash: string, graceUntil: number | null = null): Promise<void> {
     if (!this.meta) throw new Error("cluster not initialised");
-    this.meta = { ...this.meta, nodeTokenHashes: { ...this.meta.nodeTokenHashes, [node]: hash } };
+    const previousTokens = { ...this.meta.previousTokens };
+    const old = this.meta.nodeTokenHashes[node];
+    if (graceUntil !== null && old !== undefined) previousTokens[node] = { hash: old, until: graceUntil };
+    else delete previousTokens[node];
+    this.meta = { ...this.meta, nodeTokenHashes: { ...this.meta.nodeTokenHashes, [node]: hash }, previousTokens };
     await this.ctx.storage.put(META_KEY, this.meta);
-    // A rotated token ends the old one's watch sockets.
-    for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token rotated");
+    // Without a grace period the old token's watch sockets end now (with one, at their next reconnect).
+    if (graceUntil === null) for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token rotated");
+  }
+
+  /** Revoke one token of a node (the current one or the one still in its grace period). */
+  async revokeNodeToken(node: string, hash: string): Promise<void> {
+    if (!this.meta) throw new Error("cluster not initialised");
+    const previousTokens = { ...this.meta.previousTokens };
+    const nodeTokenHashes = { ...this.meta.nodeTokenHashes };
+    if (previousTokens[node]?.hash === hash) delete previousTokens[node];
+    // The current one is replaced by a hash nobody has.
+    if (nodeTokenHashes[node] === hash) nodeTokenHashes[node] = `revoked:${hash}`;
+    this.meta = { ...this.meta, nodeTokenHashes, previousTokens };
+    await this.ctx.storage.put(META_KEY, this.meta);
+    for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token revoked");
+  }
+
+  /** The node's current token, or its previous one within the rotation's grace period. */
+  private tokenValid(node: string, hash: string): boolean {
+    const m = this.meta;
+    if (!m) return false;
+    const current = m.nodeTokenHashes[node];
+    if (current !== undefined && constantTimeEqual(current, hash)) return true;
+    const prev = m.previousTokens[node];
+    return prev !== undefined && Date.now() < prev.until && constantTimeEqual(prev.hash, hash);
   }
 
   async status(): Promise<(ReturnType<typeof statusView> & { storage: StorageCounters }) | null> {
@@ -145,8 +176,7 @@ export class ClusterObject extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const node = request.headers.get("x-chime-node") ?? "";
     const hash = request.headers.get("x-chime-token-hash") ?? "";
-    const expected = this.meta?.nodeTokenHashes[node];
-    if (!this.engine || expected === undefined || !constantTimeEqual(expected, hash)) {
+    if (!this.engine || !this.tokenValid(node, hash)) {
       return new Response(`not a valid token for node '${node}' of this cluster`, { status: 403 });
     }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
@@ -190,7 +220,7 @@ export class ClusterObject extends DurableObject<Env> {
       switch (e.type) {
         case "persist":
           // Awaited before the reply: the output gate would hold it anyway, but be explicit.
-          await this.ctx.storage.put(STATE_KEY, e.state);
+          await this.ctx.storage.put(STATE_KEY, stamp(e.state));
           this.counters.statePuts++;
           break;
         case "event":
