@@ -22,7 +22,7 @@ export interface Meta {
   previousTokens: Record<string, { hash: string; until: number }>;
 }
 
-export type StoredState = PersistedState & { schemaVersion: number };
+export type VersionedState = PersistedState & { schemaVersion: number };
 
 type Raw = { state: Record<string, unknown>; meta: Record<string, unknown> };
 
@@ -43,7 +43,7 @@ const versionOf = (o: Record<string, unknown>): number => (typeof o.schemaVersio
  * Bring stored state and meta to STATE_SCHEMA_VERSION. `from` is the version found (the lower of
  * the two); `migrated` says whether anything changed and must be written back.
  */
-export function migrateStored(state: unknown, meta: unknown): { state: StoredState; meta: Meta; from: number; migrated: boolean } {
+export function migrateStored(state: unknown, meta: unknown): { state: VersionedState; meta: Meta; from: number; migrated: boolean } {
   if (!isRecord(state) || !isRecord(meta)) throw new StateSchemaError("stored cluster state is not an object");
   let raw: Raw = { state, meta };
   const from = Math.min(versionOf(state), versionOf(meta));
@@ -57,7 +57,7 @@ export function migrateStored(state: unknown, meta: unknown): { state: StoredSta
   if (typeof s.clusterId !== "string" || !isRecord(s.spec) || !isRecord(s.groups) || typeof m.siteId !== "string" || !isRecord(m.nodeTokenHashes) || !isRecord(m.previousTokens)) {
     throw new StateSchemaError(`stored cluster state (schema v${from}) lacks required fields after migration`);
   }
-  return { state: s as unknown as StoredState, meta: m as unknown as Meta, from, migrated: from < STATE_SCHEMA_VERSION };
+  return { state: s as unknown as VersionedState, meta: m as unknown as Meta, from, migrated: from < STATE_SCHEMA_VERSION };
 }
 
 /** A new cluster's meta at the current version. */
@@ -66,7 +66,7 @@ export function newMeta(siteId: string, nodeTokenHashes: Record<string, string>)
 }
 
 /** The engine's snapshot as stored: always stamped with the current version. */
-export function stamp(state: PersistedState): StoredState {
+export function stamp(state: PersistedState): VersionedState {
   return { ...state, schemaVersion: STATE_SCHEMA_VERSION };
 }
 
