@@ -176,6 +176,8 @@ export const WebhookCreate = z.strictObject({
   cluster: z.string().max(200).optional(),
   minSeverity: Severity.default("warning"),
   ratePerMinute: z.number().int().min(1).max(600).default(30),
+  /** One delivery may take this long before it counts as failed (retried with backoff). */
+  timeoutMs: z.number().int().min(500).max(30_000).default(10_000),
   /** generic-json only: HMAC-SHA256 key; generated when absent. Shown once. */
   secret: z.string().min(16).max(200).optional(),
   enabled: z.boolean().default(true),
@@ -185,6 +187,7 @@ export const WebhookUpdate = z.strictObject({
   label: z.string().max(200).optional(),
   minSeverity: Severity.optional(),
   ratePerMinute: z.number().int().min(1).max(600).optional(),
+  timeoutMs: z.number().int().min(500).max(30_000).optional(),
   enabled: z.boolean().optional(),
 });
 export const Webhook = z.object({
@@ -196,6 +199,7 @@ export const Webhook = z.object({
   cluster: z.string().nullable(),
   minSeverity: Severity,
   ratePerMinute: z.number(),
+  timeoutMs: z.number(),
   enabled: z.boolean(),
   createdAt: z.number(),
   updatedAt: z.number(),

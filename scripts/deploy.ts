@@ -41,6 +41,7 @@ for (const d of config.d1_databases) {
   }
 }
 if (!config.durable_objects.bindings.some((b: { class_name: string }) => b.class_name === "ClusterObject")) problems.push(`[env.${opts.env}] has no ClusterObject Durable Object binding`);
+if ((config.vars as Record<string, unknown>).CHIME_LOOPBACK_TEST_MODE !== undefined) problems.push(`[env.${opts.env}] sets CHIME_LOOPBACK_TEST_MODE: that is for tests and local development only`);
 if (!config.queues.producers?.some((q: { binding: string }) => q.binding === "ALERTS")) problems.push(`[env.${opts.env}] has no ALERTS queue producer`);
 
 console.log(`chime-ha deploy: Worker '${config.name}' (env ${opts.env})`);

@@ -11,4 +11,8 @@ export interface Env {
   /** Alert delivery tuning (vars): first retry delay in seconds (doubles each time), attempts before dead-lettering. */
   ALERT_RETRY_BASE_SECONDS?: string;
   ALERT_MAX_ATTEMPTS?: string;
+  /** "true" only for tests and local development: webhooks may use http:// to loopback (worker/net/url-policy.ts). */
+  CHIME_LOOPBACK_TEST_MODE?: string;
+  /** DNS-over-HTTPS endpoint for checking webhook host names (default Cloudflare's; worker/net/resolve.ts). */
+  DNS_RESOLVER_URL?: string;
 }

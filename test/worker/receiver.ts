@@ -1,7 +1,7 @@
 // A real local HTTP receiver for alert delivery tests, started by vitest's globalSetup (Node) on
 // 127.0.0.1; the Worker under test (workerd) POSTs alerts to it. Each hook name keeps its own
 // log and failure mode, set by the tests over HTTP:
-//   POST /_control/<name> {"failForMs": n} | {"failAlways": true} | {"ok": true}
+//   POST /_control/<name> {"failForMs": n} | {"failAlways": true} | {"ok": true} | {"delayMs": n}
 //   (failForMs counts from the first request that arrives after it is set, so a slow machine
 //   cannot let the outage pass before any alert was sent)
 //   GET  /_log/<name> -> [{ at, status, headers, body }]  (every request, failed ones too)
@@ -17,6 +17,8 @@ interface Hook {
   /** Outage length armed by failForMs, started by the next request. */
   failFor: number;
   failAlways: boolean;
+  /** Answer each request this late (per-destination timeout tests). */
+  delayMs: number;
   log: { at: number; status: number; headers: Record<string, string>; body: string }[];
 }
 
@@ -24,7 +26,7 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
   const hooks = new Map<string, Hook>();
   const hook = (name: string) => {
     let h = hooks.get(name);
-    if (!h) hooks.set(name, (h = { failUntil: 0, failFor: 0, failAlways: false, log: [] }));
+    if (!h) hooks.set(name, (h = { failUntil: 0, failFor: 0, failAlways: false, delayMs: 0, log: [] }));
     return h;
   };
   const server = createServer((req, res) => {
@@ -39,8 +41,9 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
       };
       if (kind === "_control" && req.method === "POST") {
         const h = hook(name);
-        const cmd = JSON.parse(body || "{}") as { failForMs?: number; failAlways?: boolean; ok?: boolean };
+        const cmd = JSON.parse(body || "{}") as { failForMs?: number; failAlways?: boolean; ok?: boolean; delayMs?: number };
         if (cmd.failForMs !== undefined) h.failFor = cmd.failForMs;
+        if (cmd.delayMs !== undefined) h.delayMs = cmd.delayMs;
         h.failAlways = cmd.failAlways === true;
         if (cmd.ok) h.failUntil = h.failFor = 0;
         return send(200, { ok: true });
@@ -62,7 +65,9 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
         h.log.push({ at: Date.now(), status, headers, body });
-        return send(status, status === 200 ? { ok: true } : { error: "receiver is down (test)" });
+        const answer = () => send(status, status === 200 ? { ok: true } : { error: "receiver is down (test)" });
+        if (h.delayMs > 0) return void setTimeout(answer, h.delayMs);
+        return answer();
       }
       send(404, { error: "unknown path" });
     });

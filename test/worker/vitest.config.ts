@@ -3,6 +3,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { fileURLToPath } from "node:url";
 import { defineProject } from "vitest/config";
+import { startDnsStandIn } from "./dns-stand-in.js";
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 
@@ -20,6 +21,8 @@ export default defineProject({
           TEST_MIGRATIONS: await readD1Migrations(root("migrations")),
           // Randomized suites print their seed; set it to replay one run exactly.
           CHIME_FUZZ_SEED: process.env.CHIME_FUZZ_SEED ?? "",
+          // Webhook host names are resolved here instead of over the internet.
+          DNS_RESOLVER_URL: await startDnsStandIn(),
         },
       },
     })),

@@ -6,6 +6,7 @@ import { and, asc, count, eq, gt, lt, min, ne } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { alertOutbox, deadLetters, webhooks } from "../db/schema.js";
 import type { Env } from "../env.js";
+import { webhookDestinationProblem } from "../net/resolve.js";
 import { render } from "./formats/index.js";
 import type { Alert } from "./types.js";
 
@@ -15,7 +16,6 @@ export interface DeliveryConfig {
   baseDelaySeconds: number;
   maxDelaySeconds: number;
   maxAttempts: number;
-  timeoutMs: number;
 }
 
 export function deliveryConfig(env: Env): DeliveryConfig {
@@ -27,7 +27,6 @@ export function deliveryConfig(env: Env): DeliveryConfig {
     baseDelaySeconds: num(env.ALERT_RETRY_BASE_SECONDS, 5),
     maxDelaySeconds: 600,
     maxAttempts: Math.max(1, Math.floor(num(env.ALERT_MAX_ATTEMPTS, 8))),
-    timeoutMs: 10_000,
   };
 }
 
@@ -75,8 +74,12 @@ export async function deliverOne(env: Env, outboxId: number, now: number, cfg: D
   const alert = { ...(row.alert as Omit<Alert, "id">), id: row.id } as Alert;
   let error: string | null = null;
   try {
+    // Checked again before every send: the URL was fine when saved, but a name can change where it points.
+    const refused = await webhookDestinationProblem(env, w.url);
+    if (refused) throw new Error(refused);
     const req = await render(w.format, alert, w.secret, now);
-    const res = await fetch(w.url, { method: "POST", headers: req.headers, body: req.body, signal: AbortSignal.timeout(cfg.timeoutMs) });
+    // Each destination has its own timeout (webhooks.timeout_ms): one slow receiver cannot hold the others' batch.
+    const res = await fetch(w.url, { method: "POST", headers: req.headers, body: req.body, signal: AbortSignal.timeout(w.timeoutMs) });
     // Drain the body so the connection can be reused.
     const text = await res.text().catch(() => "");
     if (!res.ok) error = `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;

@@ -12,6 +12,7 @@ import { actorOf, requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { newId, newToken, sha256Hex } from "../http/tokens.js";
 import { issuesToErrors } from "../http/validation.js";
+import { specUrlProblems } from "../net/url-policy.js";
 import { isYamlRequest, YAML_MEDIA, yamlSpecBody } from "../http/yaml-body.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
 
@@ -24,13 +25,15 @@ function noBody(): never {
 
 function parseSpec(input: unknown, locate?: Locate): ClusterSpec {
   const r = validateSpec(input, locate);
-  if (!r.ok) {
+  // URLs the nodes will call must be https (or the node's own loopback): worker/net/url-policy.ts.
+  const problems = r.ok ? specUrlProblems(r.spec) : r.problems;
+  if (problems.length > 0) {
     throw new ApiError(400, "Invalid cluster spec", {
-      detail: `${r.problems.length} problem(s) in the spec; nothing was stored`,
-      errors: r.problems.map((p) => ({ ...p, path: p.path === "(root)" ? "spec" : `spec.${p.path}` })),
+      detail: `${problems.length} problem(s) in the spec; nothing was stored`,
+      errors: problems.map((p) => ({ ...p, path: p.path === "(root)" ? "spec" : `spec.${p.path}` })),
     });
   }
-  return r.spec;
+  return (r as Extract<typeof r, { ok: true }>).spec;
 }
 
 async function mintNodeTokens(clusterId: string, names: string[], now: number) {

@@ -11,6 +11,8 @@ import { alertOutbox, deadLetters, events, incidents, webhooks } from "../db/sch
 import { actorOf, requireRole, requireRoleFor } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { newId } from "../http/tokens.js";
+import type { Env } from "../env.js";
+import { webhookDestinationProblem } from "../net/resolve.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
 
 type Row = typeof webhooks.$inferSelect;
@@ -23,6 +25,7 @@ export const webhookView = (r: Row): Webhook => ({
   cluster: r.clusterId,
   minSeverity: r.minSeverity,
   ratePerMinute: r.ratePerMinute,
+  timeoutMs: r.timeoutMs,
   enabled: r.enabled,
   createdAt: r.createdAt,
   updatedAt: r.updatedAt,
@@ -34,6 +37,12 @@ export async function loadWebhook(d: ReturnType<typeof db>, id: string): Promise
   const row = await d.select().from(webhooks).where(eq(webhooks.id, id)).get();
   if (!row) throw new ApiError(404, "Not found", { detail: `no webhook '${id}'` });
   return row;
+}
+
+/** 400 naming `url` when the Worker must not send there (worker/net/url-policy.ts). */
+async function checkDestination(env: Env, url: string): Promise<void> {
+  const why = await webhookDestinationProblem(env, url, { fresh: true });
+  if (why) throw new ApiError(400, "Invalid request", { detail: `webhook URL ${why}`, errors: [{ path: "url", message: why }] });
 }
 
 function randomSecret(): string {
@@ -94,6 +103,7 @@ export function registerWebhooks(app: App): void {
       }
       const p = requireRoleFor(c, "admin", site);
       if (site !== null && body.cluster === undefined) await loadSite(d, site);
+      await checkDestination(c.env, body.url);
       if (body.format !== "generic-json" && body.secret !== undefined) {
         throw new ApiError(400, "Invalid request", { errors: [{ path: "secret", message: "only generic-json webhooks are signed" }] });
       }
@@ -109,6 +119,7 @@ export function registerWebhooks(app: App): void {
         clusterId: body.cluster ?? null,
         minSeverity: body.minSeverity,
         ratePerMinute: body.ratePerMinute,
+        timeoutMs: body.timeoutMs,
         enabled: body.enabled,
         createdAt: now,
         updatedAt: now,
@@ -153,6 +164,7 @@ export function registerWebhooks(app: App): void {
       const row = await loadWebhook(d, c.req.valid("param").id);
       const p = requireRoleFor(c, "admin", row.siteId);
       const body = c.req.valid("json");
+      if (body.url !== undefined) await checkDestination(c.env, body.url);
       const next: Row = { ...row, ...Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)), updatedAt: Date.now() };
       await d.batch([
         d.update(webhooks).set(next).where(eq(webhooks.id, row.id)),

@@ -90,6 +90,8 @@ export const webhooks = sqliteTable("webhooks", {
   minSeverity: text("min_severity", { enum: ["info", "warning", "critical"] }).notNull(),
   /** Deliveries per minute to this destination; more wait (never dropped). */
   ratePerMinute: integer("rate_per_minute").notNull(),
+  /** How long one delivery may take before it counts as failed (then retried with backoff). */
+  timeoutMs: integer("timeout_ms").notNull().default(10000),
   enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),

@@ -1,0 +1,1 @@
+ALTER TABLE `webhooks` ADD `timeout_ms` integer DEFAULT 10000 NOT NULL;
