@@ -26,6 +26,8 @@ export const GroupStatus = z.object({
   health: GroupHealth.optional(),
   /** Why the group is not ok, in one line (null when ok). */
   reason: z.string().nullable().optional(),
+  /** Every member and why it could not take the group now (null: it is a candidate). Absent from older control planes. */
+  members: z.array(z.object({ node: z.string(), why: z.string().nullable() })).optional(),
 });
 export type GroupStatus = z.infer<typeof GroupStatus>;
 

@@ -103,6 +103,8 @@ const ROUTES: Route[] = [
   { method: "GET", template: "/v1/dead-letters", path: () => "/v1/dead-letters", role: "viewer", scope: "list", ok: [200] },
   { method: "POST", template: "/v1/dead-letters/replay", path: () => "/v1/dead-letters/replay", body: () => ({}), role: "operator", scope: "list", ok: [200] },
   { method: "GET", template: "/v1/metrics", path: () => "/v1/metrics", role: "viewer", scope: "list", ok: [200] },
+  { method: "GET", template: "/v1/fleet", path: () => "/v1/fleet", role: "viewer", scope: "list", ok: [200] },
+  { method: "GET", template: "/v1/whoami", path: () => "/v1/whoami", role: "viewer", scope: "list", ok: [200] },
   { method: "GET", template: "/v1/openapi.json", path: () => "/v1/openapi.json", role: "public", scope: "global", ok: [200] },
 ];
 
@@ -237,7 +239,7 @@ describe("authorization matrix", () => {
   });
 
   it("scoped lists show nothing of other sites", async () => {
-    for (const path of ["/v1/clusters", "/v1/sites", "/v1/webhooks", "/v1/events", "/v1/metrics"]) {
+    for (const path of ["/v1/clusters", "/v1/sites", "/v1/webhooks", "/v1/events", "/v1/metrics", "/v1/fleet"]) {
       const r = await call("GET", path, { token: ctx.operatorB });
       expect(r.status, path).toBe(200);
       expect(JSON.stringify(r.json), path).not.toContain(ctx.cluster);

@@ -57,6 +57,8 @@ export function statusView(s: EngineState, now: number): ClusterStatus {
         leaseLeftMs: g.holder && g.leaseUntil !== null ? Math.max(0, leaseEnd(s, g) - now) : null,
         revokeTo: g.revokeTo,
         ...groupHealth(s, group, now),
+        // For an operator's switchover target picker: the engine's own reason per member.
+        members: groupMembers(p.spec, group).map((node) => ({ node, why: whyNotCandidate(s, group, node, now) })),
       };
       if (group.mode === "active-active-lb" && g.holder) {
         const lb = MODES[group.mode].desiredExtras?.(s, group, g.holder, true, now).lb;
