@@ -4,12 +4,52 @@ import { Name } from "./spec.js";
 
 export const SiteId = Name;
 
-export const SiteCreate = z.strictObject({
-  id: SiteId,
-  description: z.string().max(500).default(""),
+/** Cloudflare Durable Object location hints: the region a site's cluster objects are created in. */
+export const LocationHint = z.enum(["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"]);
+export type LocationHint = z.infer<typeof LocationHint>;
+/** Cloudflare jurisdictions: the objects run and store data only inside it. */
+export const Jurisdiction = z.enum(["eu", "fedramp", "fedramp-high"]);
+export type Jurisdiction = z.infer<typeof Jurisdiction>;
+
+/** The location hints that lie inside each jurisdiction. */
+export const HINTS_IN: Record<Jurisdiction, LocationHint[]> = { eu: ["weur", "eeur"], fedramp: ["wnam", "enam"], "fedramp-high": ["wnam", "enam"] };
+
+/** A location hint outside the site's jurisdiction cannot be honoured: say so, at the hint's path. */
+const placementRule = (v: { locationHint?: LocationHint | null; jurisdiction?: Jurisdiction | null }, ctx: z.RefinementCtx) => {
+  if (v.locationHint && v.jurisdiction && !HINTS_IN[v.jurisdiction].includes(v.locationHint)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["locationHint"],
+      message: `location hint '${v.locationHint}' lies outside jurisdiction '${v.jurisdiction}' (use ${HINTS_IN[v.jurisdiction].join(" or ")}, or none)`,
+    });
+  }
+};
+
+export const SiteCreate = z
+  .strictObject({
+    id: SiteId,
+    description: z.string().max(500).default(""),
+    /** Where this site's cluster objects are created (near its servers). */
+    locationHint: LocationHint.optional(),
+    /** Keep this site's cluster objects (and their state) inside a jurisdiction. */
+    jurisdiction: Jurisdiction.optional(),
+  })
+  .superRefine(placementRule);
+/** Placement can change only while the site has no clusters (their objects never move); null clears it. */
+export const SiteUpdate = z
+  .strictObject({
+    description: z.string().max(500).optional(),
+    locationHint: LocationHint.nullable().optional(),
+    jurisdiction: Jurisdiction.nullable().optional(),
+  })
+  .superRefine(placementRule);
+export const Site = z.object({
+  id: z.string(),
+  description: z.string(),
+  createdAt: z.number(),
+  locationHint: LocationHint.nullable(),
+  jurisdiction: Jurisdiction.nullable(),
 });
-export const SiteUpdate = z.strictObject({ description: z.string().max(500) });
-export const Site = z.object({ id: z.string(), description: z.string(), createdAt: z.number() });
 export type Site = z.infer<typeof Site>;
 
 /** The spec is validated separately so its errors carry paths like `spec.nodes[1].ip`. */

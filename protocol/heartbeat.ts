@@ -2,8 +2,10 @@
 //
 // Lease rule (DESIGN.md): the shim notes its monotonic clock `s` when it SENDS a heartbeat; a
 // grant `(epoch, ttlMs)` in the reply makes its local lease valid until `s + ttlMs - localMargin`.
-// The Durable Object counts the same lease from when it RECEIVED the heartbeat. Pushes over the
-// watch socket never carry a lease: they only tell the shim to heartbeat now.
+// The Durable Object counts the same lease from when it RECEIVED the heartbeat. Heartbeats go
+// either as HTTP POSTs or as messages on the node's watch socket (the same body, a reply
+// correlated by `seq`); the rule is the same on both. A desired-state push carries no lease: it
+// tells the shim to heartbeat now. A pushed grant counts as a reply to a heartbeat already sent.
 import { z } from "zod";
 import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
 
@@ -190,10 +192,46 @@ export const HeartbeatReply = z.strictObject({
 });
 export type HeartbeatReply = z.infer<typeof HeartbeatReply>;
 
-/** Messages the Durable Object pushes over the watch socket. */
+/**
+ * Grants pushed to a node the moment the engine decides them (the old holder's lease surely over),
+ * without waiting for this node's next heartbeat. They count as a reply to this node's heartbeat
+ * `seq` of boot `bootId`, the last one the control plane received: the shim counts each lease from
+ * when it SENT that heartbeat, the control plane from its decision (later), so the rule holds.
+ */
+export const PushedGrants = z.strictObject({
+  type: z.literal("grant"),
+  bootId: z.string().min(1).max(64),
+  seq: z.number().int().min(0),
+  grants: z.array(Grant).min(1),
+});
+export type PushedGrants = z.infer<typeof PushedGrants>;
+
+/** Why a heartbeat sent on the watch socket was not taken (the HTTP route's status and problem detail). */
+export const HeartbeatRefused = z.strictObject({
+  type: z.literal("refused"),
+  /** The refused heartbeat's seq, when it could be read. */
+  seq: z.number().int().min(0).nullable(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
+});
+
+/** Messages the Durable Object sends over the watch socket. */
 export const WatchMessage = z.discriminatedUnion("type", [
   /** Desired state changed: heartbeat now to pick up grants and the new desired state. */
   z.strictObject({ type: z.literal("desired"), desired: DesiredState }),
   z.strictObject({ type: z.literal("hello"), node: Name, specVersion: z.number().int() }),
+  /** The answer to a heartbeat sent on the socket, correlated by its `seq`. */
+  z.strictObject({ type: z.literal("reply"), seq: z.number().int().min(0), reply: HeartbeatReply }),
+  HeartbeatRefused,
+  PushedGrants,
 ]);
 export type WatchMessage = z.infer<typeof WatchMessage>;
+
+/**
+ * What a node sends on its watch socket: a heartbeat, exactly the HTTP route's body. The socket was
+ * opened with the node's token, so messages carry none. A text "ping" is answered "pong" by the
+ * runtime without waking the Durable Object (and WebSocket protocol pings cost nothing at all).
+ */
+export const SocketHeartbeat = z.strictObject({ type: z.literal("heartbeat"), request: z.unknown() });
+export type SocketHeartbeat = z.infer<typeof SocketHeartbeat>;

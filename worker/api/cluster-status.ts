@@ -5,7 +5,7 @@ import { db, loadCluster } from "../db/registry.js";
 import { requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
-import { clusterStub } from "./clusters.js";
+import { clusterStub } from "../cluster/placement.js";
 
 export function registerClusterStatus(app: App): void {
   app.openapi(
@@ -23,7 +23,7 @@ export function registerClusterStatus(app: App): void {
       const { id } = c.req.valid("param");
       const row = await loadCluster(db(c.env), id);
       requireRole(c, "viewer", row.siteId);
-      const status = await clusterStub(c.env, id).status();
+      const status = await (await clusterStub(c.env, id)).status();
       if (!status) throw new ApiError(404, "Not found", { detail: `cluster ${id} has no live state` });
       return c.json({ cluster: id, site: row.siteId, ...status }, 200);
     },

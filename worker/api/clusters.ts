@@ -7,7 +7,7 @@ import { Cluster, ClusterCreate, ClusterCreated, ClusterSpecUpdate, NodeTokenRot
 import { type ClusterSpec, type Locate, validateSpec } from "../../protocol/spec.js";
 import { apiEvent, clusterView, db, loadCluster, loadSite } from "../db/registry.js";
 import { clusters, events, nodes, tokens } from "../db/schema.js";
-import type { Env } from "../env.js";
+import { clusterStub, forgetPlacement, stubFor } from "../cluster/placement.js";
 import { actorOf, requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { newId, newToken, sha256Hex } from "../http/tokens.js";
@@ -49,8 +49,6 @@ async function mintNodeTokens(clusterId: string, names: string[], now: number) {
   }
   return { clear, hashes, rows };
 }
-
-export const clusterStub = (env: Env, id: string) => env.CLUSTER.get(env.CLUSTER.idFromName(id));
 
 export function registerClusters(app: App): void {
   app.openapi(
@@ -95,7 +93,7 @@ export function registerClusters(app: App): void {
       const p = requireRole(c, "admin", body.site);
       const spec = parseSpec(body.spec, yaml?.locateSpec);
       const d = db(c.env);
-      await loadSite(d, body.site);
+      const site = await loadSite(d, body.site);
       const id = `${body.site}.${spec.name}`;
       if (await d.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, id)).get()) {
         throw new ApiError(409, "Conflict", { detail: `cluster '${spec.name}' already exists in site '${body.site}' (${id}); update its spec instead` });
@@ -104,7 +102,8 @@ export function registerClusters(app: App): void {
       const minted = await mintNodeTokens(id, spec.nodes.map((n) => n.name), now);
       // The Durable Object first (idempotent), then the registry rows in one batch; if the batch
       // fails the object is removed again so nothing is half-created.
-      const stub = clusterStub(c.env, id);
+      // Created in the site's jurisdiction, near its location hint (cluster/placement.ts).
+      const stub = stubFor(c.env, id, { locationHint: site.locationHint, jurisdiction: site.jurisdiction });
       await stub.init(id, body.site, spec, 1, minted.hashes);
       const row = { id, siteId: body.site, name: spec.name, spec, specVersion: 1, createdAt: now, updatedAt: now };
       try {
@@ -219,7 +218,7 @@ export function registerClusters(app: App): void {
         if (!/NOT NULL constraint failed: sites\.id/.test(String((err as Error)?.cause ?? err))) throw err;
         throw new ApiError(412, "Precondition failed", { detail: `the spec changed while this update was being made (it was at version ${row.specVersion}); read it again and retry` });
       }
-      await clusterStub(c.env, id).updateSpec(spec, version, actorOf(p), hashes, previous);
+      await (await clusterStub(c.env, id)).updateSpec(spec, version, actorOf(p), hashes, previous);
       c.header("ETag", `"v${version}"`);
       return c.json({ cluster: clusterView({ ...row, spec, specVersion: version, updatedAt: now }, true), nodeTokens: minted.clear }, 200);
     },
@@ -238,7 +237,8 @@ export function registerClusters(app: App): void {
       const d = db(c.env);
       const row = await loadCluster(d, id);
       const p = requireRole(c, "admin", row.siteId);
-      await clusterStub(c.env, id).destroy();
+      await (await clusterStub(c.env, id)).destroy();
+      forgetPlacement(id);
       await d.batch([
         d.update(tokens).set({ revokedAt: Date.now() }).where(and(eq(tokens.clusterId, id), isNull(tokens.revokedAt))),
         d.delete(nodes).where(eq(nodes.clusterId, id)),
@@ -298,7 +298,7 @@ export function registerClusters(app: App): void {
           }),
         ),
       ]);
-      await clusterStub(c.env, id).setNodeToken(node, minted.hashes[node]!, graceUntil);
+      await (await clusterStub(c.env, id)).setNodeToken(node, minted.hashes[node]!, graceUntil);
       return c.json({ node, token: minted.clear[node]!, previousValidUntil: graceUntil }, 200);
     },
   );

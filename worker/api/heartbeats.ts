@@ -7,7 +7,7 @@ import { bearer } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { sha256Hex } from "../http/tokens.js";
 import { type App, problemResponse } from "./app.js";
-import { clusterStub } from "./clusters.js";
+import { clusterStub } from "../cluster/placement.js";
 
 const NodeParams = z.object({ id: z.string(), node: z.string() });
 const NODE_SECURITY = [{ nodeToken: [] }];
@@ -45,7 +45,7 @@ export function registerHeartbeats(app: App): void {
     } catch {
       body = undefined;
     }
-    const out = await clusterStub(c.env, id).heartbeat(node, hash, body);
+    const out = await (await clusterStub(c.env, id)).heartbeat(node, hash, body);
     if (!out.ok) {
       const title = out.status === 404 ? "Not found" : out.status === 400 ? "Invalid heartbeat" : "Forbidden";
       throw new ApiError(out.status, title, out.errors ? { detail: out.detail, errors: out.errors } : { detail: out.detail });
@@ -72,7 +72,7 @@ export function registerHeartbeats(app: App): void {
     headers.set("x-chime-node", node);
     headers.set("x-chime-token-hash", hash);
     headers.delete("authorization");
-    const res = await clusterStub(c.env, id).fetch(new Request(c.req.raw.url, { headers }));
+    const res = await (await clusterStub(c.env, id)).fetch(new Request(c.req.raw.url, { headers }));
     if (res.status === 101) return res;
     const detail = await res.text();
     const status = res.status === 404 ? 404 : res.status === 426 ? 426 : 403;

@@ -7,7 +7,7 @@ import { db } from "../db/registry.js";
 import { alertOutbox, clusters, deadLetters, events, webhooks } from "../db/schema.js";
 import { requireRole } from "../http/auth.js";
 import { type App, SECURITY } from "./app.js";
-import { clusterStub } from "./clusters.js";
+import { clusterStub } from "../cluster/placement.js";
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${esc(v)}"`).join(",")}}`;
@@ -58,7 +58,7 @@ export function registerMetrics(app: App): void {
         .where(p.siteId === null ? undefined : eq(clusters.siteId, p.siteId))
         .orderBy(clusters.id)
         .all();
-      const statuses = await Promise.all(rows.map((r) => clusterStub(c.env, r.id).status()));
+      const statuses = await Promise.all(rows.map(async (r) => (await clusterStub(c.env, r.id)).status()));
       rows.forEach((r, i) => {
         const st = statuses[i];
         if (!st) return;

@@ -7,7 +7,8 @@ import { events } from "../db/schema.js";
 import { actorOf, requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
-import { clusterStub } from "./clusters.js";
+import type { ClusterObject } from "../cluster/cluster-object.js";
+import { clusterStub } from "../cluster/placement.js";
 
 const ok = { 200: { description: "accepted; detail is the engine's reason", content: { "application/json": { schema: AdminOpResult } } } };
 const errors = { 404: problemResponse("no such cluster, node or group"), 409: problemResponse("refused by the engine, with its reason") };
@@ -26,8 +27,8 @@ async function operatorTarget(c: Ctx, id: string, names: { group?: string; nodes
 }
 
 /** Feed an operator input to the cluster's engine; its refusal becomes a problem with the reason. */
-async function runAdmin(c: Ctx, id: string, input: Parameters<ReturnType<typeof clusterStub>["admin"]>[0]) {
-  const out = await clusterStub(c.env, id).admin(input);
+async function runAdmin(c: Ctx, id: string, input: Parameters<ClusterObject["admin"]>[0]) {
+  const out = await (await clusterStub(c.env, id)).admin(input);
   if (!out.ok) throw new ApiError(out.status, out.status === 404 ? "Not found" : "Conflict", { detail: out.detail });
   return { ok: true as const, detail: out.detail, decisions: out.decisions };
 }

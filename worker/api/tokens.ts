@@ -11,7 +11,7 @@ import { actorOf, requireRole, requireRoleFor } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { newId, newToken, sha256Hex } from "../http/tokens.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
-import { clusterStub } from "./clusters.js";
+import { clusterStub } from "../cluster/placement.js";
 
 type Row = typeof tokens.$inferSelect;
 const view = (r: Row): Token => ({
@@ -141,7 +141,7 @@ export function registerTokens(app: App): void {
       ]);
       if (row.kind === "node" && row.clusterId && row.nodeName) {
         // The Durable Object checks node tokens itself: it forgets this one (current or in grace).
-        await clusterStub(c.env, row.clusterId).revokeNodeToken(row.nodeName, row.hash);
+        await (await clusterStub(c.env, row.clusterId)).revokeNodeToken(row.nodeName, row.hash);
       }
       return c.body(null, 204);
     },

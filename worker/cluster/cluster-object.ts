@@ -1,10 +1,16 @@
 // One Durable Object per cluster: a thin shell around the pure engine. It loads the persisted
 // state once, feeds inputs (heartbeats, alarm ticks, admin operations), and performs the engine's
 // effects: persist (before any reply or push leaves), events (D1), pushes (hibernatable WebSocket
-// watch per node) and one alarm at the engine's next deadline.
+// watch per node) and one alarm where the engine's alarm policy wants it (engine/deadlines.ts).
+//
+// Heartbeats arrive as RPC calls from the Worker's HTTP route or as messages on the node's
+// hibernatable watch socket (webSocketMessage), answered on the same socket with the request's
+// `seq`. Between messages the object keeps no timer, no pending fetch and no waitUntil (event rows
+// are the only background work, and only on transitions), so it stays hibernation-eligible and
+// is not billed for duration while idle.
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
-import { type HeartbeatReply, HeartbeatRequest, type WatchMessage } from "../../protocol/heartbeat.js";
+import { type HeartbeatReply, HeartbeatRequest, type PushedGrants, SocketHeartbeat, type WatchMessage } from "../../protocol/heartbeat.js";
 import type { ClusterSpec } from "../../protocol/spec.js";
 import { enqueueEvents } from "../alerts/consumer.js";
 import type { AlertEvent } from "../alerts/types.js";
@@ -34,23 +40,58 @@ export interface StorageCounters {
   heartbeats: number;
 }
 
+/**
+ * Every billable unit this object causes, counted where it happens (memory only: they restart
+ * with the object). `npm run bench:cost` prices them (test/bench/prices.ts).
+ */
+export interface UsageCounters {
+  /** RPC method calls from the Worker (each one Durable Object request). */
+  rpcCalls: number;
+  /** fetch() calls: WebSocket upgrades (each one Durable Object request). */
+  fetches: number;
+  /** Incoming WebSocket messages that reached webSocketMessage (billed 20:1). */
+  wsMessagesIn: number;
+  /** Outgoing WebSocket messages (not billed). */
+  wsMessagesOut: number;
+  /** alarm() invocations (each one Durable Object request). */
+  alarms: number;
+  /** Storage rows written: state/meta puts, one per key, and every setAlarm/deleteAlarm. */
+  rowsWritten: number;
+  /** Event rows inserted into D1. */
+  d1RowsWritten: number;
+  /** Alert messages sent to the queue (3 queue operations each: write, read, delete). */
+  queueMessages: number;
+  heartbeatsHttp: number;
+  heartbeatsSocket: number;
+}
+
+/** What the object keeps with each accepted watch socket (survives hibernation). */
+interface SocketAttachment {
+  node: string;
+  tokenHash: string;
+}
+
 export class ClusterObject extends DurableObject<Env> {
   private engine: EngineState | null = null;
   private meta: Meta | null = null;
   /** The alarm time we last set (memory), so a renewal that moves the deadline later costs no write. */
   private alarmAt: number | null = null;
   private counters: StorageCounters = { statePuts: 0, alarmWrites: 0, heartbeats: 0 };
+  private usage: UsageCounters = { rpcCalls: 0, fetches: 0, wsMessagesIn: 0, wsMessagesOut: 0, alarms: 0, rowsWritten: 0, d1RowsWritten: 0, queueMessages: 0, heartbeatsHttp: 0, heartbeatsSocket: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       const [persisted, meta, alarm] = await Promise.all([ctx.storage.get(STATE_KEY), ctx.storage.get(META_KEY), ctx.storage.getAlarm()]);
       this.alarmAt = alarm;
+      // Answered by the runtime itself: no wake-up, no duration, no request.
+      ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
       if (persisted && meta) {
         // State written by an older Worker version is migrated once, before anything is served.
         const m = migrateStored(persisted, meta);
         if (m.migrated) {
           await ctx.storage.put({ [STATE_KEY]: m.state, [META_KEY]: m.meta });
+          this.usage.rowsWritten += 2;
           console.log(JSON.stringify({ msg: "cluster state migrated", cluster: m.state.clusterId, from: m.from, to: m.state.schemaVersion }));
         }
         this.meta = m.meta;
@@ -61,18 +102,28 @@ export class ClusterObject extends DurableObject<Env> {
 
   /** Create the cluster's state (idempotent for the same spec version). */
   async init(clusterId: string, siteId: string, spec: ClusterSpec, specVersion: number, nodeTokenHashes: Record<string, string>): Promise<void> {
+    this.usage.rpcCalls++;
     if (this.engine) return;
     const persisted = stamp(newPersistedState(clusterId, spec, specVersion));
     const meta = newMeta(siteId, nodeTokenHashes);
     await this.ctx.storage.put({ [STATE_KEY]: persisted, [META_KEY]: meta });
     this.counters.statePuts++;
+    this.usage.rowsWritten += 2;
     this.meta = meta;
     this.engine = boot(persisted, Date.now());
     await this.arm(Date.now() + spec.policy.leaseTtlMs + spec.policy.driftMarginMs);
   }
 
-  /** The token is checked first, then the body (untrusted input, parsed with zod here). */
+  /** A heartbeat from the Worker's HTTP route. */
   async heartbeat(node: string, tokenHash: string, body: unknown): Promise<HeartbeatOutcome> {
+    this.usage.rpcCalls++;
+    const out = await this.takeHeartbeat(node, tokenHash, body);
+    if (out.ok) this.usage.heartbeatsHttp++;
+    return out;
+  }
+
+  /** The token is checked first, then the body (untrusted input, parsed with zod here). */
+  private async takeHeartbeat(node: string, tokenHash: string, body: unknown): Promise<HeartbeatOutcome> {
     // Unknown cluster, unknown node and wrong token look the same: a caller without the right
     // token learns nothing about what exists.
     if (!this.engine || !this.tokenValid(node, tokenHash)) {
@@ -93,6 +144,7 @@ export class ClusterObject extends DurableObject<Env> {
   }
 
   async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" | "run-operation" }>): Promise<AdminOutcome> {
+    this.usage.rpcCalls++;
     if (!this.engine) return { ok: false, status: 404, detail: "no such cluster" };
     const result = await this.run(input);
     if (result.rejected) return { ok: false, status: 409, detail: result.rejected };
@@ -101,9 +153,11 @@ export class ClusterObject extends DurableObject<Env> {
   }
 
   async updateSpec(spec: ClusterSpec, specVersion: number, actor: string, nodeTokenHashes: Record<string, string>, previousTokens: Meta["previousTokens"] = {}): Promise<void> {
+    this.usage.rpcCalls++;
     if (!this.engine || !this.meta) throw new Error("cluster not initialised");
     this.meta = { ...this.meta, nodeTokenHashes, previousTokens };
     await this.ctx.storage.put(META_KEY, this.meta);
+    this.usage.rowsWritten++;
     await this.run({ type: "spec", spec, specVersion, actor });
   }
 
@@ -112,6 +166,7 @@ export class ClusterObject extends DurableObject<Env> {
    * with overlap: the node keeps heartbeating until it has the new one); without, it ends now.
    */
   async setNodeToken(node: string, hash: string, graceUntil: number | null = null): Promise<void> {
+    this.usage.rpcCalls++;
     if (!this.meta) throw new Error("cluster not initialised");
     const previousTokens = { ...this.meta.previousTokens };
     const old = this.meta.nodeTokenHashes[node];
@@ -119,12 +174,14 @@ export class ClusterObject extends DurableObject<Env> {
     else delete previousTokens[node];
     this.meta = { ...this.meta, nodeTokenHashes: { ...this.meta.nodeTokenHashes, [node]: hash }, previousTokens };
     await this.ctx.storage.put(META_KEY, this.meta);
+    this.usage.rowsWritten++;
     // Without a grace period the old token's watch sockets end now (with one, at their next reconnect).
     if (graceUntil === null) for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token rotated");
   }
 
   /** Revoke one token of a node (the current one or the one still in its grace period). */
   async revokeNodeToken(node: string, hash: string): Promise<void> {
+    this.usage.rpcCalls++;
     if (!this.meta) throw new Error("cluster not initialised");
     const previousTokens = { ...this.meta.previousTokens };
     const nodeTokenHashes = { ...this.meta.nodeTokenHashes };
@@ -133,6 +190,7 @@ export class ClusterObject extends DurableObject<Env> {
     if (nodeTokenHashes[node] === hash) nodeTokenHashes[node] = `revoked:${hash}`;
     this.meta = { ...this.meta, nodeTokenHashes, previousTokens };
     await this.ctx.storage.put(META_KEY, this.meta);
+    this.usage.rowsWritten++;
     for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token revoked");
   }
 
@@ -146,15 +204,18 @@ export class ClusterObject extends DurableObject<Env> {
     return prev !== undefined && Date.now() < prev.until && constantTimeEqual(prev.hash, hash);
   }
 
-  async status(): Promise<(ReturnType<typeof statusView> & { storage: StorageCounters }) | null> {
+  async status(): Promise<(ReturnType<typeof statusView> & { storage: StorageCounters; usage: UsageCounters; alarmAt: number | null }) | null> {
+    this.usage.rpcCalls++;
     if (!this.engine) return null;
-    return { ...statusView(this.engine, Date.now()), storage: { ...this.counters } };
+    return { ...statusView(this.engine, Date.now()), storage: { ...this.counters }, usage: { ...this.usage }, alarmAt: this.alarmAt };
   }
 
   async destroy(): Promise<void> {
+    this.usage.rpcCalls++;
     for (const ws of this.ctx.getWebSockets()) ws.close(4004, "cluster deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.usage.rowsWritten++;
     this.engine = null;
     this.meta = null;
     this.alarmAt = null;
@@ -162,18 +223,16 @@ export class ClusterObject extends DurableObject<Env> {
 
   /** Alarms are at-least-once: a tick is idempotent, and an early one just re-arms. */
   override async alarm(): Promise<void> {
+    this.usage.alarms++;
     this.alarmAt = null;
     if (!this.engine) return;
+    // The engine always asks for an alarm (at the latest its silence backstop), so one is re-armed.
     await this.run({ type: "tick" });
-    if (this.alarmAt === null) {
-      // The engine wants no deadline now; keep a slow safety tick so nothing is ever forgotten.
-      const p = this.engine.persisted.spec.policy;
-      await this.arm(Date.now() + p.leaseTtlMs + p.driftMarginMs);
-    }
   }
 
   /** WebSocket watch: GET .../watch with the node's token; the Worker forwards the upgrade here. */
   override async fetch(request: Request): Promise<Response> {
+    this.usage.fetches++;
     const node = request.headers.get("x-chime-node") ?? "";
     const hash = request.headers.get("x-chime-token-hash") ?? "";
     if (!this.engine || !this.tokenValid(node, hash)) {
@@ -183,14 +242,41 @@ export class ClusterObject extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [node]);
-    const hello: WatchMessage = { type: "hello", node, specVersion: this.engine.persisted.specVersion };
-    server.send(JSON.stringify(hello));
+    const attachment: SocketAttachment = { node, tokenHash: hash };
+    server.serializeAttachment(attachment);
+    this.send(server, { type: "hello", node, specVersion: this.engine.persisted.specVersion });
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  /**
+   * A heartbeat on the node's watch socket: the same checks and engine step as the HTTP route,
+   * answered on the socket with the request's seq. The token was checked at the upgrade and is
+   * checked again (a rotation without grace, or a revocation, also closes the socket).
+   */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    // The watch is one-way; answer a text "ping" so clients can check liveness cheaply.
-    if (message === "ping") ws.send("pong");
+    this.usage.wsMessagesIn++;
+    const who = ws.deserializeAttachment() as SocketAttachment | null;
+    let body: unknown;
+    try {
+      body = typeof message === "string" ? JSON.parse(message) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const envelope = SocketHeartbeat.safeParse(body);
+    if (!who || !envelope.success) {
+      this.send(ws, { type: "refused", seq: null, status: 400, detail: 'expected {"type":"heartbeat","request":{...}} as a JSON text message' });
+      return;
+    }
+    const seq = (envelope.data.request as { seq?: unknown } | null)?.seq;
+    const seqOf = typeof seq === "number" && Number.isInteger(seq) && seq >= 0 ? seq : null;
+    const out = await this.takeHeartbeat(who.node, who.tokenHash, envelope.data.request);
+    if (out.ok) {
+      this.usage.heartbeatsSocket++;
+      this.send(ws, { type: "reply", seq: seqOf ?? 0, reply: out.reply });
+      return;
+    }
+    this.send(ws, { type: "refused", seq: seqOf, status: out.status, detail: out.detail, ...(out.errors ? { errors: out.errors } : {}) });
+    if (out.status === 403) ws.close(4003, "not a valid token for this node");
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -215,13 +301,15 @@ export class ClusterObject extends DurableObject<Env> {
     /** Incident hints per row (not stored in D1), for alert grouping. */
     const hints: { incident?: string; resolves?: boolean }[] = [];
     const pushTo = new Set<string>();
-    let alarm: number | null | undefined;
+    const grantsTo = new Map<string, PushedGrants>();
+    let alarm: number | undefined;
     for (const e of effects) {
       switch (e.type) {
         case "persist":
           // Awaited before the reply: the output gate would hold it anyway, but be explicit.
           await this.ctx.storage.put(STATE_KEY, stamp(e.state));
           this.counters.statePuts++;
+          this.usage.rowsWritten++;
           break;
         case "event":
           eventRows.push({
@@ -240,6 +328,7 @@ export class ClusterObject extends DurableObject<Env> {
           break;
         case "push":
           pushTo.add(e.node);
+          if (e.grants) grantsTo.set(e.node, e.grants);
           break;
         case "alarm":
           alarm = e.at;
@@ -251,18 +340,25 @@ export class ClusterObject extends DurableObject<Env> {
       for (const node of pushTo) {
         const sockets = this.ctx.getWebSockets(node);
         if (sockets.length === 0) continue;
-        const msg: WatchMessage = { type: "desired", desired: desiredFor(this.engine, node, now) };
-        const text = JSON.stringify(msg);
+        // Grants first: the node may take the group at once (its old holder's lease is surely over).
+        const grants = grantsTo.get(node);
+        const desired: WatchMessage = { type: "desired", desired: desiredFor(this.engine, node, now) };
         for (const ws of sockets) {
-          try {
-            ws.send(text);
-          } catch {
-            // A dead socket is the client's to reconnect; the next heartbeat carries the same state.
-          }
+          if (grants) this.send(ws, grants);
+          this.send(ws, desired);
         }
       }
     }
     if (eventRows.length > 0) this.ctx.waitUntil(this.writeEvents(eventRows, hints));
+  }
+
+  private send(ws: WebSocket, msg: WatchMessage): void {
+    try {
+      ws.send(JSON.stringify(msg));
+      this.usage.wsMessagesOut++;
+    } catch {
+      // A dead socket is the client's to reconnect; the next heartbeat carries the same state.
+    }
   }
 
   /** Events go to D1, then (with their D1 ids) to the alerts queue for routing. */
@@ -273,6 +369,7 @@ export class ClusterObject extends DurableObject<Env> {
       const db = drizzle(this.env.DB);
       for (let i = 0; i < rows.length; i += 8) {
         const ids = await db.insert(events).values(rows.slice(i, i + 8)).returning({ id: events.id }).all();
+        this.usage.d1RowsWritten += ids.length;
         ids.forEach(({ id }, j) => {
           const r = rows[i + j]!;
           alerts.push({
@@ -297,20 +394,21 @@ export class ClusterObject extends DurableObject<Env> {
     if (alerts.length === 0 || !this.env.ALERTS) return;
     try {
       await enqueueEvents(this.env, alerts);
+      this.usage.queueMessages += alerts.length;
     } catch (err) {
       console.error(JSON.stringify({ msg: "alert enqueue failed", error: String(err), events: alerts.length }));
     }
   }
 
   /**
-   * Keep one alarm at the engine's next deadline. Moving it LATER costs nothing (an early alarm
-   * just ticks and re-arms), so a plain renewal never writes; moving it earlier or clearing does.
+   * Keep one alarm, never later than the engine asks. An armed alarm is never moved later (an
+   * early alarm just ticks and re-arms), so only an earlier deadline costs a write.
    */
-  private async arm(at: number | null): Promise<void> {
-    if (at === null) return;
+  private async arm(at: number): Promise<void> {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     this.counters.alarmWrites++;
+    this.usage.rowsWritten++;
     await this.ctx.storage.setAlarm(at);
   }
 }

@@ -6,6 +6,9 @@ export const sites = sqliteTable("sites", {
   id: text("id").primaryKey(),
   description: text("description").notNull().default(""),
   createdAt: integer("created_at").notNull(),
+  /** Durable Object placement of this site's clusters (cluster/placement.ts); null: Cloudflare's choice. */
+  locationHint: text("location_hint", { enum: ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] }),
+  jurisdiction: text("jurisdiction", { enum: ["eu", "fedramp", "fedramp-high"] }),
 });
 
 export const clusters = sqliteTable(

@@ -1,6 +1,6 @@
 // The pure failover engine (see README, "How it stays split-brain safe").
 export { candidates, whyNotCandidate } from "./candidates.js";
-export { nextDeadline } from "./deadlines.js";
+export { isLate, nextAlarm, nextDeadline, SILENCE_CHECK_MS } from "./deadlines.js";
 export { desiredFor } from "./desired.js";
 export { inRestartGrace, leaseEnd } from "./lease-rules.js";
 export { boot, newPersistedState } from "./state.js";

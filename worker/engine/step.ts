@@ -2,10 +2,10 @@
 // `now`, everything that must happen goes out as effects. Every decision carries a reason.
 // The parts: context.ts (what a step accumulates), lease-rules.ts, candidates.ts, transitions.ts,
 // on-*.ts (one per kind of input), evaluate-*.ts (what follows at `now`), deadlines.ts.
-import type { HeartbeatReply } from "../../protocol/heartbeat.js";
+import type { HeartbeatReply, PushedGrants } from "../../protocol/heartbeat.js";
 import { ackFence, evaluateComputes } from "./compute.js";
 import { StepCtx } from "./context.js";
-import { nextDeadline } from "./deadlines.js";
+import { nextAlarm } from "./deadlines.js";
 import { desiredFor, desiredKey } from "./desired.js";
 import { evaluateGroups } from "./evaluate-groups.js";
 import { evaluateLiveness } from "./evaluate-liveness.js";
@@ -62,16 +62,40 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
   }
   if (ctx.persistNeeded) ctx.effects.push({ type: "persist", state: s.persisted });
   const keys: Record<string, string> = {};
+  const pushed = pushedGrants(state, s, input.type === "heartbeat" ? input.node : null);
   for (const n of s.persisted.spec.nodes) {
     keys[n.name] = desiredKey(s, n.name, now);
     if (input.type === "heartbeat" && n.name === input.node) continue;
-    if (before.get(n.name) !== keys[n.name]) ctx.effects.push({ type: "push", node: n.name });
+    if (before.get(n.name) !== keys[n.name]) {
+      const grants = pushed.get(n.name);
+      ctx.effects.push(grants ? { type: "push", node: n.name, grants } : { type: "push", node: n.name });
+    }
   }
   s.desiredKeys = keys;
-  ctx.effects.push({ type: "alarm", at: nextDeadline(s, now) });
+  ctx.effects.push({ type: "alarm", at: nextAlarm(s, now) });
   const out: StepResult = { state: s, effects: ctx.effects };
   if (reply) out.reply = reply;
   if (ctx.rejected !== undefined) out.rejected = ctx.rejected;
+  return out;
+}
+
+/**
+ * Groups granted in this step to a node other than the one whose heartbeat is being answered:
+ * they go out at once on its socket, as a reply to the last heartbeat received from it (its
+ * lease then counts from when it sent that heartbeat; ours from now, which is later).
+ */
+function pushedGrants(before: EngineState, s: EngineState, answering: string | null): Map<string, PushedGrants> {
+  const out = new Map<string, PushedGrants>();
+  for (const group of s.persisted.spec.groups) {
+    const g = s.groups[group.name]!;
+    const was = before.groups[group.name];
+    if (g.holder === null || g.holder === answering || g.phase !== "held" || (was && was.epoch === g.epoch)) continue;
+    const rt = s.nodes[g.holder];
+    if (!rt || rt.bootId === null || rt.lastBeatAt === null) continue;
+    const entry = out.get(g.holder) ?? { type: "grant" as const, bootId: rt.bootId, seq: rt.seq, grants: [] };
+    entry.grants.push({ group: group.name, epoch: g.epoch, ttlMs: T(s) });
+    out.set(g.holder, entry);
+  }
   return out;
 }
 

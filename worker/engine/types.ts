@@ -3,7 +3,7 @@
 // reads a clock or draws random numbers. All times are milliseconds on the Durable Object's clock.
 import type { ClusterSpec } from "../../protocol/spec.js";
 import type { RunOperation } from "../../protocol/api.js";
-import type { ApplyError, HeartbeatReply, HeartbeatRequest, Operation, ProbeReport } from "../../protocol/heartbeat.js";
+import type { ApplyError, HeartbeatReply, HeartbeatRequest, Operation, ProbeReport, PushedGrants } from "../../protocol/heartbeat.js";
 
 /** What survives a Durable Object restart. Written only on transitions, never on plain renewals. */
 export interface PersistedState {
@@ -134,10 +134,13 @@ export type EngineEffect =
       incident?: string;
       resolves?: boolean;
     }
-  /** Tell this node over its watch socket that its desired state changed. */
-  | { type: "push"; node: string }
-  /** Keep exactly one alarm, at this time (null: none needed). */
-  | { type: "alarm"; at: number | null };
+  /**
+   * Tell this node over its watch socket that its desired state changed; with `grants`, also the
+   * groups granted to it in this step, counted from its last heartbeat (protocol PushedGrants).
+   */
+  | { type: "push"; node: string; grants?: PushedGrants }
+  /** Keep one alarm, at this time at the latest (deadlines.ts: only what no heartbeat will reach). */
+  | { type: "alarm"; at: number };
 
 export interface StepResult {
   state: EngineState;
