@@ -12,7 +12,7 @@ import { requireRole } from "../http/auth.js";
 import { ApiError } from "../http/problem.js";
 import { sha256Hex } from "../http/tokens.js";
 import { type App, SECURITY } from "./app.js";
-import { clusterStub } from "./clusters.js";
+import { clusterStub } from "../cluster/placement.js";
 
 /** Durable Object status calls in flight at once. */
 const FAN_OUT = 32;
@@ -65,7 +65,7 @@ export function registerFleet(app: App): void {
         d.select().from(clusters).where(only === undefined ? undefined : eq(clusters.siteId, only)).orderBy(clusters.id).all(),
       ]);
       const rolled = await mapLimited(clusterRows, FAN_OUT, async (row) => {
-        const st = await clusterStub(c.env, row.id).status();
+        const st = await (await clusterStub(c.env, row.id)).status();
         const rollup = rollUp(st);
         const holders: Record<string, string | null> = {};
         for (const g of st?.groups ?? []) holders[g.name] = g.holder;
