@@ -247,6 +247,15 @@ export const Webhook = z.object({
 export type Webhook = z.infer<typeof Webhook>;
 export const WebhookCreated = z.object({ webhook: Webhook, secret: z.string().nullable() });
 
+/** Secrets at rest per sealing key (`(not encrypted)`: stored before encryption; rotate seals them). */
+export const SecretsReport = z.object({
+  currentKey: z.string().nullable(),
+  byKey: z.record(z.string(), z.number()),
+  resealed: z.number(),
+  failed: z.array(z.object({ place: z.string(), error: z.string() })),
+});
+export type SecretsReport = z.infer<typeof SecretsReport>;
+
 export const DeadLetter = z.object({
   id: z.number(),
   webhook: z.string(),

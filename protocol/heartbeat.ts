@@ -152,8 +152,10 @@ export type DesiredGroup = z.infer<typeof DesiredGroup>;
 
 /** Work the control plane asks a node's shim to run once (fencing, evacuation, heal, backfill). */
 export const Operation = z.discriminatedUnion("kind", [
-  z.strictObject({ id: z.string(), kind: z.literal("fence-ipmi"), target: Name, host: z.string(), user: z.string(), passwordEnv: z.string() }),
-  z.strictObject({ id: z.string(), kind: z.literal("fence-webhook"), target: Name, url: z.string() }),
+  // v2: `password` (instead of passwordEnv) and `authorization` carry fence credentials the
+  // control plane holds; v1 shims are never sent such an operation (worker/cluster/protocol.ts).
+  z.strictObject({ id: z.string(), kind: z.literal("fence-ipmi"), target: Name, host: z.string(), user: z.string(), passwordEnv: z.string().optional(), password: z.string().optional() }),
+  z.strictObject({ id: z.string(), kind: z.literal("fence-webhook"), target: Name, url: z.string(), authorization: z.string().optional() }),
   z.strictObject({ id: z.string(), kind: z.literal("evacuate"), target: Name, url: z.string(), method: z.enum(["POST", "PUT"]), body: z.string() }),
   z.strictObject({ id: z.string(), kind: z.literal("minio-heal"), alias: z.string() }),
   z.strictObject({

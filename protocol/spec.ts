@@ -39,10 +39,20 @@ export const NodeSpec = z.strictObject({
         type: z.literal("ipmi"),
         host: z.string().min(1),
         user: z.string().min(1),
-        /** Name of an environment variable on the shim holding the password; never the password. */
-        passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name"),
+        /** Name of an environment variable on the shim holding the password (the password stays on the node). */
+        passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name").optional(),
+        /**
+         * Or the password itself, held by the control plane: stored encrypted (worker/secrets/),
+         * never shown again, sent only to the node that runs the fence. Set exactly one.
+         */
+        password: z.string().min(1).max(500).optional(),
       }),
-      z.strictObject({ type: z.literal("webhook"), url: z.url() }),
+      z.strictObject({
+        type: z.literal("webhook"),
+        url: z.url(),
+        /** Authorization header value for the fencing service, held encrypted like an IPMI password. */
+        authorization: z.string().min(1).max(2000).optional(),
+      }),
     ])
     .optional(),
 });
@@ -194,6 +204,9 @@ export function clusterSpecIssues(spec: z.infer<typeof ClusterSpecShape>): Issue
   }
   const seen = { name: new Map<string, number>(), hostname: new Map<string, number>(), ip: new Map<string, number>() };
   spec.nodes.forEach((n, i) => {
+    if (n.fence?.type === "ipmi" && (n.fence.password === undefined) === (n.fence.passwordEnv === undefined)) {
+      issues.push({ path: ["nodes", i, "fence"], message: "set exactly one of passwordEnv (kept on the node) or password (kept encrypted by the control plane)" });
+    }
     for (const key of ["name", "hostname", "ip"] as const) {
       const v = key === "hostname" ? n[key].toLowerCase() : n[key];
       const first = seen[key].get(v);

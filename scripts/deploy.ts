@@ -17,6 +17,7 @@ import { dryRunBundle, sizeReport, WRANGLER_BIN } from "./worker-bundle.js";
 /** Worker secrets the control plane reads (set with `wrangler secret put NAME --env <env>`). */
 export const REQUIRED_SECRETS = [
   { name: "ADMIN_TOKEN", why: "the bootstrap admin token (create scoped tokens with it, then keep it offline)" },
+  { name: "CHIME_SECRET_KEYS", why: "keys that encrypt webhook signing secrets and fence credentials at rest (`npm run secrets:new-key`)" },
 ];
 const PLACEHOLDER = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
 

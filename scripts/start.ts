@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
+import { newSecretKeyEntry } from "./secret-key.js";
 import { api, ApiCallError, applyMigrations, createCluster, loadSpecFile, REPO_ROOT, WRANGLER_ENV } from "../test/support/control-plane.js";
 
 const program = new Command()
@@ -39,6 +40,14 @@ function adminToken(): string {
   writeFileSync(DEV_VARS, `${text}${text && !text.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`, { mode: 0o600 });
   console.log(`chime-ha: wrote a new ADMIN_TOKEN to ${DEV_VARS}`);
   return token;
+}
+
+/** CHIME_SECRET_KEYS in .dev.vars (seals webhook secrets and fence credentials), added when absent. */
+function ensureSecretKey(): void {
+  const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
+  if (/^CHIME_SECRET_KEYS\s*=/m.test(text)) return;
+  writeFileSync(DEV_VARS, `${text}${text && !text.endsWith("\n") ? "\n" : ""}CHIME_SECRET_KEYS=${newSecretKeyEntry()}\n`, { mode: 0o600 });
+  console.log(`chime-ha: wrote a new CHIME_SECRET_KEYS to ${DEV_VARS}`);
 }
 
 async function portFree(host: string, port: number): Promise<boolean> {
@@ -103,6 +112,7 @@ async function loadExample(url: string, token: string): Promise<{ clusterId: str
 
 async function main(): Promise<void> {
   const token = adminToken();
+  ensureSecretKey();
   if (!(await portFree(opts.ip, opts.port))) {
     throw new Error(`${opts.ip}:${opts.port} is in use (another npm start?); pass --port <n> to use another port`);
   }

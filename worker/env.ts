@@ -13,6 +13,8 @@ export interface Env {
   ALERT_MAX_ATTEMPTS?: string;
   /** "true" only for tests and local development: webhooks may use http:// to loopback (worker/net/url-policy.ts). */
   CHIME_LOOPBACK_TEST_MODE?: string;
+  /** Worker secret: keys that seal secrets at rest, current first (worker/secrets/keyring.ts). */
+  CHIME_SECRET_KEYS?: string;
   /** DNS-over-HTTPS endpoint for checking webhook host names (default Cloudflare's; worker/net/resolve.ts). */
   DNS_RESOLVER_URL?: string;
 }

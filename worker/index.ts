@@ -6,6 +6,7 @@ import type { AlertMessage } from "./alerts/types.js";
 import { newApp } from "./api/app.js";
 import { registerClusterStatus } from "./api/cluster-status.js";
 import { registerClusters } from "./api/clusters.js";
+import { registerAdminSecrets } from "./api/admin-secrets.js";
 import { registerDeadLetters } from "./api/dead-letters.js";
 import { registerEvents } from "./api/events.js";
 import { registerFleet } from "./api/fleet.js";
@@ -23,6 +24,7 @@ import { idempotency } from "./http/idempotency.js";
 import { guardJsonDepth } from "./http/json-guard.js";
 import { limitBody } from "./http/limits.js";
 import { ApiError, problem, problemBody } from "./http/problem.js";
+import { SecretKeyError } from "./secrets/keyring.js";
 
 export { ClusterObject } from "./cluster/cluster-object.js";
 
@@ -54,6 +56,7 @@ registerEvents(app);
 registerTokens(app);
 registerWebhooks(app);
 registerDeadLetters(app);
+registerAdminSecrets(app);
 registerMetrics(app);
 registerFleet(app);
 registerWhoAmI(app);
@@ -69,6 +72,8 @@ app.notFound((c) => problem(c, 404, "Not found", { detail: `no route ${c.req.met
 
 app.onError((err, c) => {
   if (err instanceof ApiError) return problem(c, err.status, err.title, err.fields);
+  // No (or a wrong) CHIME_SECRET_KEYS: say so instead of a bare 500.
+  if (err instanceof SecretKeyError) return problem(c, 503, "Unavailable", { detail: err.message });
   if (err instanceof HTTPException) {
     const res = err.getResponse();
     return new Response(JSON.stringify(problemBody(res.status, undefined, { detail: err.message })), {

@@ -13,8 +13,11 @@ export function ipmiInterface(settings: Record<string, unknown>): string {
 }
 
 export const fenceIpmi: OperationHandler<"fence-ipmi"> = async (op, ctx) => {
-  const password = process.env[op.passwordEnv];
-  if (!password) return { ok: false, detail: `cannot fence ${op.target}: environment variable ${op.passwordEnv} (its IPMI password) is not set for the shim` };
+  // The control plane's copy (v2 operations) or the node's own environment variable.
+  const password = op.password ?? (op.passwordEnv ? process.env[op.passwordEnv] : undefined);
+  if (!password) {
+    return { ok: false, detail: op.passwordEnv ? `cannot fence ${op.target}: environment variable ${op.passwordEnv} (its IPMI password) is not set for the shim` : `cannot fence ${op.target}: no IPMI password was sent (the control plane could not open it)` };
+  }
   const base = ["-I", ipmiInterface(ctx.settings), "-H", op.host, "-U", op.user, "-E"];
   const env = { IPMI_PASSWORD: password };
   const off = await ctx.runner.run("ipmitool", [...base, "chassis", "power", "off"], { env, timeoutMs: 20_000 });

@@ -8,7 +8,8 @@ export const fenceWebhook: OperationHandler<"fence-webhook"> = async (op, ctx) =
   try {
     const r = await fetch(op.url, {
       method: "POST",
-      headers: { "content-type": "application/json", "user-agent": "chime-ha-shim", ...authHeaders(ctx.settings, "fenceWebhook") },
+      // The control plane's credential (v2 operations) or the node's own (settings.fenceWebhook.tokenEnv).
+      headers: { "content-type": "application/json", "user-agent": "chime-ha-shim", ...(op.authorization ? { authorization: op.authorization } : authHeaders(ctx.settings, "fenceWebhook")) },
       body,
       signal: AbortSignal.timeout(15_000),
     });

@@ -143,7 +143,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   // repo's .dev.vars (written by `npm start`), so the token is exactly ours.
   const envFile = join(persistDir, "control-plane.env");
   const logPath = join(persistDir, "wrangler.log");
-  writeFileSync(envFile, `ADMIN_TOKEN=${adminToken}\n`, { mode: 0o600 });
+  // A fresh key for secrets at rest (worker/secrets/keyring.ts), like a deployment's Worker secret.
+  const secretKey = `test:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+  writeFileSync(envFile, `ADMIN_TOKEN=${adminToken}\nCHIME_SECRET_KEYS=${secretKey}\n`, { mode: 0o600 });
 
   if (netns) await execFileAsync("ip", ["-n", netns, "link", "set", "lo", "up"]);
   await applyMigrations(persistDir, opts.wranglerEnv);

@@ -15,6 +15,8 @@ export default defineProject({
       miniflare: {
         bindings: {
           ADMIN_TOKEN: "test-admin-token",
+          // Secrets at rest: k2 seals, k1 (an older key) still opens (test/worker/secrets.test.ts rotates).
+          CHIME_SECRET_KEYS: "k2:Sra2Y9uADVwqLVwcMwx/rDz6o3DrVGygVFDOZmozG6M=,k1:3zP47uxOwR4r6z9M79dDfXkFpFr5vNDGi+Ip0zeiJ2M=",
           // Short alert retry backoff (1, 2, 4 s) and 4 attempts, so delivery tests take seconds.
           ALERT_RETRY_BASE_SECONDS: "1",
           ALERT_MAX_ATTEMPTS: "4",

@@ -7,6 +7,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { alertOutbox, deadLetters, webhooks } from "../db/schema.js";
 import type { Env } from "../env.js";
 import { webhookDestinationProblem } from "../net/resolve.js";
+import { open } from "../secrets/keyring.js";
+import { webhookSecretContext } from "../secrets/rotate.js";
 import { render } from "./formats/index.js";
 import type { Alert } from "./types.js";
 
@@ -77,7 +79,8 @@ export async function deliverOne(env: Env, outboxId: number, now: number, cfg: D
     // Checked again before every send: the URL was fine when saved, but a name can change where it points.
     const refused = await webhookDestinationProblem(env, w.url);
     if (refused) throw new Error(refused);
-    const req = await render(w.format, alert, w.secret, now);
+    const secret = w.secret === null ? null : await open(env, w.secret, webhookSecretContext(w.id));
+    const req = await render(w.format, alert, secret, now);
     // Each destination has its own timeout (webhooks.timeout_ms): one slow receiver cannot hold the others' batch.
     const res = await fetch(w.url, { method: "POST", headers: req.headers, body: req.body, signal: AbortSignal.timeout(w.timeoutMs) });
     // Drain the body so the connection can be reused.

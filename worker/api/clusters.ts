@@ -13,6 +13,7 @@ import { ApiError } from "../http/problem.js";
 import { newId, newToken, sha256Hex } from "../http/tokens.js";
 import { issuesToErrors } from "../http/validation.js";
 import { specUrlProblems } from "../net/url-policy.js";
+import { sealSpec } from "../secrets/spec-secrets.js";
 import { isYamlRequest, YAML_MEDIA, yamlSpecBody } from "../http/yaml-body.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
 
@@ -91,10 +92,12 @@ export function registerClusters(app: App): void {
       // JSON bodies were validated against ClusterCreate by the route (the string is YAML's schema).
       const body = yaml ? yaml.body : (c.req.valid("json") as z.infer<typeof ClusterCreate>);
       const p = requireRole(c, "admin", body.site);
-      const spec = parseSpec(body.spec, yaml?.locateSpec);
+      const parsed = parseSpec(body.spec, yaml?.locateSpec);
       const d = db(c.env);
       const site = await loadSite(d, body.site);
-      const id = `${body.site}.${spec.name}`;
+      const id = `${body.site}.${parsed.name}`;
+      // Fence credentials are stored sealed, in D1 and in the Durable Object alike.
+      const spec = await sealSpec(c.env, id, parsed);
       if (await d.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, id)).get()) {
         throw new ApiError(409, "Conflict", { detail: `cluster '${spec.name}' already exists in site '${body.site}' (${id}); update its spec instead` });
       }
@@ -174,7 +177,9 @@ export function registerClusters(app: App): void {
       }
       const yaml = isYamlRequest(c) ? await yamlSpecBody(c, ClusterSpecUpdate, (spec) => ({ spec })) : null;
       if (!yaml && !c.req.header("content-type")) noBody();
-      const spec = parseSpec((yaml ? yaml.body : (c.req.valid("json") as z.infer<typeof ClusterSpecUpdate>)).spec, yaml?.locateSpec);
+      const parsed = parseSpec((yaml ? yaml.body : (c.req.valid("json") as z.infer<typeof ClusterSpecUpdate>)).spec, yaml?.locateSpec);
+      // A credential sent back as REDACTED keeps the stored one.
+      const spec = await sealSpec(c.env, id, parsed, row.specParsed);
       if (spec.name !== row.name) throw new ApiError(400, "Invalid cluster spec", { errors: [{ path: "spec.name", message: `a cluster cannot be renamed (is '${row.name}')` }] });
       const oldNames = new Set(row.specParsed.nodes.map((n) => n.name));
       const newNames = new Set(spec.nodes.map((n) => n.name));

@@ -13,6 +13,8 @@ import { ApiError } from "../http/problem.js";
 import { newId } from "../http/tokens.js";
 import type { Env } from "../env.js";
 import { webhookDestinationProblem } from "../net/resolve.js";
+import { seal } from "../secrets/keyring.js";
+import { webhookSecretContext } from "../secrets/rotate.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
 
 type Row = typeof webhooks.$inferSelect;
@@ -109,12 +111,14 @@ export function registerWebhooks(app: App): void {
       }
       const secret = body.format === "generic-json" ? (body.secret ?? randomSecret()) : null;
       const now = Date.now();
+      const id = newId("wh");
       const row: Row = {
-        id: newId("wh"),
+        id,
         label: body.label,
         format: body.format,
         url: body.url,
-        secret,
+        // The signing secret is shown in this reply only and stored sealed (worker/secrets/keyring.ts).
+        secret: secret === null ? null : await seal(c.env, secret, webhookSecretContext(id)),
         siteId: site,
         clusterId: body.cluster ?? null,
         minSeverity: body.minSeverity,

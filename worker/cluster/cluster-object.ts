@@ -22,6 +22,7 @@ import { constantTimeEqual } from "../http/tokens.js";
 import { issuesToErrors } from "../http/validation.js";
 import { protocolRefusal, replyFor } from "./protocol.js";
 import { type Meta, migrateStored, newMeta, stamp } from "./state-schema.js";
+import { openOperations, resealSpec, specEnvelopes } from "../secrets/spec-secrets.js";
 
 const STATE_KEY = "state";
 const META_KEY = "meta";
@@ -140,7 +141,7 @@ export class ClusterObject extends DurableObject<Env> {
     this.counters.heartbeats++;
     const result = await this.run({ type: "heartbeat", node, request });
     if (!result.reply) throw new Error("engine returned no reply to a heartbeat");
-    return { ok: true, reply: replyFor(protocol, result.reply) };
+    return { ok: true, reply: replyFor(protocol, await this.withCredentials(result.reply)) };
   }
 
   async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" | "run-operation" }>): Promise<AdminOutcome> {
@@ -192,6 +193,23 @@ export class ClusterObject extends DurableObject<Env> {
     await this.ctx.storage.put(META_KEY, this.meta);
     this.usage.rowsWritten++;
     for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token revoked");
+  }
+
+  /** Fence credentials in the reply opened for the node that runs the fence (stored sealed). */
+  private async withCredentials(reply: HeartbeatReply): Promise<HeartbeatReply> {
+    const ops = reply.desired.operations;
+    if (!ops.some((o) => "password" in o || "authorization" in o)) return reply;
+    return { ...reply, desired: { ...reply.desired, operations: await openOperations(this.env, this.engine!.persisted.clusterId, ops) } };
+  }
+
+  /** Key rotation: re-seal the spec's credentials under the current key (no engine decision changes). */
+  async resealSecrets(): Promise<{ envelopes: string[] }> {
+    if (!this.engine) return { envelopes: [] };
+    const p = this.engine.persisted;
+    const spec = await resealSpec(this.env, p.clusterId, p.spec);
+    this.engine = { ...this.engine, persisted: { ...p, spec } };
+    await this.ctx.storage.put(STATE_KEY, stamp(this.engine.persisted));
+    return { envelopes: specEnvelopes(spec) };
   }
 
   /** The node's current token, or its previous one within the rotation's grace period. */
@@ -342,7 +360,8 @@ export class ClusterObject extends DurableObject<Env> {
         if (sockets.length === 0) continue;
         // Grants first: the node may take the group at once (its old holder's lease is surely over).
         const grants = grantsTo.get(node);
-        const desired: WatchMessage = { type: "desired", desired: desiredFor(this.engine, node, now) };
+        // A push never carries operations, so no credential, sealed or not, goes out unasked.
+        const desired: WatchMessage = { type: "desired", desired: { ...desiredFor(this.engine, node, now), operations: [] } };
         for (const ws of sockets) {
           if (grants) this.send(ws, grants);
           this.send(ws, desired);

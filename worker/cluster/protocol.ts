@@ -18,7 +18,10 @@ export function protocolRefusal(version: number): string | null {
 export function replyFor(version: number, reply: HeartbeatReply): HeartbeatReply {
   if (version === 1) {
     const { protocol: _unused, ...v1 } = reply;
-    return v1;
+    // Fence credentials held by the control plane are v2 fields: a v1 shim cannot use them (and
+    // would reject the whole reply), so it is not asked to run such a fence.
+    const operations = v1.desired.operations.filter((o) => !(o.kind === "fence-ipmi" && (o.password !== undefined || o.passwordEnv === undefined)) && !(o.kind === "fence-webhook" && o.authorization !== undefined));
+    return operations.length === v1.desired.operations.length ? v1 : { ...v1, desired: { ...v1.desired, operations } };
   }
   return { ...reply, protocol: version };
 }

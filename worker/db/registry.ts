@@ -4,6 +4,7 @@ import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import { ClusterSpec } from "../../protocol/spec.js";
 import type { Env } from "../env.js";
 import { ApiError } from "../http/problem.js";
+import { redactSpec } from "../secrets/spec-secrets.js";
 import { clusters, events, sites } from "./schema.js";
 
 export type Db = DrizzleD1Database;
@@ -32,7 +33,8 @@ export function clusterView(row: ClusterRow, withSpec: boolean) {
     specVersion: row.specVersion,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
-    ...(withSpec ? { spec: row.spec } : {}),
+    // Fence credentials are never shown (worker/secrets/spec-secrets.ts).
+    ...(withSpec ? { spec: redactSpec(row.spec) } : {}),
   };
 }
 

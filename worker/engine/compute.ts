@@ -144,8 +144,13 @@ export function ackFence(ctx: StepCtx, node: string, actor: string): void {
 }
 
 function fenceOperation(id: string, n: NodeSpec): Operation | null {
-  if (n.fence?.type === "ipmi") return { id, kind: "fence-ipmi", target: n.name, host: n.fence.host, user: n.fence.user, passwordEnv: n.fence.passwordEnv };
-  if (n.fence?.type === "webhook") return { id, kind: "fence-webhook", target: n.name, url: n.fence.url };
+  // Credentials held by the control plane travel as stored (sealed); the Durable Object opens them
+  // only in the reply to the node that runs the fence.
+  if (n.fence?.type === "ipmi") {
+    const { host, user, password, passwordEnv } = n.fence;
+    return { id, kind: "fence-ipmi", target: n.name, host, user, ...(password !== undefined ? { password } : { passwordEnv: passwordEnv ?? "" }) };
+  }
+  if (n.fence?.type === "webhook") return { id, kind: "fence-webhook", target: n.name, url: n.fence.url, ...(n.fence.authorization !== undefined ? { authorization: n.fence.authorization } : {}) };
   return null;
 }
 
