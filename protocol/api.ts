@@ -159,6 +159,8 @@ export const TokenCreate = z.strictObject({
   label: z.string().max(200).default(""),
   /** Lifetime in seconds from now; absent: until revoked. */
   expiresInSeconds: z.number().int().min(60).max(10 * 365 * 24 * 3600).optional(),
+  /** API requests per minute for this token (429 + Retry-After beyond it); absent: the Worker's default. */
+  ratePerMinute: z.number().int().min(1).max(100_000).optional(),
 });
 /** Rotating a node token: how long the old one keeps working (0: it ends at once). */
 export const NodeTokenRotate = z.strictObject({
@@ -180,6 +182,8 @@ export const Token = z.object({
   createdAt: z.number(),
   expiresAt: z.number().nullable(),
   revokedAt: z.number().nullable(),
+  /** Requests per minute; null: the Worker's default. */
+  ratePerMinute: z.number().nullable(),
 });
 export type Token = z.infer<typeof Token>;
 /** The token itself is in this reply only; the registry keeps its SHA-256. */

@@ -23,10 +23,12 @@ import { authenticate } from "./http/auth.js";
 import { idempotency } from "./http/idempotency.js";
 import { guardJsonDepth } from "./http/json-guard.js";
 import { limitBody } from "./http/limits.js";
+import { rateLimit } from "./http/rate-limit.js";
 import { ApiError, problem, problemBody } from "./http/problem.js";
 import { SecretKeyError } from "./secrets/keyring.js";
 
 export { ClusterObject } from "./cluster/cluster-object.js";
+export { RateLimiter } from "./ratelimit/rate-limiter.js";
 
 const app = newApp();
 
@@ -35,8 +37,8 @@ const NODE_ROUTE = /^\/v1\/clusters\/[^/]+\/nodes\/[^/]+\/(heartbeat|watch)$/;
 
 const isNodeOrPublic = (path: string) => NODE_ROUTE.test(path) || path === "/v1/openapi.json";
 
-// Order: size limit, who is calling, JSON depth, then Idempotency-Key replay (a refused body is
-// never kept), then the route.
+// Order: size limit, who is calling, the caller's rate limit, JSON depth, then Idempotency-Key
+// replay (a refused body is never kept), then the route.
 app.use("/v1/*", limitBody());
 app.use("/v1/*", async (c, next) => {
   // Node routes: the Durable Object checks the node token itself (no D1 query per heartbeat).
@@ -44,6 +46,7 @@ app.use("/v1/*", async (c, next) => {
   if (!isNodeOrPublic(c.req.path)) c.set("principal", await authenticate(c.env, c.req.header("authorization"), Date.now()));
   return next();
 });
+app.use("/v1/*", rateLimit());
 app.use("/v1/*", guardJsonDepth());
 app.use("/v1/*", async (c, next) => (isNodeOrPublic(c.req.path) ? next() : idempotency()(c, next)));
 

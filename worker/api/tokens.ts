@@ -24,6 +24,7 @@ const view = (r: Row): Token => ({
   createdAt: r.createdAt,
   expiresAt: r.expiresAt,
   revokedAt: r.revokedAt,
+  ratePerMinute: r.ratePerMinute,
 });
 
 /** The site a token belongs to (node tokens: their cluster's site, the id's prefix). */
@@ -87,6 +88,7 @@ export function registerTokens(app: App): void {
         createdAt: now,
         expiresAt: body.expiresInSeconds !== undefined ? now + body.expiresInSeconds * 1000 : null,
         revokedAt: null,
+        ratePerMinute: body.ratePerMinute ?? null,
       };
       await d.batch([
         d.insert(tokens).values(row),

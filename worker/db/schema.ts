@@ -56,6 +56,8 @@ export const tokens = sqliteTable(
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at"),
     revokedAt: integer("revoked_at"),
+    /** API requests per minute for this token; null: the Worker's default (worker/ratelimit/). */
+    ratePerMinute: integer("rate_per_minute"),
   },
   (t) => [uniqueIndex("tokens_hash").on(t.hash), index("tokens_node").on(t.clusterId, t.nodeName)],
 );

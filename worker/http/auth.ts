@@ -11,7 +11,7 @@ import { constantTimeEqual, sha256Hex } from "./tokens.js";
 
 export type Role = "admin" | "operator" | "viewer";
 export type Principal =
-  | { kind: Role; tokenId: string; siteId: string | null }
+  | { kind: Role; tokenId: string; siteId: string | null; /** The token's own rate limit; null: the defaults. */ ratePerMinute?: number | null }
   | { kind: "node"; tokenId: string; clusterId: string; nodeName: string };
 
 export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
@@ -38,7 +38,7 @@ export async function authenticate(env: Env, header: string | undefined, now: nu
     throw new ApiError(401, "Unauthorized", { detail: "unknown, revoked or expired token" });
   }
   if (row.kind === "node") return { kind: "node", tokenId: row.id, clusterId: row.clusterId ?? "", nodeName: row.nodeName ?? "" };
-  return { kind: row.kind, tokenId: row.id, siteId: row.siteId };
+  return { kind: row.kind, tokenId: row.id, siteId: row.siteId, ratePerMinute: row.ratePerMinute };
 }
 
 /** Require at least `role`; with `siteId`, a site-scoped token must match it. */

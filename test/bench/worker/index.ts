@@ -12,7 +12,7 @@ registerBenchEcho(app, (env) => (env as { ECHO: DurableObjectNamespace<EchoObjec
 
 const usage = { workerRequests: 0 };
 
-export { ClusterObject } from "../../../worker/index.js";
+export { ClusterObject, RateLimiter } from "../../../worker/index.js";
 export { EchoObject } from "./echo-object.js";
 export default {
   ...worker,

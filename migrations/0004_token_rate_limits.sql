@@ -1,0 +1,1 @@
+ALTER TABLE `tokens` ADD `rate_per_minute` integer;
