@@ -1,8 +1,10 @@
-// The shim's YAML config, validated with zod; errors name the exact path (`probes.portal.port`).
+// The shim's YAML config, validated with zod; every error is one line naming the file, the exact
+// path and line (`/etc/chime-ha/shim.yaml: probes.portal.port (line 21): ...`).
 import { readFileSync, statSync } from "node:fs";
-import { parse } from "yaml";
 import { z } from "zod";
 import { formatPath, Name, ProbeSpec } from "../protocol/spec.js";
+import { parseYamlDocument } from "../protocol/yaml-doc.js";
+import { MysqlSettings } from "./probes/mysql-settings.js";
 
 export const ShimConfig = z.strictObject({
   /** Base URL of the control plane (the Worker). */
@@ -51,34 +53,59 @@ export const ShimConfig = z.strictObject({
 }).refine((c) => (c.token === undefined) !== (c.tokenFile === undefined), { message: "set exactly one of token or tokenFile", path: ["token"] });
 export type ShimConfig = z.infer<typeof ShimConfig>;
 
+/** A config problem, as one line naming the file and the field: `/etc/chime-ha/shim.yaml: probes.portal.port: ...`. */
 export class ConfigError extends Error {
   constructor(
     readonly file: string,
-    readonly problems: { path: string; message: string }[],
+    readonly problems: { path: string; message: string; line?: number }[],
   ) {
-    super(`${file}: invalid shim config\n${problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+    super(`${file}: ${problems.map((p) => `${p.path ? `${p.path}${p.line ? ` (line ${p.line})` : ""}: ` : ""}${p.message}`).join("; ")}`);
   }
 }
 
 export function parseShimConfig(text: string, file = "config"): ShimConfig {
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (err) {
-    throw new ConfigError(file, [{ path: "(yaml)", message: (err as Error).message }]);
+  const doc = parseYamlDocument(text);
+  if (!doc.ok) throw new ConfigError(file, doc.problems);
+  const r = ShimConfig.safeParse(doc.value ?? {});
+  if (!r.success) {
+    throw new ConfigError(
+      file,
+      r.error.issues.map((i) => {
+        const at = doc.locate(i.path);
+        return { path: formatPath(i.path), message: i.message, ...(at ? { line: at.line } : {}) };
+      }),
+    );
   }
-  const r = ShimConfig.safeParse(raw);
-  if (!r.success) throw new ConfigError(file, r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  // Data-service settings are checked here too, so a typo stops the shim at start, not later in a probe.
+  if (r.data.settings.mysql !== undefined) {
+    const m = MysqlSettings.safeParse(r.data.settings.mysql);
+    if (!m.success) throw new ConfigError(file, m.error.issues.map((i) => ({ path: `settings.mysql${i.path.length ? `.${formatPath(i.path)}` : ""}`, message: i.message })));
+  }
   return r.data;
 }
 
 export function loadShimConfig(file: string): ShimConfig {
-  return parseShimConfig(readFileSync(file, "utf8"), file);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, [{ path: "", message: `cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  return parseShimConfig(text, file);
 }
 
-export function resolveToken(cfg: ShimConfig): string {
+/** The node token, from the config or its tokenFile (a missing or empty file names both). */
+export function resolveToken(cfg: ShimConfig, file = "config"): string {
   if (cfg.token) return cfg.token;
-  return readFileSync(cfg.tokenFile!, "utf8").trim();
+  let text: string;
+  try {
+    text = readFileSync(cfg.tokenFile!, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, [{ path: "tokenFile", message: `cannot read ${cfg.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  const token = text.trim();
+  if (!token) throw new ConfigError(file, [{ path: "tokenFile", message: `${cfg.tokenFile} is empty` }]);
+  return token;
 }
 
 /**
@@ -86,7 +113,7 @@ export function resolveToken(cfg: ShimConfig): string {
  * mtime or inode), so a rotated token written there is used from the next heartbeat on, without
  * a restart. While the file is missing or empty the last good token is kept.
  */
-export function tokenSource(cfg: ShimConfig, onReload: (file: string) => void = () => {}): () => string {
+export function tokenSource(cfg: ShimConfig, onReload: (file: string) => void = () => {}, configFile = "config"): () => string {
   if (cfg.token) {
     const fixed = cfg.token;
     return () => fixed;
@@ -96,8 +123,9 @@ export function tokenSource(cfg: ShimConfig, onReload: (file: string) => void = 
     const st = statSync(file);
     return `${st.ino}:${st.size}:${st.mtimeMs}`;
   };
+  // The first read names the config file and the field when it fails (a ConfigError).
+  let current = resolveToken(cfg, configFile);
   let seen = key();
-  let current = readFileSync(file, "utf8").trim();
   return () => {
     try {
       const k = key();

@@ -126,8 +126,9 @@ export function parseYamlDocument(text: string, limits: YamlLimits = YAML_LIMITS
     ok: true,
     value,
     locate(path) {
-      // The deepest node on the path that exists (a missing field points at its parent).
-      for (let n = path.length; n >= 0; n--) {
+      // The deepest node on the path that exists (a missing field points at its parent; the
+      // document itself is no help, so a top-level field that is missing gets no line).
+      for (let n = path.length; n >= 1; n--) {
         const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
         if (node && typeof node === "object" && node.range) {
           const p = at(node.range[0]);

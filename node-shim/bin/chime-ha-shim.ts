@@ -20,7 +20,7 @@ let agent: ShimAgent;
 try {
   const config = loadShimConfig(opts.config);
   const dryRun = opts.dryRun === true || config.dryRun;
-  agent = new ShimAgent({ config, token: tokenSource(config, (file) => log("token file changed: using the new token", { file })), runner: new CommandRunner(dryRun ? "dry-run" : "real") });
+  agent = new ShimAgent({ config, token: tokenSource(config, (file) => log("token file changed: using the new token", { file }), opts.config), runner: new CommandRunner(dryRun ? "dry-run" : "real") });
   agent.start();
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -33,7 +33,8 @@ try {
   process.on("SIGINT", () => shutdown("SIGINT"));
 } catch (err) {
   if (err instanceof ConfigError) {
-    process.stderr.write(err.message + "\n");
+    // One line naming the file and the field; systemd shows it in `systemctl status`.
+    process.stderr.write(`chime-ha-shim: ${err.message}\n`);
     process.exit(2);
   }
   throw err;

@@ -1,61 +1,86 @@
-// HTTP client for the control plane API, used by every CLI command. Base URL and token come from
-// flags or CHIME_HA_URL / CHIME_HA_TOKEN; errors (application/problem+json) become ApiError with
-// the server's title, detail and path-precise errors.
+// HTTP client for the control plane API, used by every CLI command. Errors
+// (application/problem+json) become ApiError, one line with the server's title, detail and
+// path-precise problems; an unreachable control plane is a NetworkError (what --follow and
+// --watch retry); replies are checked with the same zod schemas the Worker answers with.
 import type { z } from "zod";
+import { type Cluster, Cluster as ClusterSchema } from "../../protocol/api.js";
+import { z as zod } from "zod";
+import type { Connection } from "./contexts.js";
+import { UsageError } from "./output.js";
 
-export interface ClientOptions {
-  url: string;
-  token: string;
-  timeoutMs?: number;
+declare const CHIME_HA_VERSION: string | undefined;
+export const CLI_VERSION = typeof CHIME_HA_VERSION === "string" ? CHIME_HA_VERSION : "dev";
+
+export interface Problem {
+  path: string;
+  message: string;
+  line?: number;
 }
+
+/** `spec.nodes[1].ip (line 14): must be ...` */
+export const formatProblem = (p: Problem) => `${p.path}${p.line ? ` (line ${p.line})` : ""}: ${p.message}`;
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly title: string,
     readonly detail: string | undefined,
-    readonly errors: { path: string; message: string }[] = [],
+    readonly errors: Problem[] = [],
   ) {
-    super(
-      [`${status} ${title}${detail ? `: ${detail}` : ""}`, ...errors.map((e) => `  ${e.path}: ${e.message}`)].join("\n"),
-    );
+    super(`${title}${detail ? `: ${detail}` : ""}${errors.length ? ` (${errors.map(formatProblem).join("; ")})` : ""} [HTTP ${status}]`);
   }
 }
 
-/** CLI input problem (missing URL/token, bad argument): printed without a stack, exit 2. */
-export class UsageError extends Error {}
+/** The control plane could not be reached, or answered 5xx: worth retrying. */
+export class NetworkError extends Error {}
 
-export function clientOptionsFromEnv(flags: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): ClientOptions {
-  const url = flags.url ?? env.CHIME_HA_URL;
-  const token = flags.token ?? env.CHIME_HA_TOKEN;
-  if (!url) throw new UsageError("no control plane URL: set CHIME_HA_URL or pass --url");
-  if (!token) throw new UsageError("no API token: set CHIME_HA_TOKEN or pass --token");
-  return { url: url.replace(/\/+$/, ""), token };
+export interface Reply<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface RequestOptions {
+  /** JSON body. */
+  json?: unknown;
+  /** Raw YAML body (sent as application/yaml). */
+  yaml?: string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
 }
 
 export class ApiClient {
-  constructor(private readonly opts: ClientOptions) {}
+  constructor(readonly conn: Connection) {}
+
+  get url(): string {
+    return this.conn.url;
+  }
 
   async get<T>(path: string, schema: z.ZodType<T>): Promise<T> {
-    return this.request("GET", path, undefined, schema);
+    return (await this.request("GET", path, schema)).body;
   }
 
   async post<T>(path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
-    return this.request("POST", path, body, schema);
+    return (await this.request("POST", path, schema, body === undefined ? {} : { json: body })).body;
   }
 
-  private async request<T>(method: string, path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
+  async request<T>(method: string, path: string, schema: z.ZodType<T>, opts: RequestOptions = {}): Promise<Reply<T>> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}`, accept: "application/json", "user-agent": `chime-ha-cli/${CLI_VERSION}`, ...opts.headers };
+    let body: string | undefined;
+    if (opts.yaml !== undefined) {
+      headers["content-type"] = "application/yaml";
+      body = opts.yaml;
+    } else if (opts.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(opts.json);
+    }
     let res: Response;
     try {
-      res = await fetch(this.opts.url + path, {
-        method,
-        headers: { authorization: `Bearer ${this.opts.token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
-      });
+      res = await fetch(this.conn.url + path, { method, headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000) });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      throw new Error(`cannot reach the control plane at ${this.opts.url}: ${e.cause?.code ?? e.message}`);
+      const e = err as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
+      const why = e.name === "TimeoutError" ? `no answer within ${Math.round((opts.timeoutMs ?? 15_000) / 1000)} s` : (e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message ?? e.message);
+      throw new NetworkError(`cannot reach the control plane at ${this.conn.url}: ${why}`);
     }
     const text = await res.text();
     let json: unknown = null;
@@ -65,13 +90,37 @@ export class ApiClient {
       json = null;
     }
     if (!res.ok) {
-      const p = (json ?? {}) as { title?: string; detail?: string; errors?: { path: string; message: string }[] };
-      throw new ApiError(res.status, p.title ?? res.statusText, p.detail ?? (json === null ? text.slice(0, 300) : undefined), Array.isArray(p.errors) ? p.errors : []);
+      const p = (json ?? {}) as { title?: string; detail?: string; errors?: Problem[] };
+      const err = new ApiError(res.status, p.title ?? res.statusText, p.detail ?? (json === null ? text.slice(0, 200) || undefined : undefined), Array.isArray(p.errors) ? p.errors : []);
+      if (res.status >= 500) throw new NetworkError(`the control plane at ${this.conn.url} failed: ${err.message}`);
+      throw err;
     }
-    const parsed = schema.safeParse(json);
+    const parsed = schema.safeParse(res.status === 204 ? null : json);
     if (!parsed.success) throw new Error(`unexpected reply from ${method} ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    return parsed.data;
+    return { status: res.status, body: parsed.data, headers: res.headers };
+  }
+
+  async clusters(): Promise<Cluster[]> {
+    return (await this.get("/v1/clusters", zod.object({ clusters: zod.array(ClusterSchema) }))).clusters;
+  }
+
+  /**
+   * A cluster named by id (`dc1.chimestack`) or bare name (`chimestack`, if only one site has it),
+   * as every command accepts it.
+   */
+  async resolveCluster(name: string): Promise<Cluster> {
+    const all = await this.clusters();
+    const exact = all.find((c) => c.id === name);
+    if (exact) return exact;
+    const byName = all.filter((c) => c.name === name);
+    if (byName.length === 1) return byName[0]!;
+    if (byName.length > 1) throw new UsageError(`cluster '${name}' exists in several sites: say which (${byName.map((c) => c.id).join(", ")})`);
+    throw new CliNotFound(`no cluster '${name}'${all.length ? ` (clusters: ${all.map((c) => c.id).join(", ")})` : " (there are none yet: chime-ha apply -f SPEC --site SITE)"}`);
   }
 }
 
+/** Something named on the command line does not exist: exit 1. */
+export class CliNotFound extends Error {}
+
 export const clusterPath = (id: string) => `/v1/clusters/${encodeURIComponent(id)}`;
+export const NoBody = zod.null();

@@ -1,22 +1,23 @@
-// Reading a cluster spec file (YAML or JSON) for `validate` and `plan`.
+// Reading a cluster spec file (YAML or JSON) for `validate`, `plan`, `apply` and `export`: every
+// problem with its path and line.
 import { readFileSync } from "node:fs";
-import { parse, YAMLParseError } from "yaml";
-import { type SpecResult, validateSpec } from "../../protocol/spec.js";
+import { type SpecProblem, type SpecResult, validateSpec } from "../../protocol/spec.js";
+import { parseYamlDocument } from "../../protocol/yaml-doc.js";
 
-export function readSpecFile(file: string): SpecResult {
+export type SpecFileResult = SpecResult & { text?: string };
+
+export function readSpecFile(file: string): SpecFileResult {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
     return { ok: false, problems: [{ path: "(file)", message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
   }
-  let raw: unknown;
-  try {
-    // YAML is a superset of JSON, so one parser reads both.
-    raw = parse(text, { prettyErrors: true });
-  } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line}, column ${err.linePos[0].col})` : "";
-    return { ok: false, problems: [{ path: "(yaml)", message: `${(err as Error).message.split("\n")[0]}${where}` }] };
-  }
-  return validateSpec(raw);
+  // YAML is a superset of JSON, so one parser reads both.
+  const doc = parseYamlDocument(text);
+  if (!doc.ok) return { ok: false, problems: doc.problems };
+  return { ...validateSpec(doc.value, doc.locate), text };
 }
+
+/** `nodes[1].ip (line 14): must be ...` */
+export const formatSpecProblem = (p: SpecProblem) => `${p.path}${p.line ? ` (line ${p.line})` : ""}: ${p.message}`;

@@ -1,9 +1,12 @@
 // Plain-text and markdown tables for the CLI's human output.
 
-/** Columns padded to their widest cell, separated by two spaces. */
+import { visibleLength } from "./output.js";
+
+/** Columns padded to their widest cell, separated by two spaces (colour codes take no room). */
 export function textTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ""))));
+  const pad = (c: string, w: number) => c + " ".repeat(Math.max(0, w - visibleLength(c)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]!))).join("  ").trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }
 

@@ -1,6 +1,6 @@
 // `chime-ha validate SPEC`: every problem with its exact path; exit 1 when there is any.
 import type { Command } from "commander";
-import { readSpecFile } from "./spec-file.js";
+import { formatSpecProblem, readSpecFile } from "./spec-file.js";
 
 export interface ValidateOutcome {
   ok: boolean;
@@ -14,7 +14,7 @@ export function validateCommand(file: string): ValidateOutcome {
     const servers = s.nodes.filter((n) => n.role === "server").length;
     return { ok: true, text: `${file}: valid (cluster ${s.name}: ${servers} server + ${s.nodes.length - servers} compute nodes, ${s.groups.length} groups)` };
   }
-  return { ok: false, text: [`${file}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}`, ...r.problems.map((p) => `  ${p.path}: ${p.message}`)].join("\n") };
+  return { ok: false, text: [`${file}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}`, ...r.problems.map((p) => `  ${formatSpecProblem(p)}`)].join("\n") };
 }
 
 export function registerValidate(program: Command): void {

@@ -45,7 +45,9 @@ describe("shim config", () => {
     expect(err).toBeInstanceOf(ConfigError);
     const paths = (err as ConfigError).problems.map((p) => p.path).sort();
     expect(paths).toEqual(["(root)", "controlPlaneUrl", "interface", "localLeaseMarginMs", "node", "probes.portal.port"]);
-    expect((err as ConfigError).message).toContain("probes.portal.port: port must be 1-65535");
+    expect((err as ConfigError).message).toContain("probes.portal.port (line 7): port must be 1-65535");
+    // One line, naming the file.
+    expect((err as ConfigError).message).toMatch(/^shim\.yaml: [^\n]+$/);
   });
 
   it("needs exactly one of token and tokenFile", () => {
