@@ -303,3 +303,10 @@ export const Alert = z.object({
   updates: z.number(),
 });
 export type Alert = z.infer<typeof Alert>;
+
+// ---- Audit log export ----
+export const AuditQuery = z.object({
+  /** Rows after this id (the last id of the previous page; 0: from the start). */
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});

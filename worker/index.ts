@@ -7,6 +7,9 @@ import { newApp } from "./api/app.js";
 import { registerClusterStatus } from "./api/cluster-status.js";
 import { registerClusters } from "./api/clusters.js";
 import { registerAdminSecrets } from "./api/admin-secrets.js";
+import { registerAudit } from "./api/audit.js";
+import { auditCalls } from "./audit/middleware.js";
+import { sealAudit } from "./audit/log.js";
 import { registerDeadLetters } from "./api/dead-letters.js";
 import { registerEvents } from "./api/events.js";
 import { registerFleet } from "./api/fleet.js";
@@ -47,6 +50,7 @@ app.use("/v1/*", async (c, next) => {
   return next();
 });
 app.use("/v1/*", rateLimit());
+app.use("/v1/*", auditCalls(isNodeOrPublic));
 app.use("/v1/*", guardJsonDepth());
 app.use("/v1/*", async (c, next) => (isNodeOrPublic(c.req.path) ? next() : idempotency()(c, next)));
 
@@ -60,6 +64,7 @@ registerTokens(app);
 registerWebhooks(app);
 registerDeadLetters(app);
 registerAdminSecrets(app);
+registerAudit(app);
 registerMetrics(app);
 registerFleet(app);
 registerWhoAmI(app);
@@ -97,5 +102,8 @@ export default {
   scheduled: async (_controller: ScheduledController, env: Env) => {
     const n = await sweepStuckAlerts(env, Date.now());
     if (n > 0) console.log(JSON.stringify({ msg: "re-queued stuck alerts", count: n }));
+    // The audit chain's head goes to the Worker's logs too: a copy outside D1 to check it against.
+    const { sealed, head } = await sealAudit(env.DB);
+    if (head) console.log(JSON.stringify({ msg: "audit head", id: head.id, hash: head.hash, sealed }));
   },
 } satisfies ExportedHandler<Env, AlertMessage>;

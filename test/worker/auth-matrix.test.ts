@@ -107,6 +107,8 @@ const ROUTES: Route[] = [
   { method: "GET", template: "/v1/whoami", path: () => "/v1/whoami", role: "viewer", scope: "list", ok: [200] },
   { method: "GET", template: "/v1/openapi.json", path: () => "/v1/openapi.json", role: "public", scope: "global", ok: [200] },
   { method: "GET", template: "/v1/admin/secrets", path: () => "/v1/admin/secrets", role: "admin", scope: "global", ok: [200] },
+  { method: "GET", template: "/v1/audit", path: () => "/v1/audit?limit=5", role: "admin", scope: "global", ok: [200] },
+  { method: "GET", template: "/v1/audit/verify", path: () => "/v1/audit/verify", role: "admin", scope: "global", ok: [200] },
   { method: "POST", template: "/v1/admin/secrets/rotate", path: () => "/v1/admin/secrets/rotate", role: "admin", scope: "global", ok: [200], mutation: true },
 ];
 

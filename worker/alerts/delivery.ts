@@ -8,6 +8,7 @@ import { alertOutbox, deadLetters, webhooks } from "../db/schema.js";
 import type { Env } from "../env.js";
 import { webhookDestinationProblem } from "../net/resolve.js";
 import { open } from "../secrets/keyring.js";
+import { appendAudit, sealAudit } from "../audit/log.js";
 import { webhookSecretContext } from "../secrets/rotate.js";
 import { render } from "./formats/index.js";
 import type { Alert } from "./types.js";
@@ -108,4 +109,7 @@ async function markDead(env: Env, id: number, webhookId: string, attempts: numbe
     d.update(alertOutbox).set({ status: "dead", attempts, lastError: error }).where(eq(alertOutbox.id, id)),
     d.insert(deadLetters).values({ outboxId: id, webhookId, attempts, lastError: error, deadAt: now }),
   ]);
+  // Giving up on an alert is an automatic decision: it goes into the audit log.
+  await appendAudit(env.DB, [{ at: now, source: "system", actor: "alerts", action: "alert.dead-lettered", target: `webhook ${webhookId}`, status: null, detail: `alert #${id} after ${attempts} attempt(s): ${error}` }]);
+  await sealAudit(env.DB);
 }

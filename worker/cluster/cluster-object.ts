@@ -23,6 +23,7 @@ import { issuesToErrors } from "../http/validation.js";
 import { protocolRefusal, replyFor } from "./protocol.js";
 import { type Meta, migrateStored, newMeta, stamp } from "./state-schema.js";
 import { openOperations, resealSpec, specEnvelopes } from "../secrets/spec-secrets.js";
+import { appendAudit, sealAudit } from "../audit/log.js";
 
 const STATE_KEY = "state";
 const META_KEY = "meta";
@@ -410,12 +411,27 @@ export class ClusterObject extends DurableObject<Env> {
     } catch (err) {
       console.error(JSON.stringify({ msg: "event write failed", error: String(err), rows: rows.length }));
     }
+    await this.audit(rows);
     if (alerts.length === 0 || !this.env.ALERTS) return;
     try {
       await enqueueEvents(this.env, alerts);
       this.usage.queueMessages += alerts.length;
     } catch (err) {
       console.error(JSON.stringify({ msg: "alert enqueue failed", error: String(err), events: alerts.length }));
+    }
+  }
+
+  /** Every decision is also an audit row (worker/audit/), sealed into the chain right away. */
+  private async audit(rows: (typeof events.$inferInsert)[]): Promise<void> {
+    try {
+      await appendAudit(
+        this.env.DB,
+        rows.map((r) => ({ at: r.at ?? Date.now(), source: "decision" as const, actor: r.actor, action: r.kind, target: [r.clusterId, r.group && `group ${r.group}`, r.node && `node ${r.node}`].filter(Boolean).join(" "), status: null, detail: r.reason })),
+      );
+      this.usage.d1RowsWritten += rows.length;
+      await sealAudit(this.env.DB);
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "audit write failed", error: String(err), rows: rows.length }));
     }
   }
 

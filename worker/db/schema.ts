@@ -175,3 +175,22 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.key] })],
 );
+
+/**
+ * One append-only log of every mutating API call and every engine decision (worker/audit/). Rows
+ * are written without hashes and sealed in id order right after (prev_hash, hash: the chain of
+ * protocol/audit.ts). SQLite triggers (migration 0006) refuse deleting a row and changing one
+ * except for sealing it once.
+ */
+export const auditLog = sqliteTable("audit_log", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  at: integer("at").notNull(),
+  source: text("source", { enum: ["api", "decision", "system"] }).notNull(),
+  actor: text("actor").notNull(),
+  action: text("action").notNull(),
+  target: text("target"),
+  status: integer("status"),
+  detail: text("detail").notNull(),
+  prevHash: text("prev_hash"),
+  hash: text("hash"),
+});
