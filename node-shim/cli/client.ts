@@ -2,6 +2,8 @@
 // (application/problem+json) become ApiError, one line with the server's title, detail and
 // path-precise problems; an unreachable control plane is a NetworkError (what --follow and
 // --watch retry); replies are checked with the same zod schemas the Worker answers with.
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { z } from "zod";
 import { type Cluster, Cluster as ClusterSchema } from "../../protocol/api.js";
 import { z as zod } from "zod";
@@ -49,6 +51,30 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/**
+ * One HTTP request with node:http(s): a short-lived CLI would spend ~80 ms of CPU loading fetch's
+ * implementation (undici) for a single call.
+ */
+function send(method: string, url: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number) {
+  return new Promise<{ status: number; statusText: string; headers: Headers; text: string }>((resolve, reject) => {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") return reject(new Error(`the URL must start with http:// or https://, not ${u.protocol}//`));
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method, headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(", ") : v);
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? "", headers: h, text: Buffer.concat(chunks).toString("utf8") });
+      });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error("timed out"), { name: "TimeoutError" })));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 export class ApiClient {
   constructor(readonly conn: Connection) {}
 
@@ -74,22 +100,22 @@ export class ApiClient {
       headers["content-type"] = "application/json";
       body = JSON.stringify(opts.json);
     }
-    let res: Response;
+    let res: { status: number; statusText: string; headers: Headers; text: string };
     try {
-      res = await fetch(this.conn.url + path, { method, headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000) });
+      res = await send(method, this.conn.url + path, headers, body, opts.timeoutMs ?? 15_000);
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
-      const why = e.name === "TimeoutError" ? `no answer within ${Math.round((opts.timeoutMs ?? 15_000) / 1000)} s` : (e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message ?? e.message);
+      const e = err as NodeJS.ErrnoException;
+      const why = e.name === "TimeoutError" ? `no answer within ${Math.round((opts.timeoutMs ?? 15_000) / 1000)} s` : (e.code ?? e.message);
       throw new NetworkError(`cannot reach the control plane at ${this.conn.url}: ${why}`);
     }
-    const text = await res.text();
+    const text = res.text;
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {
       json = null;
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const p = (json ?? {}) as { title?: string; detail?: string; errors?: Problem[] };
       const err = new ApiError(res.status, p.title ?? res.statusText, p.detail ?? (json === null ? text.slice(0, 200) || undefined : undefined), Array.isArray(p.errors) ? p.errors : []);
       if (res.status >= 500) throw new NetworkError(`the control plane at ${this.conn.url} failed: ${err.message}`);

@@ -110,6 +110,10 @@ export function resolveConnection(flags: GlobalFlags, env: NodeJS.ProcessEnv = p
   if (!url) {
     throw new UsageError(`no control plane URL: pass --url, set CHIME_HA_URL, or add a context (chime-ha config set-context NAME --url URL --token-file FILE) to ${file}`);
   }
+  if (!/^https?:\/\/[^/\s]+/.test(url)) {
+    const from = flags.url ? "--url" : env.CHIME_HA_URL ? "CHIME_HA_URL" : `context ${name}`;
+    throw new UsageError(`${from}: '${url}' is not an http:// or https:// URL`);
+  }
   let token = flags.token ?? (env.CHIME_HA_TOKEN || undefined);
   if (token === undefined) {
     const tokenFile = flags.tokenFile ?? (env.CHIME_HA_TOKEN_FILE || undefined);
