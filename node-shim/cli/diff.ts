@@ -1,6 +1,20 @@
 // What `apply` would change, field by field: `~ policy.leaseTtlMs: 3000 -> 2500`,
 // `+ nodes[server3]: {...}`, `- groups[minio]`. Lists of named things (nodes, groups) are matched
-// by name, so reordering is no change and an insertion is one line.
+// by name, so reordering is no change and an insertion is one line. Fence credentials are never
+// printed: the API shows a stored one as "(stored encrypted)", and a file's value is "(not shown)".
+
+/** What the API shows instead of a stored fence credential (sending it back keeps that value). */
+export const STORED_SECRET = "(stored encrypted)";
+const SECRET_KEYS = new Set(["password", "authorization"]);
+const isSecretPath = (path: string) => /\.fence\.(password|authorization)$/.test(path);
+
+/** A value for display, with fence credentials replaced. */
+function mask(v: unknown, path: string): unknown {
+  if (typeof v === "string" && isSecretPath(path)) return v === STORED_SECRET ? v : "(not shown)";
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map((x, i) => mask(x, `${path}[${i}]`));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.has(k) && path.endsWith("fence") ? (x === STORED_SECRET ? x : "(not shown)") : mask(x, `${path}.${k}`)]));
+}
 
 export interface Change {
   op: "+" | "-" | "~";
@@ -45,6 +59,9 @@ const show = (v: unknown) => {
 };
 
 export function formatChange(c: Change): string {
-  if (c.op === "~") return `~ ${c.path}: ${show(c.from)} -> ${show(c.to)}`;
-  return `${c.op} ${c.path}: ${show(c.op === "+" ? c.to : c.from)}`;
+  if (c.op === "~") {
+    if (isSecretPath(c.path)) return `~ ${c.path}: ${c.from === STORED_SECRET ? STORED_SECRET : "(not shown)"} -> (not shown; the file's value is sent)`;
+    return `~ ${c.path}: ${show(mask(c.from, c.path))} -> ${show(mask(c.to, c.path))}`;
+  }
+  return `${c.op} ${c.path}: ${show(mask(c.op === "+" ? c.to : c.from, c.path))}`;
 }
