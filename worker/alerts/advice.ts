@@ -22,13 +22,17 @@ const ACTIONS: Record<string, string> = {
   "node.maintenance": "The node takes no groups while in maintenance; turn it off when the work is done.",
   "compute.suspect": "A compute node is silent; start a chime-server holder so it can be fenced, or check it by hand.",
   "compute.fencing": "Fencing is running; if it fails, power the node off by hand and ack the fence through the API.",
-  "compute.fence-failed": "Power the node off by hand (IPMI or at the rack), then POST /v1/clusters/{id}/nodes/{node}/ack-fence so its VMs are evacuated.",
+  "compute.fence-failed": "Power the node off by hand (IPMI or at the rack), then `chime-ha ack-fence CLUSTER NODE` so its VMs are evacuated.",
   "compute.fenced": "Make sure its VMs are running elsewhere.",
   "compute.evacuating": "Watch the evacuation in chime-server; VMs come up on the remaining compute nodes.",
   "compute.evacuated": "Check that every VM of that node runs elsewhere, then repair the node.",
   "compute.evacuate-failed": "Evacuate the node's VMs by hand in chime-server.",
   "compute.alive": "Nothing to do; the compute node heartbeats again.",
-  "influxdb.outage-window": "Run the backfill operation for this window so the instance gets the points it missed.",
+  "influxdb.outage-window": "Copy the window to the instance: `chime-ha operation backfill CLUSTER --group GROUP --node NODE --database DB --start ... --end ...`.",
+  "group.waiting": "Install and start chime-ha-shim on the group's members (see examples/shim.yaml); the group gets a holder with the first healthy report.",
+  "compute.no-fence": "Add a fence (IPMI or webhook) to the node in the spec, or be ready to power it off by hand and `chime-ha ack-fence` when it dies.",
+  "apply.failed": "Fix what the command's error says on that node (a missing kernel module or tool, permissions); `chime-ha status` shows the command and its error.",
+  "apply.recovered": "Nothing to do; the node applies its changes again.",
 };
 
 export function actionFor(kind: string, phase: Phase): string {
