@@ -13,6 +13,8 @@ export default defineConfig({
       nodeProject("unit", ["test/unit/**/*.test.ts"]),
       "test/worker/vitest.config.ts",
       nodeProject("engine", ["test/engine/**/*.test.ts"]),
+      // The console in Debian's headless Chromium against wrangler dev and the demo shims.
+      nodeProject("console", ["test/console/**/*.test.ts"], { fileParallelism: false, testTimeout: 60_000, hookTimeout: 150_000 }),
       nodeProject("shim", ["test/shim/**/*.test.ts"], { fileParallelism: false }),
       nodeProject("data", ["test/data/**/*.test.ts"], { fileParallelism: false, testTimeout: 120_000 }),
       nodeProject("lab", ["test/lab/**/*.test.ts"], { fileParallelism: false, testTimeout: 300_000, hookTimeout: 180_000 }),

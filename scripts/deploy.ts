@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { Command } from "commander";
 import { unstable_readConfig } from "wrangler";
-import { REPO_ROOT, WRANGLER_ENV } from "../test/support/control-plane.js";
+import { REPO_ROOT, WRANGLER_ENV } from "./lib/control-plane.js";
 import { dryRunBundle, sizeReport, WRANGLER_BIN } from "./worker-bundle.js";
 
 /** Worker secrets the control plane reads (set with `wrangler secret put NAME --env <env>`). */

@@ -1,35 +1,50 @@
-// `npm start`: the whole control plane on this machine. Applies the D1 migrations locally, makes
-// sure .dev.vars has an ADMIN_TOKEN, runs `wrangler dev` on 127.0.0.1, loads
-// examples/chimestack.yaml as cluster dc1.chimestack (once), prints the URL and tokens, and stays
-// in the foreground until Ctrl-C (which stops wrangler and its workerd).
+// `npm start`: the whole control plane on this machine, with a live demo cluster. Applies the D1
+// migrations locally, makes sure .dev.vars has an ADMIN_TOKEN, runs `wrangler dev` on 127.0.0.1,
+// loads examples/chimestack.yaml as cluster dc1.chimestack (or updates it with If-Match when the
+// file changed since, printing what changed), starts one dry-run shim per node against stand-in
+// services (scripts/lib/demo.ts; `--no-demo` skips it), prints the console URL, the tokens and
+// how to make a node fail, and stays in the foreground until Ctrl-C (which stops the shims,
+// then wrangler and its workerd).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
+import { groupHealthy } from "../protocol/rollup.js";
+import { type ClusterSpec, validateSpec } from "../protocol/spec.js";
+import type { ClusterStatus } from "../protocol/status.js";
+import { api, ApiCallError, apiWithHeaders, applyMigrations, createCluster, loadSpecFile, REPO_ROOT, WRANGLER_BIN, WRANGLER_ENV } from "./lib/control-plane.js";
+import { Demo } from "./lib/demo.js";
+import { DEMO_COMMANDS, serveDemoControl } from "./lib/demo-control.js";
+import { specChanges } from "./lib/spec-diff.js";
 import { newSecretKeyEntry } from "./secret-key.js";
-import { api, ApiCallError, applyMigrations, createCluster, loadSpecFile, REPO_ROOT, WRANGLER_ENV } from "../test/support/control-plane.js";
 
+const startedAt = performance.now();
 const program = new Command()
   .name("npm start --")
-  .description("run the chime-ha control plane locally (wrangler dev) with the example cluster loaded")
+  .description("run the chime-ha control plane locally (wrangler dev) with the example cluster loaded and live")
   .option("--ip <address>", "address to listen on", "127.0.0.1")
   .option("--port <port>", "port to listen on", (v) => Number.parseInt(v, 10), 8787)
   .option("--site <id>", "site for the example cluster", "dc1")
   .option("--spec <file>", "cluster spec to load", join(REPO_ROOT, "examples/chimestack.yaml"))
-  .option("--no-example", "do not load a cluster")
+  .option("--no-example", "do not load a cluster (and run no demo)")
+  .option("--no-demo", "do not start the demo shims and stand-in services")
   .parse();
 const opts = z
-  .object({ ip: z.string(), port: z.number().int().min(1).max(65535), site: z.string(), spec: z.string(), example: z.boolean() })
+  .object({ ip: z.string(), port: z.number().int().min(1).max(65535), site: z.string(), spec: z.string(), example: z.boolean(), demo: z.boolean() })
   .parse(program.opts());
 
 const DEV_VARS = join(REPO_ROOT, ".dev.vars");
 const STATE_DIR = join(REPO_ROOT, ".wrangler/state");
+const DEMO_DIR = join(REPO_ROOT, ".wrangler/demo");
+const DEMO_CONTROL = join(REPO_ROOT, ".wrangler/chime-ha-demo.json");
 /** Node tokens are shown once by the API; locally we keep them here (gitignored) to reprint them. */
 const LOCAL_TOKENS = join(REPO_ROOT, ".wrangler/chime-ha-node-tokens.json");
 const NodeTokenFile = z.record(z.string(), z.record(z.string(), z.string()));
+const rel = (p: string) => relative(process.cwd(), p) || p;
+const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
 
 /** ADMIN_TOKEN from .dev.vars, generated and appended when absent. */
 function adminToken(): string {
@@ -87,27 +102,89 @@ function saveTokens(clusterId: string, tokens: Record<string, string>): void {
   writeFileSync(LOCAL_TOKENS, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** Loads the spec as a cluster unless it exists; returns its node tokens (from creation, the local file, or a rotation). */
-async function loadExample(url: string, token: string): Promise<{ clusterId: string; nodeTokens: Record<string, string>; created: boolean }> {
-  const spec = loadSpecFile(opts.spec) as { name?: unknown; nodes?: { name?: unknown }[] };
-  const clusterId = `${opts.site}.${String(spec.name)}`;
+const StoredCluster = z.object({ specVersion: z.number(), spec: z.unknown() });
+const Updated = z.object({ cluster: z.object({ specVersion: z.number() }).passthrough(), nodeTokens: z.record(z.string(), z.string()) });
+
+/**
+ * A loaded cluster whose spec file changed since: the stored spec is replaced (If-Match on the
+ * version read, so a concurrent change is not overwritten), and each change is printed.
+ */
+async function syncSpec(url: string, token: string, clusterId: string, fileSpec: unknown, lines: string[]): Promise<{ spec: ClusterSpec; added: Record<string, string> }> {
+  const path = `/v1/clusters/${encodeURIComponent(clusterId)}`;
+  const got = await apiWithHeaders(url, token, "GET", path);
+  const stored = StoredCluster.parse(got.body);
+  const current = validateSpec(stored.spec);
+  if (!current.ok) throw new Error(`cluster ${clusterId}: its stored spec does not validate any more: ${current.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
+  const wanted = validateSpec(fileSpec);
+  if (!wanted.ok) {
+    lines.push(`${rel(opts.spec)} has ${wanted.problems.length} problem(s); cluster ${clusterId} keeps spec version ${stored.specVersion}:`);
+    for (const p of wanted.problems) lines.push(`  ${p.path}: ${p.message}`);
+    return { spec: current.spec, added: {} };
+  }
+  const changes = specChanges(current.spec, wanted.spec);
+  if (changes.length === 0) {
+    lines.push(`cluster ${clusterId}: already loaded, spec version ${stored.specVersion} matches ${rel(opts.spec)}`);
+    return { spec: current.spec, added: {} };
+  }
+  const etag = got.headers.get("etag") ?? `"v${stored.specVersion}"`;
+  const updated = Updated.parse(await api(url, token, "PUT", `${path}/spec`, { spec: fileSpec }, { "if-match": etag }));
+  lines.push(`cluster ${clusterId}: ${rel(opts.spec)} changed; spec version ${stored.specVersion} -> ${updated.cluster.specVersion}:`);
+  for (const c of changes) lines.push(`  ${c}`);
+  return { spec: wanted.spec, added: updated.nodeTokens };
+}
+
+/** Loads the spec as a cluster, or brings a loaded one up to date; returns its spec and node tokens. */
+async function loadExample(url: string, token: string, lines: string[]): Promise<{ clusterId: string; spec: ClusterSpec; nodeTokens: Record<string, string> }> {
+  const fileSpec = loadSpecFile(opts.spec);
+  const name = (fileSpec as { name?: unknown } | null)?.name;
+  const clusterId = `${opts.site}.${String(name)}`;
   try {
     await api(url, token, "GET", `/v1/clusters/${encodeURIComponent(clusterId)}`);
   } catch (err) {
     if (!(err instanceof ApiCallError && err.status === 404)) throw err;
-    const made = await createCluster(url, token, spec, opts.site);
+    const made = await createCluster(url, token, fileSpec, opts.site);
     saveTokens(made.clusterId, made.nodeTokens);
-    return { ...made, created: true };
+    lines.push(`cluster ${made.clusterId}: created from ${rel(opts.spec)}`);
+    const v = validateSpec(fileSpec);
+    if (!v.ok) throw new Error("the control plane accepted a spec that does not validate here");
+    return { clusterId: made.clusterId, spec: v.spec, nodeTokens: made.nodeTokens };
   }
-  const known = readTokenFile()[clusterId] ?? {};
-  const names = (spec.nodes ?? []).map((n) => String(n.name));
-  for (const node of names.filter((n) => !(n in known))) {
+  const synced = await syncSpec(url, token, clusterId, fileSpec, lines);
+  const known = { ...(readTokenFile()[clusterId] ?? {}), ...synced.added };
+  for (const node of synced.spec.nodes.map((n) => n.name).filter((n) => !(n in known))) {
     // The registry keeps only hashes: a token we no longer have is rotated so it can be printed.
     const r = z.object({ token: z.string() }).parse(await api(url, token, "POST", `/v1/clusters/${encodeURIComponent(clusterId)}/nodes/${node}/token`));
     known[node] = r.token;
   }
-  saveTokens(clusterId, known);
-  return { clusterId, nodeTokens: known, created: false };
+  const nodeTokens = Object.fromEntries(synced.spec.nodes.map((n) => [n.name, known[n.name]!]));
+  saveTokens(clusterId, nodeTokens);
+  return { clusterId, spec: synced.spec, nodeTokens };
+}
+
+
+/** Bounded wait until every group has a holder; prints when it happened. */
+async function reportLive(url: string, token: string, clusterId: string, isRunning: () => boolean): Promise<void> {
+  const until = performance.now() + 60_000;
+  let first = false;
+  while (isRunning() && performance.now() < until) {
+    try {
+      const st = (await api(url, token, "GET", `/v1/clusters/${encodeURIComponent(clusterId)}/status`)) as ClusterStatus;
+      // Held by a node that heartbeats and passes its probe (not a holder remembered from the last run).
+      const held = st.groups.filter((g) => groupHealthy(st, g));
+      if (!first && held.length) {
+        first = true;
+        console.log(`chime-ha: first live holder after ${elapsed()} (${held.map((g) => `${g.name}: ${g.holder}`).join(", ")})`);
+      }
+      if (held.length === st.groups.length) {
+        console.log(`chime-ha: cluster ${clusterId} is live: every group held by a healthy node, ${elapsed()} after npm start`);
+        return;
+      }
+    } catch {
+      // the control plane is busy starting: ask again
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (isRunning()) console.log(`chime-ha: not every group of ${clusterId} has a holder after a minute; the console shows why`);
 }
 
 async function main(): Promise<void> {
@@ -122,7 +199,7 @@ async function main(): Promise<void> {
   const url = `http://${opts.ip}:${opts.port}`;
   const wrangler = spawn(
     process.execPath,
-    [join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "--ip", opts.ip, "--port", String(opts.port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", "--env="],
+    [WRANGLER_BIN, "dev", "--ip", opts.ip, "--port", String(opts.port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", "--env="],
     // Own process group so Ctrl-C / SIGTERM reach wrangler and its workerd children together.
     { cwd: REPO_ROOT, env: { ...process.env, ...WRANGLER_ENV }, stdio: ["ignore", "inherit", "inherit"], detached: true },
   );
@@ -133,10 +210,18 @@ async function main(): Promise<void> {
       resolve(code ?? (signal ? 1 : 0));
     }),
   );
-  const stop = (sig: NodeJS.Signals) => {
+  let demo: Demo | null = null;
+  let control: { close(): Promise<void> } | null = null;
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    // The shims first (they release their groups), then the control plane.
+    await control?.close().catch(() => undefined);
+    await demo?.close().catch(() => undefined);
     if (!running || !wrangler.pid) return;
     try {
-      process.kill(-wrangler.pid, sig);
+      process.kill(-wrangler.pid, "SIGTERM");
     } catch {
       // already gone
     }
@@ -145,22 +230,38 @@ async function main(): Promise<void> {
       if (running && wrangler.pid) process.kill(-wrangler.pid, "SIGKILL");
     }, 5_000).unref();
   };
-  process.on("SIGINT", () => stop("SIGTERM"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
 
   try {
     await waitHealthy(url, () => running);
-    const lines = [`chime-ha control plane: ${url}   (API under ${url}/v1)`, `admin token: ${token}   (from .dev.vars)`];
+    const lines = [`chime-ha control plane: ${url}   (API under ${url}/v1)`, `console:    ${url}/   (sign in with the admin token)`, `admin token: ${token}   (from .dev.vars)`];
+    let clusterId: string | null = null;
     if (opts.example) {
-      const ex = await loadExample(url, token);
-      lines.push(`cluster ${ex.clusterId}: ${ex.created ? "created from" : "already loaded; spec"} ${opts.spec}`);
-      lines.push(`node tokens (also in ${LOCAL_TOKENS}):`);
+      const ex = await loadExample(url, token, lines);
+      clusterId = ex.clusterId;
+      lines.push(`node tokens (also in ${rel(LOCAL_TOKENS)}):`);
       for (const [node, t] of Object.entries(ex.nodeTokens)) lines.push(`  ${node.padEnd(10)} ${t}`);
+      if (opts.demo) {
+        demo = await Demo.start({ url, clusterId: ex.clusterId, spec: ex.spec, nodeTokens: ex.nodeTokens, dir: DEMO_DIR });
+        control = await serveDemoControl(demo, DEMO_CONTROL);
+        const server = ex.spec.nodes.find((n) => n.role === "server")?.name ?? "server1";
+        lines.push(
+          "",
+          `demo: ${ex.spec.nodes.length} shims in dry-run mode (they change nothing on this host) against stand-in services on 127.0.0.1; logs in ${rel(DEMO_DIR)}/`,
+          `  make a node fail and watch its VIPs move:   npm run demo -- kill ${server}`,
+          `  bring it back:                              npm run demo -- revive ${server}`,
+          `  every demo command:                         npm run demo -- help`,
+          ...Object.values(DEMO_COMMANDS).map((l) => `      ${l}`),
+          "  (npm start -- --no-demo runs no shims)",
+        );
+      }
     }
-    lines.push(`try: curl -H "authorization: Bearer ${token}" ${url}/v1/clusters`, "Ctrl-C stops it.");
+    lines.push("", `try: curl -H "authorization: Bearer ${token}" ${url}/v1/fleet`, "Ctrl-C stops it.");
     console.log(`\n${lines.join("\n")}\n`);
+    if (demo && clusterId) void reportLive(url, token, clusterId, () => running && !stopping);
   } catch (err) {
-    stop("SIGTERM");
+    await stop();
     await exited;
     throw err;
   }

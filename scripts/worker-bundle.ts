@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import { REPO_ROOT, WRANGLER_ENV } from "../test/support/control-plane.js";
+import { REPO_ROOT, WRANGLER_ENV } from "./lib/control-plane.js";
 
 const run = promisify(execFile);
 export const WRANGLER_BIN = join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js");

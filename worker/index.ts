@@ -21,6 +21,7 @@ import { registerSites } from "./api/sites.js";
 import { registerTokens } from "./api/tokens.js";
 import { registerWebhooks } from "./api/webhooks.js";
 import { registerWhoAmI } from "./api/whoami.js";
+import { registerConsole } from "./console/routes.js";
 import type { Env } from "./env.js";
 import { authenticate } from "./http/auth.js";
 import { idempotency } from "./http/idempotency.js";
@@ -73,7 +74,8 @@ registerOpenApi(app);
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "admin, operator or viewer token" });
 app.openAPIRegistry.registerComponent("securitySchemes", "nodeToken", { type: "http", scheme: "bearer", description: "the node's own token" });
 
-app.get("/", (c) => c.json({ service: "chime-ha", api: "/v1", health: "/healthz" }));
+// The fleet console (HTML for browsers; the service description as JSON for API clients).
+registerConsole(app);
 app.get("/healthz", (c) => c.json({ ok: true }));
 
 app.notFound((c) => problem(c, 404, "Not found", { detail: `no route ${c.req.method} ${c.req.path}` }));

@@ -3,27 +3,15 @@
 // network namespace. Only the process group this module started is ever signalled.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import { applyMigrations, freePort, REPO_ROOT, WRANGLER_BIN, WRANGLER_ENV } from "../../scripts/lib/control-plane.js";
+
+// The shared, non-test parts live in scripts/lib/control-plane.ts (npm start uses them too).
+export { api, ApiCallError, applyMigrations, createCluster, ensureSite, loadSpecFile, REPO_ROOT, WRANGLER_ENV } from "../../scripts/lib/control-plane.js";
 
 const execFileAsync = promisify(execFile);
-
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const WRANGLER_BIN = join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js");
-
-/** Offline use: no metrics, no request.cf lookup, no update check noise. */
-export const WRANGLER_ENV: NodeJS.ProcessEnv = {
-  WRANGLER_SEND_METRICS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_LOG_SANITIZE: "false",
-  NO_UPDATE_NOTIFIER: "1",
-  FORCE_COLOR: "0",
-};
 
 export interface ControlPlaneOptions {
   /** Address to listen on (default 127.0.0.1). Inside a netns, the namespace host's address. */
@@ -61,33 +49,6 @@ export interface ControlPlane {
 }
 
 const randomToken = () => `adm_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url")}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** `wrangler d1 migrations apply DB --local` into persistDir (idempotent). */
-export async function applyMigrations(persistDir: string, wranglerEnv = ""): Promise<void> {
-  try {
-    await execFileAsync(process.execPath, [WRANGLER_BIN, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, `--env=${wranglerEnv}`], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...WRANGLER_ENV, CI: "true" },
-      timeout: 60_000,
-      maxBuffer: 4 * 1024 * 1024,
-    });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`wrangler d1 migrations apply failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -287,64 +248,4 @@ function tail(path: string, lines: number): string {
   } catch {
     return "(no log)";
   }
-}
-
-/** The example spec (examples/chimestack.yaml), parsed; validation happens in the Worker. */
-export function loadSpecFile(path = join(REPO_ROOT, "examples/chimestack.yaml")): unknown {
-  return parseYaml(readFileSync(path, "utf8"));
-}
-
-const Problem = z.object({ title: z.string().optional(), detail: z.string().optional(), errors: z.array(z.object({ path: z.string(), message: z.string() })).optional() }).passthrough();
-const Created = z.object({ cluster: z.object({ id: z.string() }).passthrough(), nodeTokens: z.record(z.string(), z.string()) });
-
-/** Raised for any non-2xx API reply, with the problem+json body when there is one. */
-export class ApiCallError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    what: string,
-  ) {
-    const p = Problem.safeParse(body);
-    const text = p.success ? [p.data.title, p.data.detail, ...(p.data.errors ?? []).map((e) => `${e.path}: ${e.message}`)].filter(Boolean).join("; ") : JSON.stringify(body);
-    super(`${what}: HTTP ${status}: ${text}`);
-  }
-}
-
-/** One JSON call to the API with a bearer token; throws ApiCallError on non-2xx. */
-export async function api(url: string, token: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (!res.ok) throw new ApiCallError(res.status, parsed, `${method} ${path}`);
-  return parsed;
-}
-
-/** Creates the site if it does not exist yet (a 409 means someone else just did). */
-export async function ensureSite(url: string, adminToken: string, site: string): Promise<void> {
-  try {
-    await api(url, adminToken, "POST", "/v1/sites", { id: site });
-  } catch (err) {
-    if (!(err instanceof ApiCallError && err.status === 409)) throw err;
-  }
-}
-
-/**
- * Creates a cluster from a spec (an object, or YAML/JSON text) in `site` (created if missing).
- * Node tokens are returned once by the API; keep them.
- */
-export async function createCluster(url: string, adminToken: string, spec: unknown, site = "dc1"): Promise<{ clusterId: string; nodeTokens: Record<string, string> }> {
-  const specObject = typeof spec === "string" ? parseYaml(spec) : spec;
-  await ensureSite(url, adminToken, site);
-  const created = Created.parse(await api(url, adminToken, "POST", "/v1/clusters", { site, spec: specObject }));
-  return { clusterId: created.cluster.id, nodeTokens: created.nodeTokens };
 }

@@ -1,0 +1,295 @@
+// The console in a real browser (Debian's headless Chromium via playwright-core) against the real
+// control plane (wrangler dev) with the example cluster kept live by npm start's demo: one dry-run
+// shim per node against stand-in services. Signs in, reads the fleet and a cluster, watches a
+// failover on screen, switches over as an operator, checks a viewer sees no action controls,
+// the messages for bad and revoked tokens, the CSP, and axe-core; writes the README screenshots.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Fleet } from "../../protocol/fleet.js";
+import { type ClusterSpec, validateSpec } from "../../protocol/spec.js";
+import type { ClusterStatus } from "../../protocol/status.js";
+import { api, createCluster, loadSpecFile, REPO_ROOT } from "../../scripts/lib/control-plane.js";
+import { Demo } from "../../scripts/lib/demo.js";
+import { type ControlPlane, startControlPlane } from "../support/control-plane.js";
+import { axe, launchChromium } from "./support/browser.js";
+
+const SHOTS = join(REPO_ROOT, "docs/screenshots");
+const GROUP = "server-api";
+
+let cp: ControlPlane;
+let demo: Demo;
+let browser: Browser;
+let clusterId = "";
+let spec: ClusterSpec;
+let dir = "";
+const tokens = { operator: "", viewer: "", viewerId: "", admin: "", node: "" };
+/** Every page's console errors and CSP reports, checked at the end. */
+const problems: string[] = [];
+/** Every request URL the browser made (the token must never be in one). */
+const urls: string[] = [];
+
+const status = async () => (await api(cp.url, cp.adminToken, "GET", `/v1/clusters/${clusterId}/status`)) as ClusterStatus;
+const groupOf = (st: ClusterStatus, name = GROUP) => st.groups.find((g) => g.name === name)!;
+
+/** Polls `check` every 100 ms until it returns a value (bounded). */
+async function until<T>(what: string, ms: number, check: () => Promise<T | null | undefined | false>): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check().catch(() => null);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function newPage(opts: { width?: number; height?: number; dark?: boolean } = {}): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, colorScheme: opts.dark ? "dark" : "light", deviceScaleFactor: 1 });
+  const page = await ctx.newPage();
+  page.on("console", (m) => {
+    // Chrome logs every 4xx reply to fetch as an error; the refusals tested here are on purpose.
+    if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) problems.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("request", (r) => urls.push(r.url()));
+  return { ctx, page };
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.goto(`${cp.url}/`);
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function openCluster(page: Page): Promise<void> {
+  await page.locator(`tr[data-cluster="${clusterId}"] a`).click();
+  await page.locator("[data-testid=grid]").waitFor();
+}
+
+const shownHolder = (page: Page, group = GROUP) => page.locator(`[data-holder="${group}"]`).textContent();
+
+async function expectAccessible(page: Page, where: string): Promise<void> {
+  const serious = (await axe(page)).filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(serious.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), `axe on ${where}`).toEqual([]);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "chime-console-"));
+  browser = await launchChromium();
+  cp = await startControlPlane({ logLevel: "warn", readyTimeoutMs: 90_000 });
+  tokens.admin = cp.adminToken;
+  // The example cluster with a short lease, so a failover takes about 2 s instead of 4.
+  const raw = loadSpecFile() as { policy: Record<string, unknown> };
+  raw.policy = { ...raw.policy, heartbeatIntervalMs: 500, leaseTtlMs: 1500, driftMarginMs: 300, holdDownMs: 0 };
+  const v = validateSpec(raw);
+  if (!v.ok) throw new Error(JSON.stringify(v.problems));
+  spec = v.spec;
+  const made = await createCluster(cp.url, cp.adminToken, raw, "dc1");
+  clusterId = made.clusterId;
+  // A second site whose cluster has no shim yet: no holder, so the fleet lists it first.
+  await createCluster(cp.url, cp.adminToken, { ...raw, name: "edge" }, "dc2");
+  tokens.node = made.nodeTokens.server1!;
+  demo = await Demo.start({ url: cp.url, clusterId, spec, nodeTokens: made.nodeTokens, dir });
+  const mk = async (role: string) => (await api(cp.url, cp.adminToken, "POST", "/v1/tokens", { role, label: `console test ${role}` })) as { token: string; info: { id: string } };
+  tokens.operator = (await mk("operator")).token;
+  const viewer = await mk("viewer");
+  tokens.viewer = viewer.token;
+  tokens.viewerId = viewer.info.id;
+  // Live: every group held by a healthy node.
+  await until("every group held", 30_000, async () => (await status()).groups.every((g) => g.holder !== null && g.health === "ok"));
+}, 150_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.close();
+  await cp?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe("the fleet console in Chromium", () => {
+  it("explains a bad token and a node token at sign-in", async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, "cha_admin_not-a-real-token");
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/not accepted: it is unknown, revoked or expired/);
+    await page.getByLabel("API token").fill(tokens.admin.slice(0, -2));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/unknown, revoked or expired/);
+    await page.getByLabel("API token").fill(tokens.node);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/node token: it may only heartbeat/);
+    await expectAccessible(page, "sign-in with an error");
+    await ctx.close();
+  });
+
+  it("signs an operator in and shows the example cluster in the fleet, polled with ETags", async () => {
+    const { ctx, page } = await newPage();
+    const fleetReplies: number[] = [];
+    page.on("response", (r) => {
+      if (r.url().endsWith("/v1/fleet")) fleetReplies.push(r.status());
+    });
+    await signIn(page, tokens.operator);
+    const row = page.locator(`tr[data-cluster="${clusterId}"]`);
+    await expect.poll(() => row.getAttribute("data-state"), { timeout: 10_000 }).toBe("healthy");
+    // Worst first: the silent cluster of dc2 above the healthy one.
+    expect(await page.locator("tr[data-cluster]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-cluster")))).toEqual(["dc2.edge", clusterId]);
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, "fleet.png") });
+    expect(await page.getByTestId("who").textContent()).toMatch(/^operator · all sites/);
+    // The token is in session storage, not in the URL or any request URL.
+    expect(await page.evaluate<string | null>(`sessionStorage.getItem("chime-ha.token")`)).toBe(tokens.operator);
+    expect(page.url()).not.toContain(tokens.operator);
+    // Conditional polling: unchanged fleets come back as 304.
+    await expect.poll(() => fleetReplies.filter((s) => s === 304).length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await page.getByRole("searchbox").fill("no-such-cluster");
+    await expect.poll(() => row.count()).toBe(0);
+    await page.getByRole("searchbox").fill("chimestack");
+    await expect.poll(() => row.count()).toBe(1);
+    await page.getByRole("searchbox").fill("");
+    await page.getByLabel("Site").selectOption("dc2");
+    await expect.poll(() => row.count()).toBe(0);
+    await page.getByLabel("Site").selectOption("all");
+    await expectAccessible(page, "fleet");
+    await ctx.close();
+  });
+
+  it("shows the cluster: grid, topology, decisions and events, readable in light, dark and at phone width", async () => {
+    const { ctx, page } = await newPage({ height: 1400 });
+    await signIn(page, tokens.operator);
+    await openCluster(page);
+    const st = await status();
+    expect(await shownHolder(page)).toBe(groupOf(st).holder);
+    for (const n of spec.nodes) await expect.poll(() => page.locator(`[data-topo-node="${n.name}"]`).count()).toBe(1);
+    await expect.poll(() => page.locator("[data-testid=decisions] li").count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator("[data-testid=events] tbody tr").count()).toBeGreaterThan(0);
+    // A lease bar for each held group, and it moves between polls.
+    expect(await page.locator("td.holder meter").count()).toBe(spec.groups.length);
+    // Event filters: only critical, then back.
+    await page.getByLabel("Severity").selectOption("critical");
+    const severities = await page.locator("[data-testid=events] tbody .badge").allTextContents();
+    expect(severities.every((s) => s === "critical")).toBe(true);
+    await page.getByLabel("Severity").selectOption("info");
+    await expectAccessible(page, "cluster view (light)");
+    await page.screenshot({ path: join(SHOTS, "cluster.png") });
+    await ctx.close();
+
+    const dark = await newPage({ dark: true, height: 1400 });
+    await signIn(dark.page, tokens.operator);
+    await openCluster(dark.page);
+    await expectAccessible(dark.page, "cluster view (dark)");
+    await dark.page.screenshot({ path: join(SHOTS, "cluster-dark.png") });
+    await dark.ctx.close();
+
+    const phone = await newPage({ width: 390, height: 844 });
+    await signIn(phone.page, tokens.operator);
+    await phone.page.locator(`tr[data-cluster="${clusterId}"]`).waitFor();
+    // Nothing but the tables' own scroll areas is wider than the screen.
+    expect(await phone.page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await openCluster(phone.page);
+    expect(await phone.page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await phone.page.screenshot({ path: join(SHOTS, "cluster-phone.png") });
+    await phone.ctx.close();
+  });
+
+  it("shows the new holder within 2 s of the control plane's decision when the holder's heartbeats stop, without a reload", async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, tokens.operator);
+    await openCluster(page);
+    const old = groupOf(await status()).holder!;
+    expect(await shownHolder(page)).toBe(old);
+    await page.evaluate("window.marker = 42");
+    await demo.kill(old);
+    try {
+      const next = await until("a new holder", 20_000, async () => {
+        const h = groupOf(await status()).holder;
+        return h !== null && h !== old ? h : null;
+      });
+      const decidedAt = Date.now();
+      // A function, not a string: the page's CSP forbids eval.
+      type Doc = { document: { querySelector(s: string): { textContent: string | null } | null } };
+      await page.waitForFunction(([g, h]) => (globalThis as unknown as Doc).document.querySelector(`[data-holder="${g}"]`)?.textContent === h, [GROUP, next] as const, { timeout: 2000, polling: 50 });
+      console.log(`console: ${GROUP} moved ${old} -> ${next}; on screen ${Date.now() - decidedAt} ms after the status API showed it`);
+      expect(await page.evaluate<number | undefined>("window.marker")).toBe(42);
+      await expect.poll(() => page.locator(`[data-alive="${old}"]`).textContent(), { timeout: 5000 }).toBe("not alive");
+    } finally {
+      await demo.revive(old);
+    }
+    await ctx.close();
+  });
+
+  it("lets an operator switch over from the UI, and shows the engine's answer, refusals included", async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, tokens.operator);
+    await openCluster(page);
+    // Both servers healthy candidates again.
+    const st = await until("both servers candidates", 20_000, async () => {
+      const s = await status();
+      const g = groupOf(s);
+      return g.holder && (g.members ?? []).every((m) => m.node === g.holder || m.why === null) ? s : null;
+    });
+    const from = groupOf(st).holder!;
+    const to = (groupOf(st).members ?? []).find((m) => m.node !== from)!.node;
+    await page.locator(`th[data-group="${GROUP}"] [data-action=switchover]`).click();
+    const dialog = page.getByRole("dialog", { name: `Switch over ${GROUP}` });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    // The current holder is not offered; the other server is.
+    expect(await dialog.getByRole("radio", { name: new RegExp(`^${from}`) }).isDisabled()).toBe(true);
+    await dialog.getByRole("radio", { name: new RegExp(`^${to}`) }).check();
+    expect(await dialog.locator(".what").textContent()).toContain(`moves from ${from} to ${to}`);
+    await expectAccessible(page, "switchover dialog");
+    await dialog.locator("[data-confirm]").click();
+    await expect.poll(() => page.getByTestId("outcome").textContent(), { timeout: 10_000 }).toMatch(new RegExp(`Switchover of ${GROUP} to ${to}: accepted`));
+    await expect.poll(() => shownHolder(page), { timeout: 10_000 }).toBe(to);
+    expect(groupOf(await status()).holder).toBe(to);
+
+    // Cluster maintenance on: a switchover is refused, and the console says why.
+    await page.locator("[data-action=cluster-maintenance]").click();
+    await page.getByRole("dialog").locator("[data-confirm]").click();
+    await expect.poll(() => page.getByTestId("outcome").textContent(), { timeout: 10_000 }).toMatch(/Cluster maintenance on: accepted/);
+    await expect.poll(() => page.locator("[data-action=cluster-maintenance]").textContent()).toMatch(/End cluster maintenance/);
+    await page.locator(`th[data-group="${GROUP}"] [data-action=switchover]`).click();
+    await page.getByRole("dialog").locator("[data-confirm]").click();
+    await expect.poll(() => page.getByTestId("outcome").textContent(), { timeout: 10_000 }).toMatch(/Refused by the engine: .*maintenance/);
+    await page.locator("[data-action=cluster-maintenance]").click();
+    await page.getByRole("dialog").locator("[data-confirm]").click();
+    await expect.poll(() => page.getByTestId("outcome").textContent(), { timeout: 10_000 }).toMatch(/Cluster maintenance off: accepted/);
+    await ctx.close();
+  });
+
+  it("gives a viewer no action controls", async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, tokens.viewer);
+    await openCluster(page);
+    expect(await page.getByTestId("who").textContent()).toMatch(/^viewer/);
+    expect(await page.locator("[data-action]").count()).toBe(0);
+    expect(await page.getByRole("button", { name: /switch over|drain|maintenance|operation|ack/i }).count()).toBe(0);
+    await ctx.close();
+  });
+
+  it("ends the session with a clear message when the token is revoked, and on sign-out", async () => {
+    const { ctx, page } = await newPage();
+    const t = (await api(cp.url, cp.adminToken, "POST", "/v1/tokens", { role: "viewer", label: "to be revoked" })) as { token: string; info: { id: string } };
+    await signIn(page, t.token);
+    await page.locator(`tr[data-cluster="${clusterId}"]`).waitFor();
+    await api(cp.url, cp.adminToken, "DELETE", `/v1/tokens/${t.info.id}`);
+    await expect.poll(() => page.getByRole("status").first().textContent(), { timeout: 10_000 }).toMatch(/Your token stopped working/);
+    expect(await page.evaluate<string | null>(`sessionStorage.getItem("chime-ha.token")`)).toBeNull();
+    await signIn(page, tokens.viewer);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect.poll(() => page.getByLabel("API token").isVisible()).toBe(true);
+    expect(await page.evaluate<string | null>(`sessionStorage.getItem("chime-ha.token")`)).toBeNull();
+    await ctx.close();
+  });
+
+  it("ran with no console error, no CSP violation, and no token in any URL", async () => {
+    expect(problems).toEqual([]);
+    for (const t of Object.values(tokens).filter(Boolean)) expect(urls.filter((u) => u.includes(t))).toEqual([]);
+    // The page is served with the CSP the browser enforced above.
+    const res = await fetch(`${cp.url}/`, { headers: { accept: "text/html" } });
+    await res.text();
+    expect(res.headers.get("content-security-policy")).toMatch(/script-src 'self'.*frame-ancestors 'none'/);
+    const fleet = (await api(cp.url, cp.adminToken, "GET", "/v1/fleet")) as Fleet;
+    expect(fleet.clusters.map((c) => c.id)).toContain(clusterId);
+  });
+});
