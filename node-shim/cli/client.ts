@@ -33,8 +33,11 @@ export class ApiError extends Error {
   }
 }
 
-/** The control plane could not be reached, or answered 5xx: worth retrying. */
-export class NetworkError extends Error {}
+/** The control plane could not be reached, answered 5xx, or asked to slow down (429): worth retrying. */
+export class NetworkError extends Error {
+  /** How long the control plane asked to wait (429 Retry-After), if it did. */
+  retryAfterMs?: number;
+}
 
 export interface Reply<T> {
   status: number;
@@ -119,6 +122,12 @@ export class ApiClient {
       const p = (json ?? {}) as { title?: string; detail?: string; errors?: Problem[] };
       const err = new ApiError(res.status, p.title ?? res.statusText, p.detail ?? (json === null ? text.slice(0, 200) || undefined : undefined), Array.isArray(p.errors) ? p.errors : []);
       if (res.status >= 500) throw new NetworkError(`the control plane at ${this.conn.url} failed: ${err.message}`);
+      if (res.status === 429) {
+        const rate = new NetworkError(`the control plane at ${this.conn.url} asks to slow down: ${err.message}`);
+        const after = Number(res.headers.get("retry-after"));
+        if (Number.isFinite(after) && after > 0) rate.retryAfterMs = after * 1000;
+        throw rate;
+      }
       throw err;
     }
     const parsed = schema.safeParse(res.status === 204 ? null : json);

@@ -48,7 +48,7 @@ export async function streamEvents(client: ApiClient, base: string, opts: Stream
     } catch (err) {
       if (!(err instanceof NetworkError) || !opts.follow) throw err;
       failures++;
-      const wait = Math.min(opts.maxBackoffMs ?? 5000, 500 * 2 ** (failures - 1));
+      const wait = Math.max(err.retryAfterMs ?? 0, Math.min(opts.maxBackoffMs ?? 5000, 500 * 2 ** (failures - 1)));
       opts.onRetry?.(err, wait);
       await sleep(wait, opts.signal);
       if (opts.signal?.aborted) return cursor;

@@ -20,7 +20,17 @@ type Paint = (c: Colour, text: string) => string;
 
 export async function fetchStatus(client: ApiClient, cluster?: string): Promise<ClusterStatusView[]> {
   const wanted = cluster === undefined ? await client.clusters() : [await client.resolveCluster(cluster)];
-  return Promise.all(wanted.map(async (c) => ({ cluster: c.id, site: c.site, status: await client.get(`${clusterPath(c.id)}/status`, ClusterStatusSchema) })));
+  // At most 8 requests at a time: a large fleet should not spend a token's rate-limit burst at once.
+  const views: ClusterStatusView[] = new Array(wanted.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < wanted.length; i = next++) {
+      const c = wanted[i]!;
+      views[i] = { cluster: c.id, site: c.site, status: await client.get(`${clusterPath(c.id)}/status`, ClusterStatusSchema) };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, wanted.length) }, worker));
+  return views;
 }
 
 const HEALTH_COLOUR: Record<string, Colour> = { ok: "green", waiting: "cyan", moving: "yellow", degraded: "yellow", down: "red" };
@@ -179,21 +189,24 @@ export function registerStatus(program: Command): void {
       const signal = interruptSignal();
       const tty = process.stdout.isTTY === true;
       let failures = 0;
+      let asked = 0;
       while (!signal.aborted) {
         let text: string;
         try {
           text = await render();
           failures = 0;
+          asked = 0;
         } catch (err) {
           if (!(err instanceof NetworkError)) throw err;
           failures++;
+          asked = err.retryAfterMs ?? 0;
           text = `${oneLine(err.message)} (retrying)`;
         }
         const stamp = `every ${duration(every)}, ${new Date().toISOString().slice(11, 19)} UTC — Ctrl-C to stop`;
         // A terminal gets the screen redrawn; a pipe gets one block per round.
         if (tty) process.stdout.write(`\x1b[H\x1b[2J${text}\n\n${paint("grey", stamp)}\n`);
         else out(`${text}\n--- ${stamp}`);
-        await sleep(failures > 0 ? Math.min(10_000, every * 2 ** (failures - 1)) : every, signal);
+        await sleep(Math.max(asked, failures > 0 ? Math.min(10_000, every * 2 ** (failures - 1)) : every), signal);
       }
       if (tty) note("");
     });
