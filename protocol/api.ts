@@ -77,6 +77,11 @@ export const Switchover = z.strictObject({
   group: Name,
   /** Target node; absent: the best healthy candidate. */
   to: Name.optional(),
+  /**
+   * mysql-writer only: promote the target even if it may lack transactions the last writer
+   * acknowledged (the engine refused it automatically). Recorded as a critical audit event.
+   */
+  acceptDataLoss: z.boolean().optional(),
 });
 export const Maintenance = z.strictObject({ on: z.boolean() });
 

@@ -15,10 +15,46 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
  * so the control plane can be upgraded first and the shims one by one. A field added to a reply
  * (or to the desired state in it) needs a new version, and worker/cluster/protocol.ts must leave
  * it out for older shims: they parse replies strictly. v1: no `protocol` field (shims before
- * versioning); v2: `protocol` in request and reply.
+ * versioning); v2: `protocol` in request and reply; v3: mysql `requiredGtid` / `acceptDataLoss` in
+ * the desired state, `idempotencyKey` on evacuations and `maxPoints` on backfills.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const OLDEST_PROTOCOL_VERSION = 1;
+
+/**
+ * Semi-sync replication as this server sees it (MariaDB's built-in semisync). The counters only
+ * grow while mysqld runs, so the control plane can tell a fallback between two reports.
+ */
+export const SemiSyncReport = z.strictObject({
+  /** rpl_semi_sync_master_enabled */
+  masterEnabled: z.boolean(),
+  /** Rpl_semi_sync_master_status: commits wait for a standby's acknowledgement (OFF after a fallback). */
+  masterStatus: z.boolean(),
+  /** Rpl_semi_sync_master_clients: semi-sync standbys connected now. */
+  clients: z.number().int().min(0),
+  /** Rpl_semi_sync_master_no_tx: commits acknowledged without any standby having them. */
+  noTx: z.number().int().min(0),
+  /** Rpl_semi_sync_master_yes_tx: commits a standby acknowledged. */
+  yesTx: z.number().int().min(0),
+  /** Rpl_semi_sync_master_wait_sessions: commits waiting for an acknowledgement right now. */
+  waitSessions: z.number().int().min(0),
+  /** rpl_semi_sync_slave_enabled (this server acknowledges as a standby). */
+  slaveEnabled: z.boolean(),
+});
+export type SemiSyncReport = z.infer<typeof SemiSyncReport>;
+
+/** Server settings the control plane checks against a safe dual-master setup (README, Data services). */
+export const MysqlConfigReport = z.strictObject({
+  gtidDomainId: z.number().int().min(0),
+  gtidStrictMode: z.boolean(),
+  logSlaveUpdates: z.boolean(),
+  /** rpl_semi_sync_master_wait_point: AFTER_SYNC or AFTER_COMMIT. */
+  waitPoint: z.string().max(32),
+  waitNoSlave: z.boolean(),
+  /** rpl_semi_sync_master_timeout */
+  semiSyncTimeoutMs: z.number().int().min(0),
+});
+export type MysqlConfigReport = z.infer<typeof MysqlConfigReport>;
 
 /** MySQL/MariaDB replication facts, reported by the mysql probe (mysql-writer groups). */
 export const MysqlReport = z.strictObject({
@@ -37,6 +73,15 @@ export const MysqlReport = z.strictObject({
   errantTransactions: z.boolean(),
   /** Galera: wsrep_local_state == 4 in a Primary component. */
   galeraSynced: z.boolean().optional(),
+  /** Galera: wsrep_local_state_comment and wsrep_cluster_status, for the reason text. */
+  galeraState: z.string().max(64).optional(),
+  serverId: z.number().int().min(0).optional(),
+  /** Gtid_IO_Pos: the last GTIDs the IO thread received from the writer (relay log), applied or not. */
+  gtidIoPos: z.string().max(4000).optional(),
+  /** gtid_binlog_state: last GTID per (domain, server) in this server's binlog (errant checks). */
+  gtidBinlogState: z.string().max(4000).optional(),
+  semiSync: SemiSyncReport.optional(),
+  config: MysqlConfigReport.optional(),
 });
 export type MysqlReport = z.infer<typeof MysqlReport>;
 
@@ -53,6 +98,11 @@ export const ProbeReport = z.strictObject({
   detail: z.string().max(500).default(""),
   mysql: MysqlReport.optional(),
   minio: MinioReport.optional(),
+  /** Unhealthy only: ms from the last successful run to sending (the outage began within it). */
+  downForMs: z.number().int().min(0).optional(),
+  /** With mysql/minio facts: ms from the start of the run that produced them to sending, and its length. */
+  factsAgeMs: z.number().int().min(0).optional(),
+  factsRunMs: z.number().int().min(0).optional(),
 });
 export type ProbeReport = z.infer<typeof ProbeReport>;
 
@@ -63,6 +113,8 @@ export const OperationResult = z.strictObject({
   id: z.string().min(1).max(100),
   ok: z.boolean(),
   detail: z.string().max(2000).default(""),
+  /** influxdb-backfill: how far this run got (a bounded run may end before the window does). */
+  progress: z.strictObject({ doneUntilMs: z.number(), points: z.number().int().min(0), complete: z.boolean() }).optional(),
 });
 export type OperationResult = z.infer<typeof OperationResult>;
 
@@ -146,7 +198,19 @@ export const DesiredGroup = z.strictObject({
     })
     .optional(),
   /** mysql-writer: the topology, and whether to use the strict fence. */
-  mysql: z.strictObject({ topology: z.enum(["dual-master", "galera"]), strictFence: z.boolean() }).optional(),
+  mysql: z
+    .strictObject({
+      topology: z.enum(["dual-master", "galera"]),
+      strictFence: z.boolean(),
+      /**
+       * Holder only, when another server was the last writer: its last reported binlog position.
+       * The applier promotes only once this server has applied all of it.
+       */
+      requiredGtid: z.string().max(4000).optional(),
+      /** An operator forced this promotion accepting possible data loss (switchover acceptDataLoss). */
+      acceptDataLoss: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type DesiredGroup = z.infer<typeof DesiredGroup>;
 
@@ -156,7 +220,16 @@ export const Operation = z.discriminatedUnion("kind", [
   // control plane holds; v1 shims are never sent such an operation (worker/cluster/protocol.ts).
   z.strictObject({ id: z.string(), kind: z.literal("fence-ipmi"), target: Name, host: z.string(), user: z.string(), passwordEnv: z.string().optional(), password: z.string().optional() }),
   z.strictObject({ id: z.string(), kind: z.literal("fence-webhook"), target: Name, url: z.string(), authorization: z.string().optional() }),
-  z.strictObject({ id: z.string(), kind: z.literal("evacuate"), target: Name, url: z.string(), method: z.enum(["POST", "PUT"]), body: z.string() }),
+  z.strictObject({
+    id: z.string(),
+    kind: z.literal("evacuate"),
+    target: Name,
+    url: z.string(),
+    method: z.enum(["POST", "PUT"]),
+    body: z.string(),
+    /** Stable for one failed compute node across re-issues (sent as the Idempotency-Key header). */
+    idempotencyKey: z.string().max(200).optional(),
+  }),
   z.strictObject({ id: z.string(), kind: z.literal("minio-heal"), alias: z.string() }),
   z.strictObject({
     id: z.string(),
@@ -164,9 +237,12 @@ export const Operation = z.discriminatedUnion("kind", [
     group: Name,
     fromNode: Name,
     fromUrl: z.string(),
+    /** A database name, or "*" for every database of the peer except _internal. */
     database: z.string(),
     startMs: z.number(),
     endMs: z.number(),
+    /** Stop after about this many points; the result's progress says where (bounded runs). */
+    maxPoints: z.number().int().min(1).optional(),
   }),
 ]);
 export type Operation = z.infer<typeof Operation>;

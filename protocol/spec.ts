@@ -136,6 +136,26 @@ export const GroupSpec = z.strictObject({
       topology: z.enum(["dual-master", "galera"]).default("dual-master"),
       /** Fence by also revoking READ_ONLY ADMIN from application accounts (MariaDB >= 10.11). */
       strictFence: z.boolean().default(false),
+      /**
+       * Availability over safety: promote a standby automatically even when it may lack
+       * acknowledged transactions (the writer was asynchronous, or the standby had not received
+       * its last position). Off by default: such a promotion is refused with a critical event and
+       * needs an operator's switchover with acceptDataLoss.
+       */
+      promoteOnPossibleLoss: z.boolean().default(false),
+    })
+    .optional(),
+  /** influxdb-read only. */
+  influxdb: z
+    .strictObject({
+      /** After an outage, the returning instance copies the window it missed from a healthy peer. */
+      autoBackfill: z.boolean().default(true),
+      /** Databases to backfill; empty: every database of the peer except _internal. */
+      databases: z.array(z.string().min(1).max(255)).max(32).default([]),
+      /** Keep a returning instance out of the read VIP until its backfill has finished. */
+      holdReadVipUntilBackfilled: z.boolean().default(true),
+      /** Points one backfill run copies at most; longer windows continue in further runs. */
+      backfillMaxPoints: z.number().int().min(1000).max(10_000_000).default(200_000),
     })
     .optional(),
 });
@@ -166,7 +186,11 @@ export const EvacuationSpec = z.strictObject({
   /** Request sent by the shim on the chime-server holder to evacuate a dead compute node. */
   url: z.string().min(1),
   method: z.enum(["POST", "PUT"]).default("POST"),
-  /** `{node}`, `{hostname}` and `{ip}` are replaced in the body. */
+  /**
+   * `{node}`, `{hostname}`, `{ip}` and `{idempotencyKey}` are replaced in the body. The key is
+   * also sent as the `Idempotency-Key` header and stays the same when the request is re-issued
+   * (e.g. after the chime-server holder changed), so chime-server evacuates a node once.
+   */
   body: z.string().max(4000).default('{"host":"{hostname}"}'),
 });
 
@@ -258,6 +282,7 @@ export function clusterSpecIssues(spec: z.infer<typeof ClusterSpecShape>): Issue
       }
     }
     if (g.mysql && g.mode !== "mysql-writer") issues.push({ path: ["groups", gi, "mysql"], message: "mysql settings only apply to mode mysql-writer" });
+    if (g.influxdb && g.mode !== "influxdb-read") issues.push({ path: ["groups", gi, "influxdb"], message: "influxdb settings only apply to mode influxdb-read" });
     const wantProbe: Partial<Record<GroupMode, ProbeSpec["type"]>> = { "mysql-writer": "mysql", "influxdb-read": "influxdb", minio: "minio" };
     const want = wantProbe[g.mode];
     if (want && g.probe.type !== want) issues.push({ path: ["groups", gi, "probe", "type"], message: `mode ${g.mode} needs a '${want}' probe` });

@@ -4,14 +4,20 @@
 // have it; the strict fence (spec: mysql.strictFence) also revokes it from every other account.
 //
 // Promotion (role holder, lease valid — the control plane granted it only after the old writer's
-// lease was surely over): the SQL thread must have applied everything the IO thread read (and,
-// when the old writer still answers, everything in its binlog); then the channel from the old
-// writer stops (so a tail it wrote but never had acknowledged cannot come in later), then
-// read_only=0. A not-caught-up server is not promoted now; the next reconcile tries again.
+// lease was surely over, and only if this server had received everything the last writer
+// reported as committed): the SQL thread must have applied everything the IO thread read, and
+// everything in the position the control plane names (requiredGtid: the last writer's last
+// report), and, when the old writer still answers, everything in its binlog; then the channel
+// from the old writer stops (so a tail it wrote but never had acknowledged cannot come in
+// later), then read_only=0. A server not there yet is not promoted now; the next reconcile tries
+// again. An operator's acceptDataLoss skips the requiredGtid and errant checks only.
 import type mysql from "mysql2/promise";
 import type { DesiredGroup } from "../../protocol/heartbeat.js";
+import { errantGtids } from "../../protocol/gtid.js";
 import { log } from "../log.js";
-import { connectMysql, errantGtids, type MysqlSettings, mysqlSettings, replicaFacts, rows, type Target } from "../probes/mysql.js";
+import { rows, type Target, withConn as withConnection } from "../mysql/client.js";
+import { replicaFacts, waitApplied } from "../mysql/facts.js";
+import { type MysqlSettings, mysqlSettings, peerSettings } from "../mysql/settings.js";
 import type { ApplyContext } from "./types.js";
 
 const CONNECT_MS = 1000;
@@ -21,14 +27,7 @@ function target(g: DesiredGroup, s: MysqlSettings): Target {
   return { host: s.host ?? "127.0.0.1", port: s.port ?? (g.probe.type === "mysql" ? g.probe.port : 3306) };
 }
 
-async function withConn<T>(s: MysqlSettings, t: Target, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await connectMysql(s, t, CONNECT_MS);
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => c.destroy());
-  }
-}
+const withConn = <T>(s: MysqlSettings, t: Target, fn: (c: mysql.Connection) => Promise<T>): Promise<T> => withConnection(s, t, CONNECT_MS, fn);
 
 async function readOnly(c: mysql.Connection): Promise<boolean> {
   return Number((await rows(c, "SELECT @@global.read_only AS ro"))[0]!.ro) === 1;
@@ -109,6 +108,8 @@ export async function fenceServer(c: mysql.Connection, s: MysqlSettings, strict:
 
 async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<void> {
   const strict = g.mysql?.strictFence ?? false;
+  const forced = g.mysql?.acceptDataLoss === true;
+  const required = forced ? undefined : g.mysql?.requiredGtid;
   await withConn(s, t, async (c) => {
     if (!(await readOnly(c))) {
       if (strict) await regrantReadOnlyAdmin(c);
@@ -118,32 +119,36 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
     // make sure it is fenced, and wait for everything in its binlog.
     let peerPos = "";
     let peerState: string | null = null;
-    if (s.peer) {
-      const peer = s.peer;
+    const ps = peerSettings(s);
+    if (ps) {
+      const peer = { host: ps.host ?? "127.0.0.1", port: ps.port ?? 3306 };
+      const at = ps.socketPath ?? `${peer.host}:${peer.port}`;
       try {
-        await withConn({ ...s, socketPath: undefined, host: peer.host, port: peer.port }, peer, async (p) => {
+        await withConn(ps, peer, async (p) => {
           if (!(await readOnly(p))) {
             const f = await fenceServer(p, s, strict);
-            log("mysql peer fenced before promotion", { group: g.name, peer: `${peer.host}:${peer.port}`, ...f });
+            log("mysql peer fenced before promotion", { group: g.name, peer: at, ...f });
           }
-          const ps = (await rows(p, "SELECT @@global.gtid_binlog_pos AS p, @@global.gtid_binlog_state AS st"))[0]!;
-          peerPos = String(ps.p);
-          peerState = String(ps.st);
+          const r = (await rows(p, "SELECT @@global.gtid_binlog_pos AS p, @@global.gtid_binlog_state AS st"))[0]!;
+          peerPos = String(r.p);
+          peerState = String(r.st);
         });
       } catch (err) {
-        // Unreachable (crashed): its lease is over, and semi-sync put every acknowledged commit in our relay log.
+        // Unreachable (crashed): its lease is over; what it acknowledged is in requiredGtid's check.
         log("mysql peer not reachable before promotion", { group: g.name, error: (err as Error).message });
       }
     }
     const rep = await replicaFacts(c, s.catchUpWaitMs);
     if (rep.configured && !rep.caughtUp) throw new Error(`${g.name}: not promoting yet: ${rep.why}`);
-    if (peerPos !== "") {
-      const w = await rows(c, "SELECT MASTER_GTID_WAIT(?, ?) AS w", [peerPos, s.catchUpWaitMs / 1000]);
-      if (Number(w[0]!.w) !== 0) throw new Error(`${g.name}: not promoting yet: the old writer's binlog (${peerPos}) is not applied here`);
+    if (required && !(await waitApplied(c, required, s.catchUpWaitMs))) {
+      throw new Error(`${g.name}: not promoting yet: the last writer's reported position ${required} is not applied here`);
     }
-    if (peerState !== null) {
-      // Same check as the probe's, at the last moment: a tail only this server has (e.g. written
-      // before a crash, never acknowledged) must not become the truth.
+    if (peerPos !== "" && !(await waitApplied(c, peerPos, s.catchUpWaitMs))) {
+      throw new Error(`${g.name}: not promoting yet: the old writer's binlog (${peerPos}) is not applied here`);
+    }
+    if (peerState !== null && required !== undefined) {
+      // Another server was the last writer: a tail only this server has (e.g. written before a
+      // crash, never acknowledged) must not become the truth. Same rule as the control plane's.
       const own = (await rows(c, "SELECT @@server_id AS sid, @@global.gtid_binlog_state AS st"))[0]!;
       const errant = errantGtids(String(own.st), Number(own.sid), peerState);
       if (errant.length) throw new Error(`${g.name}: not promoting: errant transactions ${errant.join(",")} (the peer never had them)`);
@@ -151,7 +156,7 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
     if (rep.configured) await c.query("STOP SLAVE");
     const regranted = strict ? await regrantReadOnlyAdmin(c) : [];
     await c.query("SET GLOBAL read_only = 0");
-    log("mysql promoted", { group: g.name, epoch: g.epoch, at: `${t.host}:${t.port}`, replication: rep.why, regranted });
+    log("mysql promoted", { group: g.name, epoch: g.epoch, at: `${t.host}:${t.port}`, replication: rep.why, requiredGtid: required ?? null, acceptDataLoss: forced, regranted });
   });
 }
 
@@ -185,8 +190,17 @@ export async function mysqlWriterFence(g: DesiredGroup, ctx: ApplyContext): Prom
   if (!g.member || g.mysql?.topology === "galera") return;
   const s = mysqlSettings(ctx.settings);
   const t = target(g, s);
-  await withConn(s, t, async (c) => {
-    const f = await fenceServer(c, s, g.mysql?.strictFence ?? false);
-    log("mysql fenced", { group: g.name, epoch: g.epoch, ...f });
-  });
+  try {
+    await withConn(s, t, async (c) => {
+      const f = await fenceServer(c, s, g.mysql?.strictFence ?? false);
+      log("mysql fenced", { group: g.name, epoch: g.epoch, ...f });
+    });
+  } catch (err) {
+    // mysqld is not running (refused, or no socket): nothing can commit there, which is what a
+    // fence is for. It must come back read-only (--read-only), as README asks. Anything else
+    // (a hung server, bad credentials) is a failed fence.
+    const code = (err as { code?: string }).code;
+    if (code !== "ECONNREFUSED" && code !== "ENOENT") throw err;
+    log("mysql fence: server not running, nothing to fence", { group: g.name, epoch: g.epoch, error: code });
+  }
 }

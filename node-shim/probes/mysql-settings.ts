@@ -13,8 +13,10 @@ export const MysqlSettings = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   socketPath: z.string().min(1).optional(),
-  /** The other dual-master server, for the errant-transaction check. */
-  peer: z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(3306) }).optional(),
+  /** The other dual-master server: fenced before a promotion, checked for errant transactions. */
+  peer: z
+    .strictObject({ host: z.string().min(1).default("127.0.0.1"), port: z.number().int().min(1).max(65535).default(3306), socketPath: z.string().min(1).optional() })
+    .optional(),
   /** Accounts whose sessions the fence leaves alone (replication users); the agent's own always stays. */
   keepUsers: z.array(z.string().min(1)).default([]),
   /** Longest wait for the SQL thread to catch up within one promotion attempt (retried on the next reconcile). */

@@ -6,11 +6,27 @@ import type { ProbeSpec } from "../../protocol/spec.js";
 import { log } from "../log.js";
 import type { Probe, ProbeResult } from "./types.js";
 
+/** One probe run: its result, when it started (monotonic ms) and how long it took. */
+interface Run {
+  result: ProbeResult;
+  startedAt: number;
+  ms: number;
+}
+
+/** The decisive part of a result's facts (not positions, which change with every write). */
+function factsKey(r: ProbeResult): string | null {
+  const m = r.mysql;
+  if (m) return `${m.readOnly}/${m.caughtUp}/${m.ioRunning}/${m.sqlRunning}/${m.errantTransactions}/${m.galeraSynced}/${m.semiSync?.masterStatus}/${m.semiSync?.clients}`;
+  if (r.minio) return `${r.minio.live}/${r.minio.writeQuorum}/${r.minio.readQuorum}`;
+  return null;
+}
+
 export class ProbeScheduler {
   private healthy: boolean | null = null;
   private streak = 0;
-  private last: ProbeResult = { ok: false, detail: "not probed yet" };
-  private lastOk: ProbeResult | null = null;
+  private last: Run = { result: { ok: false, detail: "not probed yet" }, startedAt: 0, ms: 0 };
+  private lastOk: Run | null = null;
+  private factsKey: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private running: Promise<void> | null = null;
@@ -39,21 +55,30 @@ export class ProbeScheduler {
   /** False until the first result: nothing to report yet (never "unhealthy" by default). */
   get hasResult(): boolean { return this.healthy !== null; }
 
-  report(): ProbeReport {
-    const r: ProbeReport = { healthy: this.healthy === true, detail: this.last.detail };
+  report(now = performance.now()): ProbeReport {
+    const r: ProbeReport = { healthy: this.healthy === true, detail: this.last.result.detail };
     // Still healthy after a failed run (fall not reached): keep the facts of the last good run, or
     // a single blip would drop the mysql/minio report and make the node ineligible at once.
-    const facts = this.healthy === true && !this.last.ok && this.lastOk ? this.lastOk : this.last;
-    if (facts.mysql) r.mysql = facts.mysql;
-    if (facts.minio) r.minio = facts.minio;
+    const facts = this.healthy === true && !this.last.result.ok && this.lastOk ? this.lastOk : this.last;
+    if (facts.result.mysql) r.mysql = facts.result.mysql;
+    if (facts.result.minio) r.minio = facts.result.minio;
+    if (r.mysql || r.minio) {
+      // How old the facts are: the control plane orders reports of different nodes by it.
+      r.factsAgeMs = Math.max(0, Math.round(now - facts.startedAt));
+      r.factsRunMs = Math.round(facts.ms);
+    }
+    // The outage began after the last successful run started: the control plane dates it so.
+    if (!r.healthy && this.lastOk) r.downForMs = Math.max(0, Math.round(now - this.lastOk.startedAt));
     return r;
   }
 
   /** Feed one raw result (exposed for tests of the fall/rise rule). */
-  observe(result: ProbeResult): void {
-    this.last = result;
-    if (result.ok) this.lastOk = result;
+  observe(result: ProbeResult, startedAt = performance.now(), ms = 0): void {
+    this.last = { result, startedAt, ms };
+    if (result.ok) this.lastOk = this.last;
     const before = this.healthy;
+    const factsBefore = this.factsKey;
+    if (result.ok) this.factsKey = factsKey(result);
     if (this.healthy === null) {
       this.healthy = result.ok;
       this.streak = 0;
@@ -68,6 +93,9 @@ export class ProbeScheduler {
     }
     if (before !== this.healthy) {
       log("probe state", { probe: this.name, type: this.spec.type, healthy: this.healthy, detail: result.detail });
+      this.onChange(this.name, this.report());
+    } else if (this.healthy && factsBefore !== null && factsBefore !== this.factsKey) {
+      // A fact the control plane decides on changed (a standby caught up, a writer fenced): say so now.
       this.onChange(this.name, this.report());
     }
   }
@@ -86,7 +114,7 @@ export class ProbeScheduler {
       } finally {
         clearTimeout(t);
       }
-      if (!this.stopped) this.observe(result);
+      if (!this.stopped) this.observe(result, started, performance.now() - started);
     })();
     void this.running.finally(() => {
       if (this.stopped) return;

@@ -68,12 +68,37 @@ describe.runIf(missing === null)("mysql probe on a real dual master", () => {
     const behind = await probe(dm.b, dm.a);
     expect(behind.mysql).toMatchObject({ caughtUp: false, sqlRunning: false, ioRunning: true });
     expect(behind.detail).toMatch(/SQL thread has not applied 0-1-1 yet/);
+    // Received (relay log) is not applied: the control plane needs both.
+    expect(behind.mysql).toMatchObject({ gtidIoPos: "0-1-1", gtidCurrentPos: "", serverId: 2 });
     await root(dm.b, "START SLAVE SQL_THREAD");
     const after = await probe(dm.b, dm.a);
     expect(after.mysql).toMatchObject({ caughtUp: true, gtidCurrentPos: "0-1-1", errantTransactions: false });
     const writer = await probe(dm.a, dm.b);
-    expect(writer.mysql).toMatchObject({ readOnly: false, gtidBinlogPos: "0-1-1" });
-    expect(writer.detail).toMatch(/^writable/);
+    expect(writer.mysql).toMatchObject({ readOnly: false, gtidBinlogPos: "0-1-1", gtidBinlogState: "0-1-1", serverId: 1 });
+    expect(writer.mysql!.semiSync).toMatchObject({ masterEnabled: true, masterStatus: true, clients: 1, noTx: 0, slaveEnabled: true });
+    expect(writer.mysql!.semiSync!.yesTx).toBeGreaterThanOrEqual(1);
+    expect(writer.mysql!.config).toEqual({ gtidDomainId: 0, gtidStrictMode: true, logSlaveUpdates: true, waitPoint: "AFTER_SYNC", waitNoSlave: true, semiSyncTimeoutMs: 2000 });
+    expect(writer.detail).toMatch(/^writable, gtid 0-1-1; .*; semi-sync on, 1 standby$/);
+  });
+
+  it("a writer whose standby stops receiving falls back after the timeout: status OFF, commits counted without a standby", async () => {
+    await root(dm.b, "STOP SLAVE IO_THREAD");
+    const started = performance.now();
+    await root(dm.a, "INSERT INTO loaddb.t (seq, at) VALUES (3, 3)"); // waits rpl_semi_sync_master_timeout, then commits alone
+    expect(performance.now() - started).toBeGreaterThan(1500);
+    await root(dm.a, "INSERT INTO loaddb.t (seq, at) VALUES (4, 4)");
+    const w = await probe(dm.a, dm.b);
+    expect(w.mysql!.semiSync).toMatchObject({ masterStatus: false, clients: 0 });
+    expect(w.mysql!.semiSync!.noTx).toBeGreaterThanOrEqual(2);
+    expect(w.detail).toContain("semi-sync OFF, 0 standby");
+    const s = await probe(dm.b, dm.a);
+    expect(s.mysql).toMatchObject({ ioRunning: false, gtidIoPos: "0-1-1" });
+    await root(dm.b, "START SLAVE IO_THREAD");
+    const back = await waitFor("semi-sync back on", async () => {
+      const x = await probe(dm.a, dm.b);
+      return x.mysql!.semiSync!.masterStatus && x.mysql!.semiSync!.clients === 1 ? x : null;
+    }, 10_000, 100);
+    expect(back.mysql!.gtidBinlogPos).toBe("0-1-3");
   });
 
   it("a write on the read-only standby that the peer lacks is an errant transaction", async () => {
@@ -83,7 +108,7 @@ describe.runIf(missing === null)("mysql probe on a real dual master", () => {
     await root(dm.b, "INSERT INTO loaddb.t (seq, at) VALUES (99, 99)");
     const r = await probe(dm.b, dm.a);
     expect(r.mysql!.errantTransactions).toBe(true);
-    expect(r.detail).toContain("errant transactions 0-2-2");
+    expect(r.detail).toContain("errant transactions 0-2-4");
     // The writer itself is never judged errant (its GTIDs are simply not replicated yet).
     expect((await probe(dm.a, dm.b)).mysql!.errantTransactions).toBe(false);
   });

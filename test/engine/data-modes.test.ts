@@ -3,20 +3,21 @@
 // (write quorum). Pure: explicit times, no I/O.
 import { describe, expect, it } from "vitest";
 import { candidates } from "../../worker/engine/index.js";
-import { compareGtid, gtidSeqs } from "../../worker/engine/modes/mysql-writer.js";
+import { compareGtid } from "../../worker/engine/modes/mysql-writer.js";
 import { isoTime } from "../../worker/engine/liveness.js";
 import { dataSpec, down, Driver, healthy, minioReport, mysqlOk } from "./support/data-spec.js";
 
 describe("mysql-writer", () => {
-  it("parses and compares MariaDB GTID lists across domains", () => {
-    expect([...gtidSeqs("0-1-100, 1-2-7,bad")]).toEqual([
-      ["0", 100],
-      ["1", 7],
-    ]);
-    expect(compareGtid("0-1-101", "0-2-100")).toBe(-1);
-    expect(compareGtid("0-1-100,1-1-5", "0-1-100")).toBe(-1);
-    expect(compareGtid("0-1-100", "0-1-100")).toBe(0);
-    expect(compareGtid("", "0-1-1")).toBe(1);
+  it("compares MariaDB GTID positions per domain: a partial order", () => {
+    expect(compareGtid("0-1-101", "0-2-100")).toBe("after");
+    expect(compareGtid("0-1-100,1-1-5", "0-1-100")).toBe("after");
+    expect(compareGtid("0-1-100", "0-1-100")).toBe("equal");
+    expect(compareGtid("", "0-1-1")).toBe("before");
+    expect(compareGtid("0-1-100, 1-2-7,bad", "1-2-7,0-1-100")).toBe("equal");
+    // Ahead in one domain, behind in the other: no order (the old sum said "equal" here).
+    expect(compareGtid("1-1-10,2-2-5", "1-1-5,2-2-10")).toBe("incomparable");
+    // The same sequence number from two servers: different transactions.
+    expect(compareGtid("0-1-100", "0-2-100")).toBe("incomparable");
   });
 
   it("the most advanced GTID wins over priority; the holder's desired state carries the fence option", () => {
@@ -27,7 +28,11 @@ describe("mysql-writer", () => {
     d.beat("server1", 10, { probes: { mysql: mysqlOk({ gtidCurrentPos: "0-1-90" }) } });
     expect(d.holder("mysql")).toBe("server2");
     const group = d.state.persisted.spec.groups.find((g) => g.name === "mysql")!;
-    expect(candidates(d.state, group, 10)).toEqual(["server2", "server1"]);
+    // server2 becomes the writer; server1, once it received all of server2's binlog, is next in line.
+    d.beat("server2", 20, { probes: { mysql: mysqlOk({ readOnly: false, gtidBinlogPos: "0-1-100", gtidCurrentPos: "0-1-100" }) } });
+    d.beat("server1", 30, { probes: { mysql: mysqlOk({ gtidCurrentPos: "0-1-100" }) } });
+    // Equal positions: priority decides the order.
+    expect(candidates(d.state, group, 30)).toEqual(["server1", "server2"]);
     const g = d.desired("server2", 10).groups.find((x) => x.name === "mysql")!;
     expect(g.role).toBe("holder");
     expect(g.mysql).toEqual({ topology: "dual-master", strictFence: false });
@@ -43,9 +48,10 @@ describe("mysql-writer", () => {
     d.tick(10);
     expect(d.holder("mysql")).toBeNull();
     const noCandidate = () => d.events("group.no-candidate").filter((e) => e.group === "mysql");
-    const why = noCandidate().at(-1)!.reason;
+    // Catching up is a wait (a warning), not a dead end.
+    const why = d.events("group.waiting").filter((e) => e.group === "mysql").at(-1)!.reason;
     expect(why).toContain("server1: has errant transactions");
-    expect(why).toContain("server2: replication not caught up");
+    expect(why).toContain("server2: replication catching up (SQL thread has not applied all it read)");
     d.beat("server2", 100, { probes: { mysql: mysqlOk({ secondsBehind: 9 }) } });
     expect(d.holder("mysql")).toBeNull();
     expect(noCandidate().at(-1)!.reason).toContain("server2: replication lag 9s > 5s");

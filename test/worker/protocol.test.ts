@@ -3,19 +3,48 @@
 // plane can be upgraded before the shims.
 import { describe, expect, it } from "vitest";
 import { HeartbeatReply, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../../protocol/heartbeat.js";
-import { protocolRefusal } from "../../worker/cluster/protocol.js";
+import { protocolRefusal, replyFor } from "../../worker/cluster/protocol.js";
 import { HeartbeatReplyV1 } from "./fixtures/protocol-v1.js";
 import { ALL_HEALTHY, beat, call, newCluster } from "./helpers.js";
 
 const V1_RULE = "a v1 shim parses replies strictly and would reject this one: put new reply fields under a new PROTOCOL_VERSION and leave them out for older shims in worker/cluster/protocol.ts";
 
 describe("heartbeat protocol versions", () => {
-  it(`serves v${OLDEST_PROTOCOL_VERSION} and v${PROTOCOL_VERSION}`, () => {
-    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(1);
+  it(`serves v${OLDEST_PROTOCOL_VERSION} to v${PROTOCOL_VERSION}`, () => {
+    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(2);
     expect(protocolRefusal(PROTOCOL_VERSION)).toBeNull();
     expect(protocolRefusal(OLDEST_PROTOCOL_VERSION)).toBeNull();
-    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v2; upgrade the shim/);
-    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v2\); upgrade the control plane first/);
+    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v3; upgrade the shim/);
+    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v3\); upgrade the control plane first/);
+  });
+
+  it("v3's reply fields (mysql promotion checks, evacuation keys, bounded backfills) are left out for v1 and v2 shims", () => {
+    const probe = { type: "mysql" as const, port: 3306, maxLagSeconds: 5, intervalMs: 1000, timeoutMs: 800, fall: 2, rise: 2 };
+    const reply = HeartbeatReply.parse({
+      protocol: 3,
+      grants: [{ group: "mysql", epoch: 2, ttlMs: 3000 }],
+      desired: {
+        cluster: "dc1.c",
+        node: "server2",
+        specVersion: 1,
+        heartbeatIntervalMs: 1000,
+        leaseTtlMs: 3000,
+        maintenance: false,
+        groups: [{ name: "mysql", mode: "mysql-writer", vip: "10.0.0.30", prefix: 24, interface: "eth0", ports: [{ port: 3306 }], probe, member: true, role: "holder", epoch: 2, holder: "server2", mysql: { topology: "dual-master", strictFence: false, requiredGtid: "0-1-9", acceptDataLoss: true } }],
+        operations: [
+          { id: "op-1", kind: "evacuate", target: "node1", url: "https://chime.example/evacuate", method: "POST", body: "{}", idempotencyKey: "evac-1" },
+          { id: "op-2", kind: "influxdb-backfill", group: "influxdb", fromNode: "server1", fromUrl: "http://10.0.0.11:8086", database: "*", startMs: 1, endMs: 2, maxPoints: 1000 },
+        ],
+      },
+    });
+    expect(replyFor(3, reply)).toEqual(reply);
+    for (const v of [1, 2]) {
+      const { protocol, ...rest } = replyFor(v, reply);
+      expect(protocol).toBe(v === 1 ? undefined : v);
+      const parsed = HeartbeatReplyV1.safeParse(rest);
+      expect(parsed.success, `${V1_RULE}\n${parsed.error?.message}`).toBe(true);
+      expect(parsed.data!.desired.groups[0]!.mysql).toEqual({ topology: "dual-master", strictFence: false });
+    }
   });
 
   it("a v1 shim's heartbeat (no protocol field) gets a reply in v1's exact shape, grants and all", async () => {

@@ -29,10 +29,17 @@ const ACTIONS: Record<string, string> = {
   "compute.evacuate-failed": "Evacuate the node's VMs by hand in chime-server.",
   "compute.alive": "Nothing to do; the compute node heartbeats again.",
   "influxdb.outage-window": "Copy the window to the instance: `chime-ha operation backfill CLUSTER --group GROUP --node NODE --database DB --start ... --end ...`.",
-  "group.waiting": "Install and start chime-ha-shim on the group's members (see examples/shim.yaml); the group gets a holder with the first healthy report.",
+  "group.waiting": "A group that never had a holder: install and start chime-ha-shim on its members (see examples/shim.yaml). Otherwise a candidate is catching up or due to report again and the group moves by itself; if this lasts, check replication on the candidate.",
   "compute.no-fence": "Add a fence (IPMI or webhook) to the node in the spec, or be ready to power it off by hand and `chime-ha ack-fence` when it dies.",
   "apply.failed": "Fix what the command's error says on that node (a missing kernel module or tool, permissions); `chime-ha status` shows the command and its error.",
   "apply.recovered": "Nothing to do; the node applies its changes again.",
+  "group.promotion-refused": "The standby may lack writes the old writer acknowledged: bring the old writer back (it takes the group again with everything it had), or accept the loss with a switchover with acceptDataLoss to the standby.",
+  "mysql.semi-sync-off": "The writer acknowledges commits that no standby has: check the standby's replication (SHOW SLAVE STATUS, its IO thread) and the network between the servers.",
+  "mysql.errant-transactions": "A server has transactions the writer never had: inspect them (mysqlbinlog), then rebuild that server from the writer or re-apply them there by hand; it is not promoted meanwhile.",
+  "mysql.config-drift": "Set the server back to the recommended settings (README, Data services) and restart it if the setting is not dynamic.",
+  "mysql.two-writers": "Two servers accept writes: set read_only=1 on the one that is not the holder at once and check its shim and lease.",
+  "mysql.data-loss-accepted": "An operator promoted a server that may lack acknowledged writes: reconcile what the old writer had (its errant transactions are reported when it returns).",
+  "mysql.possible-loss-promotion": "The policy promoted a server that may lack acknowledged writes: reconcile what the old writer had when it returns.",
 };
 
 export function actionFor(kind: string, phase: Phase): string {

@@ -46,7 +46,7 @@ export function registerOperations(app: App): void {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const { actor } = await operatorTarget(c, id, { group: body.group, nodes: [body.to] });
-      return c.json(await runAdmin(c, id, { type: "switchover", group: body.group, to: body.to ?? null, actor }), 200);
+      return c.json(await runAdmin(c, id, { type: "switchover", group: body.group, to: body.to ?? null, actor, ...(body.acceptDataLoss ? { acceptDataLoss: true } : {}) }), 200);
     },
   );
 

@@ -14,14 +14,33 @@ export function protocolRefusal(version: number): string | null {
   return null;
 }
 
+/** v3's reply fields left out (mysql promotion checks, evacuation keys, bounded backfills). */
+function beforeV3(reply: HeartbeatReply): HeartbeatReply {
+  const d = reply.desired;
+  const groups = d.groups.map((g) => (g.mysql ? { ...g, mysql: { topology: g.mysql.topology, strictFence: g.mysql.strictFence } } : g));
+  const operations = d.operations.map((o) => {
+    if (o.kind === "evacuate") {
+      const { idempotencyKey: _k, ...rest } = o;
+      return rest;
+    }
+    if (o.kind === "influxdb-backfill") {
+      const { maxPoints: _m, ...rest } = o;
+      return rest;
+    }
+    return o;
+  });
+  return { ...reply, desired: { ...d, groups, operations } };
+}
+
 /** The engine's reply as the shim's version has it. */
 export function replyFor(version: number, reply: HeartbeatReply): HeartbeatReply {
+  const shaped = version < 3 ? beforeV3(reply) : reply;
   if (version === 1) {
-    const { protocol: _unused, ...v1 } = reply;
+    const { protocol: _unused, ...v1 } = shaped;
     // Fence credentials held by the control plane are v2 fields: a v1 shim cannot use them (and
     // would reject the whole reply), so it is not asked to run such a fence.
     const operations = v1.desired.operations.filter((o) => !(o.kind === "fence-ipmi" && (o.password !== undefined || o.passwordEnv === undefined)) && !(o.kind === "fence-webhook" && o.authorization !== undefined));
     return operations.length === v1.desired.operations.length ? v1 : { ...v1, desired: { ...v1.desired, operations } };
   }
-  return { ...reply, protocol: version };
+  return { ...shaped, protocol: version };
 }

@@ -4,25 +4,48 @@ import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
 import { nodeSpec } from "./lease-rules.js";
 import { isAlive, secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
+import type { Hold } from "./modes/types.js";
 import type { EngineState } from "./types.js";
+
+/** Why `node` cannot hold `group` now, and what kind of obstacle it is; null when it can. */
+export function whyNotCandidateHold(s: EngineState, group: GroupSpec, node: string, now: number): Hold | null {
+  const unfit = (reason: string): Hold => ({ kind: "unfit", reason });
+  const spec = nodeSpec(s, node);
+  if (!spec) return unfit(`${node} is not in the cluster`);
+  if (!groupMembers(s.persisted.spec, group).includes(node)) return unfit(`${node} is not a member of ${group.name}`);
+  if (s.persisted.nodeMaintenance.includes(node)) return unfit(`${node} is in maintenance`);
+  const rt = s.nodes[node];
+  if (!isAlive(s, node, now)) {
+    if (rt?.lastBeatAt != null) return unfit(`${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`);
+    return unfit(s.persisted.heard.includes(node) ? `${node} has not sent a heartbeat since the control plane started` : `${node} has not sent a heartbeat`);
+  }
+  const report = rt?.probes[group.name];
+  if (!report) return unfit(`${node} has not reported its ${group.name} probe yet`);
+  if (!report.healthy) return unfit(`${node}'s probe for ${group.name} is failing${report.detail ? ` (${report.detail})` : ""}`);
+  // Mode rules say what is wrong ("has errant transactions"); the reason names whose it is.
+  const rules = MODES[group.mode];
+  const modeWhy = rules.ineligible(report, group);
+  if (modeWhy !== null) return unfit(`${node}: ${modeWhy}`);
+  // The holder's own readiness is its applier's business; these rules judge a new grant.
+  if (s.groups[group.name]?.holder === node) return null;
+  const hold = rules.hold?.(s, group, node, now) ?? null;
+  return hold && { kind: hold.kind, reason: `${node}: ${hold.reason}` };
+}
 
 /** Why `node` cannot hold `group` now, or null when it can. */
 export function whyNotCandidate(s: EngineState, group: GroupSpec, node: string, now: number): string | null {
-  const spec = nodeSpec(s, node);
-  if (!spec) return `${node} is not in the cluster`;
-  if (!groupMembers(s.persisted.spec, group).includes(node)) return `${node} is not a member of ${group.name}`;
-  if (s.persisted.nodeMaintenance.includes(node)) return `${node} is in maintenance`;
-  const rt = s.nodes[node];
-  if (!isAlive(s, node, now)) {
-    if (rt?.lastBeatAt != null) return `${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`;
-    return s.persisted.heard.includes(node) ? `${node} has not sent a heartbeat since the control plane started` : `${node} has not sent a heartbeat`;
-  }
-  const report = rt?.probes[group.name];
-  if (!report) return `${node} has not reported its ${group.name} probe yet`;
-  if (!report.healthy) return `${node}'s probe for ${group.name} is failing${report.detail ? ` (${report.detail})` : ""}`;
-  // Mode rules say what is wrong ("has errant transactions"); the reason names whose it is.
-  const modeWhy = MODES[group.mode].ineligible(report, group);
-  return modeWhy === null ? null : `${node}: ${modeWhy}`;
+  return whyNotCandidateHold(s, group, node, now)?.reason ?? null;
+}
+
+/** Why nobody (but `exclude`) can take the group: every member's reason; whether one only waits; whether one is refused. */
+export function blockers(s: EngineState, group: GroupSpec, now: number, exclude: string | null = null): { text: string; onlyWaiting: boolean; refused: boolean } {
+  const holds = groupMembers(s.persisted.spec, group)
+    .filter((m) => m !== exclude)
+    .map((m) => whyNotCandidateHold(s, group, m, now))
+    .filter((h): h is Hold => h !== null);
+  const refused = holds.some((h) => h.kind === "refused");
+  // A member that only waits for a fresher report turns into a candidate by itself.
+  return { text: holds.map((h) => h.reason).join("; "), onlyWaiting: !refused && holds.some((h) => h.kind === "wait"), refused };
 }
 
 /**

@@ -1,6 +1,6 @@
 // After every input: the decisions that follow from the state at `now`, group by group — lease
 // expiry, free groups, drain, unfit holders (with hold-down), optional preemption. Pure.
-import { candidates, whyNotCandidate } from "./candidates.js";
+import { blockers, candidates, whyNotCandidate } from "./candidates.js";
 import type { StepCtx } from "./context.js";
 import { inRestartGrace, leaseEnd, M, nodeSpec } from "./lease-rules.js";
 import { isAlive, secs } from "./liveness.js";
@@ -51,7 +51,10 @@ export function evaluateGroups(ctx: StepCtx): void {
     if (unfit) {
       const to = candidates(s, group, now, holder)[0] ?? null;
       if (!to) {
-        ctx.note(`wait:${group.name}`, "group.degraded", "critical", `${unfit}, but no healthy candidate; ${holder} keeps ${group.name}`, { group: group.name, node: holder, identity: `degraded:${holder}:${g.epoch}` });
+        const b = blockers(s, group, now, holder);
+        if (b.onlyWaiting) ctx.note(`wait:${group.name}`, "group.waiting", "warning", `${unfit}; ${group.name} waits before moving (${b.text})`, { group: group.name, node: holder, identity: `waiting:${holder}:${g.epoch}` });
+        else if (b.refused) ctx.note(`wait:${group.name}`, "group.promotion-refused", "critical", `${unfit}, but automatic promotion is refused (${b.text}); ${holder} keeps ${group.name}`, { group: group.name, node: holder, identity: `refused:${holder}:${g.epoch}:${b.text}` });
+        else ctx.note(`wait:${group.name}`, "group.degraded", "critical", `${unfit}, but no healthy candidate; ${holder} keeps ${group.name}`, { group: group.name, node: holder, identity: `degraded:${holder}:${g.epoch}` });
         continue;
       }
       const holdUntil = (g.lastAutoFailoverAt ?? -Infinity) + policy.holdDownMs;

@@ -3,10 +3,11 @@
 import type { StepCtx } from "./context.js";
 import { candidates, whyNotCandidate } from "./candidates.js";
 import { groupSpec, nodeSpec } from "./lease-rules.js";
+import { forcePromotion } from "./modes/mysql-writer.js";
 import { grant, revoke } from "./transitions.js";
 import type { Actor } from "./types.js";
 
-export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null, actor: Actor): void {
+export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null, actor: Actor, acceptDataLoss = false): void {
   const s = ctx.state;
   const now = ctx.now;
   const group = groupSpec(s, groupName);
@@ -14,10 +15,23 @@ export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null,
   if (!group || !g) return void (ctx.rejected = `no group '${groupName}'`);
   if (s.persisted.maintenance) return void (ctx.rejected = "the cluster is in maintenance: decisions are frozen");
   if (g.phase === "revoking") return void (ctx.rejected = `a move of ${groupName} from ${g.holder} is already running`);
+  if (acceptDataLoss) {
+    if (group.mode !== "mysql-writer" || group.mysql?.topology === "galera") return void (ctx.rejected = `acceptDataLoss applies to mysql-writer dual-master groups; ${groupName} is ${group.mode}`);
+    if (to === null) return void (ctx.rejected = "acceptDataLoss needs a target: name the server to promote (to)");
+  }
   if (to !== null) {
     if (g.holder === to) return void (ctx.rejected = `${to} already holds ${groupName}`);
+    const before = s.mysql[groupName];
+    // An operator accepting the loss lifts the durability rules for that one server (audited at the grant).
+    if (acceptDataLoss) forcePromotion(s, groupName, to, actor);
     const why = whyNotCandidate(s, group, to, now);
-    if (why) return void (ctx.rejected = `cannot switch ${groupName} to ${to}: ${why}`);
+    if (why) {
+      if (acceptDataLoss) {
+        if (before) s.mysql[groupName] = before;
+        else delete s.mysql[groupName];
+      }
+      return void (ctx.rejected = `cannot switch ${groupName} to ${to}: ${why}`);
+    }
   }
   const target = to ?? candidates(s, group, now, g.holder)[0] ?? null;
   if (!target) return void (ctx.rejected = `no healthy candidate other than ${g.holder ?? "the holder"} for ${groupName}`);

@@ -33,6 +33,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     const before = rt.probes[name];
     rt.probes[name] = report;
     const group = groupSpec(s, name);
+    if (group) MODES[group.mode].observe?.(ctx, group, node, report);
     if (report.healthy && !before?.healthy) {
       rt.healthySince[name] = now;
       const since = rt.downSince[name] ?? null;
@@ -42,7 +43,8 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
         ctx.effects.push(...(MODES[group.mode].onHealthChange?.({ group, node, healthy: true, since, now }) ?? []));
       }
     } else if (!report.healthy && (before?.healthy ?? true)) {
-      rt.downSince[name] ??= now;
+      // The outage began after the probe's last success, which the report dates (at most a probe interval early).
+      rt.downSince[name] ??= now - (report.downForMs ?? 0);
       delete rt.healthySince[name];
       if (group && before) ctx.event("probe.failed", "warning", `${node}'s probe for ${name} is failing (${report.detail})`, { group: name, node, incident: `probe:${name}:${node}` });
     }

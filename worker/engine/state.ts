@@ -38,7 +38,7 @@ export function boot(stored: StoredState, now: number): EngineState {
   for (const n of persisted.spec.nodes) nodes[n.name] = emptyNode();
   const groups: EngineState["groups"] = {};
   for (const [name, g] of Object.entries(persisted.groups)) groups[name] = groupRuntime(g);
-  return { persisted, bootedAt: now, nodes, groups, decisions: [], desiredKeys: {} };
+  return { persisted, bootedAt: now, nodes, groups, decisions: [], desiredKeys: {}, mysql: {} };
 }
 
 /** Copy what a step may change (small: a handful of nodes and groups). */
@@ -59,5 +59,7 @@ export function cloneState(s: EngineState): EngineState {
     groups,
     decisions: s.decisions,
     desiredKeys: s.desiredKeys,
+    // Each group's memory is replaced, never mutated, by the step that changes it.
+    mysql: { ...s.mysql },
   };
 }

@@ -28,7 +28,7 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
     case "tick":
       break;
     case "switchover":
-      onSwitchover(ctx, input.group, input.to, input.actor);
+      onSwitchover(ctx, input.group, input.to, input.actor, input.acceptDataLoss ?? false);
       break;
     case "maintenance":
       onMaintenance(ctx, input.node, input.on, input.actor);

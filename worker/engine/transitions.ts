@@ -1,9 +1,10 @@
 // The only ways a group changes hands: grant (epoch + 1), free, revoke (ask the holder to
 // release), and grantFree (pick who gets a free group). Each persists what it changed and says why.
-import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
-import { candidates, describe, waitingFor, whyNotCandidate } from "./candidates.js";
+import type { GroupSpec } from "../../protocol/spec.js";
+import { blockers, candidates, describe, waitingFor, whyNotCandidateHold } from "./candidates.js";
 import type { StepCtx } from "./context.js";
 import { T } from "./lease-rules.js";
+import { MODES } from "./modes/index.js";
 import type { Actor, GroupRuntime } from "./types.js";
 
 export function setPersistedGroup(ctx: StepCtx, name: string, g: GroupRuntime): void {
@@ -31,6 +32,7 @@ export function grant(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: strin
     epoch: g.epoch,
     incident: `group:${group.name}`,
   });
+  MODES[group.mode].onGrant?.(ctx, group, to, g.epoch);
 }
 
 export function free(ctx: StepCtx, group: GroupSpec, g: GroupRuntime): void {
@@ -63,7 +65,13 @@ export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: 
     ctx.note(`wait:${group.name}`, "group.frozen", "warning", `${why}; cluster in maintenance, ${group.name} stays without a holder`, { group: group.name, identity: "frozen", incident });
     return;
   }
-  const target = g.revokeTo && whyNotCandidate(s, group, g.revokeTo, now) === null ? g.revokeTo : null;
+  const targetHold = g.revokeTo ? whyNotCandidateHold(s, group, g.revokeTo, now) : null;
+  if (g.revokeTo && targetHold?.kind === "wait") {
+    // The switchover target only needs a fresher report: wait for it rather than go elsewhere.
+    ctx.note(`wait:${group.name}`, "group.waiting", "info", `${why}; ${targetHold.reason}`, { group: group.name, identity: `waiting:${g.revokeTo}` });
+    return;
+  }
+  const target = g.revokeTo && targetHold === null ? g.revokeTo : null;
   const best = target ?? candidates(s, group, now)[0] ?? null;
   if (!best) {
     // A new cluster whose shims are not running yet is being set up, not failing: say so once.
@@ -72,17 +80,18 @@ export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: 
       ctx.note(`wait:${group.name}`, "group.waiting", "info", `${group.name} has no holder yet: waiting for ${waiting}`, { group: group.name, identity: "waiting" });
       return;
     }
-    const whyNot = groupMembers(s.persisted.spec, group)
-      .map((m) => whyNotCandidate(s, group, m, now))
-      .filter(Boolean)
-      .join("; ");
-    ctx.note(`wait:${group.name}`, "group.no-candidate", "critical", `${why}; no healthy candidate for ${group.name} (${whyNot})`, {
-      group: group.name,
-      incident,
-      // The same blockers with a longer silence, or silent since a restart, are the same
-      // condition: say it once.
-      identity: `no-candidate:${whyNot.replace(/ is not alive \(no heartbeat for [^)]*\)| has not sent a heartbeat( since the control plane started)?/g, " is silent")}`,
-    });
+    const b = blockers(s, group, now);
+    // The same blockers with a longer silence, or silent since a restart, are the same
+    // condition: say it once.
+    const identity = b.text.replace(/ is not alive \(no heartbeat for [^)]*\)| has not sent a heartbeat( since the control plane started)?/g, " is silent").replace(/ \(it reported [^)]*\)/g, "");
+    if (b.onlyWaiting) {
+      // A member catching up or due to report again becomes a candidate by itself.
+      ctx.note(`wait:${group.name}`, "group.waiting", "warning", `${why}; ${group.name} waits (${b.text})`, { group: group.name, incident, identity: `waiting:${identity}` });
+    } else if (b.refused) {
+      ctx.note(`wait:${group.name}`, "group.promotion-refused", "critical", `${why}; automatic promotion in ${group.name} refused (${b.text})`, { group: group.name, incident, identity: `refused:${identity}` });
+    } else {
+      ctx.note(`wait:${group.name}`, "group.no-candidate", "critical", `${why}; no healthy candidate for ${group.name} (${b.text})`, { group: group.name, incident, identity: `no-candidate:${identity}` });
+    }
     return;
   }
   grant(ctx, group, g, best, why, automatic);

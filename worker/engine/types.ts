@@ -3,7 +3,7 @@
 // reads a clock or draws random numbers. All times are milliseconds on the Durable Object's clock.
 import type { ClusterSpec } from "../../protocol/spec.js";
 import type { RunOperation } from "../../protocol/api.js";
-import type { ApplyError, HeartbeatReply, HeartbeatRequest, Operation, ProbeReport, PushedGrants } from "../../protocol/heartbeat.js";
+import type { ApplyError, HeartbeatReply, HeartbeatRequest, MysqlReport, Operation, ProbeReport, PushedGrants } from "../../protocol/heartbeat.js";
 
 /** What survives a Durable Object restart. Written only on transitions, never on plain renewals. */
 export interface PersistedState {
@@ -48,6 +48,8 @@ export type ComputeState = {
   operationId?: string;
   executor?: string;
   detail?: string;
+  /** Idempotency key of this death's evacuation: the same for every re-issue (new executor). */
+  evacuationKey?: string;
 };
 
 export interface NodeRuntime {
@@ -103,6 +105,44 @@ export interface EngineState {
   decisions: Decision[];
   /** Each node's desired-state fingerprint as of the last step (memory only): a change is pushed. */
   desiredKeys: Record<string, string>;
+  /** mysql-writer groups: what the servers last reported (memory only; see modes/mysql-writer.ts). */
+  mysql: Record<string, MysqlMemory>;
+}
+
+/** One server's last mysql facts and when the probe that produced them ran (bounds, control-plane clock). */
+export interface MysqlFacts {
+  report: MysqlReport;
+  /** The probe read these facts no earlier than this (receipt - age - the heartbeat's possible delay). */
+  probedAfter: number;
+  /** ... and no later than this (receipt - age + run time). */
+  probedBefore: number;
+}
+
+/** The last writer of a mysql-writer group as it last reported (memory only). */
+export interface MysqlWriterSnapshot {
+  node: string;
+  /** gtid_binlog_pos and gtid_binlog_state as last reported. */
+  pos: string;
+  state: string;
+  /** Upper bound of when the probe read `pos`. */
+  probedBefore: number;
+  /** It reports read-only now: nothing commits there any more, `pos` is final. */
+  fenced: boolean;
+  /** Semi-sync was effective at this report: ON, a standby connected, no fallback since the previous one. */
+  semiSyncOk: boolean;
+  noTx: number | null;
+  /** First report that showed semi-sync not effective, and why (null while effective). */
+  asyncSince: number | null;
+  asyncWhy: string | null;
+}
+
+export interface MysqlMemory {
+  facts: Record<string, MysqlFacts>;
+  writer: MysqlWriterSnapshot | null;
+  /** An operator's switchover with acceptDataLoss to `node`; `epoch` once granted. */
+  forced: { node: string; actor: string; epoch: number | null } | null;
+  /** The epoch whose promotion was allowed despite a possible loss (forced or by policy). */
+  lossAcceptedEpoch: number | null;
 }
 
 export type Actor = string;
@@ -110,7 +150,7 @@ export type Actor = string;
 export type EngineInput =
   | { type: "heartbeat"; node: string; request: HeartbeatRequest }
   | { type: "tick" }
-  | { type: "switchover"; group: string; to: string | null; actor: Actor }
+  | { type: "switchover"; group: string; to: string | null; actor: Actor; acceptDataLoss?: boolean }
   | { type: "maintenance"; node: string | null; on: boolean; actor: Actor }
   | { type: "spec"; spec: ClusterSpec; specVersion: number; actor: Actor }
   | { type: "ack-fence"; node: string; actor: Actor }

@@ -1,9 +1,11 @@
 // Private MariaDB instances for the data suite and the failover benchmark: each one has its own
-// datadir, socket and free port on 127.0.0.1 under one temp dir, and is stopped by its PID only.
-// Two of them replicate both ways (dual master, GTID, semi-sync AFTER_SYNC so an acknowledged
-// commit is always on the peer's relay log).
+// datadir (copied from one bootstrapped template per process), socket and port, under one temp
+// dir, and is stopped by its PID only. An instance runs on 127.0.0.1, or inside a network
+// namespace on the lab's address (`ip netns exec` execs mariadbd, so the PID is mariadbd's own);
+// the tests reach every instance as root through its socket, which works across namespaces.
+// Two of them replicate both ways (dual master, GTID, semi-sync AFTER_SYNC).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -25,6 +27,47 @@ export function mariadbMissing(): string | null {
   return null;
 }
 
+let template: Promise<string> | null = null;
+const templateDirs: string[] = [];
+process.once("exit", () => {
+  for (const d of templateDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** One bootstrapped datadir per process; every instance starts from a copy (a fraction of a second). */
+function templateDatadir(): Promise<string> {
+  template ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chd-mariadb-template-"));
+    templateDirs.push(dir);
+    const datadir = join(dir, "data");
+    const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
+    const args = ["--no-defaults", `--datadir=${datadir}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...asRoot];
+    try {
+      await exec(BIN.install, args, { timeout: 60_000 });
+    } catch {
+      // A bootstrap that failed half-way leaves a datadir the retry cannot reuse.
+      rmSync(datadir, { recursive: true, force: true });
+      await exec(BIN.install, args, { timeout: 60_000 });
+    }
+    return datadir;
+  })();
+  return template;
+}
+
+export interface MariaOptions {
+  /** Network namespace to run in (bound to every address there, so the VIP works); default 127.0.0.1. */
+  ns?: string;
+  /** GTID domain of this server's own writes (default 0). */
+  domainId?: number;
+  /** Semi-sync both ways (default on). */
+  semiSync?: boolean;
+  /** rpl_semi_sync_master_timeout (default 2000: the lab's lease TTL). */
+  semiSyncTimeoutMs?: number;
+  /** rpl_semi_sync_master_wait_no_slave (default ON). */
+  waitNoSlave?: boolean;
+  /** Galera: wsrep settings replace replication (see galera.ts). */
+  extraArgs?: string[];
+}
+
 export class MariaInstance {
   child: ChildProcess | null = null;
   port = 0;
@@ -36,6 +79,7 @@ export class MariaInstance {
     readonly name: string,
     readonly serverId: number,
     readonly dir: string,
+    readonly opts: MariaOptions = {},
   ) {
     this.datadir = join(dir, "data");
     this.socket = join(dir, "mysqld.sock");
@@ -43,30 +87,26 @@ export class MariaInstance {
 
   async install(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
-    const args = ["--no-defaults", `--datadir=${this.datadir}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...asRoot];
-    try {
-      await exec(BIN.install, args, { timeout: 60_000 });
-    } catch {
-      // A bootstrap that failed half-way leaves a datadir the retry cannot reuse.
-      rmSync(this.datadir, { recursive: true, force: true });
-      await exec(BIN.install, args, { timeout: 60_000 });
-    }
-    this.port = await freePort();
+    cpSync(await templateDatadir(), this.datadir, { recursive: true });
+    this.port = this.opts.ns ? 3306 : await freePort();
   }
 
   /** Start mariadbd; `readOnly` as an old writer rejoins (never writable before the control plane says so). */
   async start(readOnly: boolean): Promise<void> {
     const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
+    const o = this.opts;
+    const semi = o.semiSync ?? true;
     const args = [
       "--no-defaults",
       `--datadir=${this.datadir}`,
       `--socket=${this.socket}`,
       `--pid-file=${join(this.dir, "mysqld.pid")}`,
       `--port=${this.port}`,
-      "--bind-address=127.0.0.1",
+      `--bind-address=${o.ns ? "0.0.0.0" : "127.0.0.1"}`,
       "--skip-name-resolve",
       `--server-id=${this.serverId}`,
+      `--gtid-domain-id=${o.domainId ?? 0}`,
+      "--gtid-strict-mode=ON",
       "--log-bin=binlog",
       "--log-slave-updates",
       "--binlog-format=ROW",
@@ -75,22 +115,26 @@ export class MariaInstance {
       // Dual master: the two writers (one at a time) never collide on auto-increment keys.
       "--auto-increment-increment=2",
       `--auto-increment-offset=${this.serverId}`,
-      "--rpl-semi-sync-master-enabled=ON",
-      "--rpl-semi-sync-slave-enabled=ON",
+      `--rpl-semi-sync-master-enabled=${semi ? "ON" : "OFF"}`,
+      `--rpl-semi-sync-slave-enabled=${semi ? "ON" : "OFF"}`,
       "--rpl-semi-sync-master-wait-point=AFTER_SYNC",
-      "--rpl-semi-sync-master-timeout=2000",
-      // A writer whose peer is down must not stall every commit for the timeout.
-      "--rpl-semi-sync-master-wait-no-slave=OFF",
+      `--rpl-semi-sync-master-timeout=${o.semiSyncTimeoutMs ?? 2000}`,
+      `--rpl-semi-sync-master-wait-no-slave=${(o.waitNoSlave ?? true) ? "ON" : "OFF"}`,
       "--slave-net-timeout=5",
+      // Apply in parallel what the writer committed in parallel, or the standby's SQL thread falls
+      // seconds behind 8 writing connections and every promotion waits for it.
+      "--slave-parallel-threads=4",
       "--innodb-buffer-pool-size=32M",
       "--innodb-log-file-size=16M",
       "--performance-schema=OFF",
       "--skip-innodb-buffer-pool-load-at-startup",
       "--skip-innodb-buffer-pool-dump-at-shutdown",
+      "--max-connections=200",
+      ...(o.extraArgs ?? []),
       ...(readOnly ? ["--read-only=ON"] : []),
       ...asRoot,
     ];
-    const child = spawn(BIN.server, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = o.ns ? spawn("ip", ["netns", "exec", o.ns, BIN.server, ...args], { stdio: ["ignore", "pipe", "pipe"] }) : spawn(BIN.server, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     this.output = "";
     const keep = (d: Buffer) => (this.output = (this.output + String(d)).slice(-6000));
@@ -120,6 +164,17 @@ export class MariaInstance {
     return mysql.createConnection({ socketPath: this.socket, user: "root", password: "", connectTimeout: 2000, multipleStatements: true });
   }
 
+  /** One statement (or several) as root; the rows of the last. */
+  async sql<T = Record<string, unknown>>(q: string, params: unknown[] = []): Promise<T[]> {
+    const c = await this.root();
+    try {
+      const [r] = await c.query(q, params);
+      return r as T[];
+    } finally {
+      await c.end().catch(() => c.destroy());
+    }
+  }
+
   connect(user: { user: string; password: string }): Promise<mysql.Connection> {
     return mysql.createConnection({ host: "127.0.0.1", port: this.port, user: user.user, password: user.password, connectTimeout: 1000 });
   }
@@ -134,6 +189,11 @@ export class MariaInstance {
     await stopProcess(this.child, 15_000);
     this.child = null;
   }
+
+  /** SIGSTOP / SIGCONT (a hung server). */
+  pause(paused: boolean): void {
+    if (this.child?.pid !== undefined) process.kill(this.child.pid, paused ? "SIGSTOP" : "SIGCONT");
+  }
 }
 
 export interface DualMaster {
@@ -143,50 +203,60 @@ export interface DualMaster {
   cleanup(): Promise<void>;
 }
 
+/** Where the two servers reach each other and what accounts accept (127.0.0.1, or the lab's addresses). */
+export interface DualMasterOptions {
+  prefix?: string;
+  a?: MariaOptions & { ip?: string };
+  b?: MariaOptions & { ip?: string };
+}
+
 /**
  * Two instances, both started read-only, with accounts (agent, app, repl), database `loaddb` and
  * replication both ways. Nothing is writable until the control plane grants the writer role.
  */
-export async function startDualMaster(prefix = "chd-mysql-"): Promise<DualMaster> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  const a = new MariaInstance("db1", 1, join(dir, "db1"));
-  const b = new MariaInstance("db2", 2, join(dir, "db2"));
+export async function startDualMaster(prefixOrOpts: string | DualMasterOptions = "chd-mysql-"): Promise<DualMaster> {
+  const o: DualMasterOptions = typeof prefixOrOpts === "string" ? { prefix: prefixOrOpts } : prefixOrOpts;
+  const dir = mkdtempSync(join(tmpdir(), o.prefix ?? "chd-mysql-"));
+  const a = new MariaInstance("db1", 1, join(dir, "db1"), o.a);
+  const b = new MariaInstance("db2", 2, join(dir, "db2"), o.b);
+  const inLab = Boolean(o.a?.ns);
+  // In the lab, clients and the peer connect from lab addresses; on loopback from 127.0.0.1. The
+  // agent always uses the socket (localhost) or 127.0.0.1.
+  const net = inLab ? "%" : "127.0.0.1";
   const cleanup = async () => {
     await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);
     rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
   try {
-    // One at a time: two bootstraps at once occasionally fail ("Unknown table mysql.tmp_user_sys").
     await a.install();
     await b.install();
     await Promise.all([a.start(true), b.start(true)]);
     for (const m of [a, b]) {
-      const c = await m.root();
       // Set up identically on both with sql_log_bin=0: no GTIDs from setup on either side.
-      await c.query(
+      await m.sql(
         `SET sql_log_bin=0;
          CREATE USER '${AGENT.user}'@'127.0.0.1' IDENTIFIED BY '${AGENT.password}';
+         CREATE USER '${AGENT.user}'@'localhost' IDENTIFIED BY '${AGENT.password}';
          GRANT SUPER, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, BINLOG MONITOR, REPLICATION MASTER ADMIN, PROCESS, SELECT, CREATE, INSERT, DELETE, GRANT OPTION ON *.* TO '${AGENT.user}'@'127.0.0.1';
+         GRANT SUPER, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, BINLOG MONITOR, REPLICATION MASTER ADMIN, PROCESS, SELECT, CREATE, INSERT, DELETE, GRANT OPTION ON *.* TO '${AGENT.user}'@'localhost';
          GRANT ALL ON mysql.* TO '${AGENT.user}'@'127.0.0.1';
-         CREATE USER '${REPL.user}'@'127.0.0.1' IDENTIFIED BY '${REPL.password}';
-         GRANT REPLICATION SLAVE ON *.* TO '${REPL.user}'@'127.0.0.1';
+         GRANT ALL ON mysql.* TO '${AGENT.user}'@'localhost';
+         CREATE USER '${REPL.user}'@'${net}' IDENTIFIED BY '${REPL.password}';
+         GRANT REPLICATION SLAVE ON *.* TO '${REPL.user}'@'${net}';
          CREATE DATABASE loaddb;
          CREATE TABLE loaddb.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE, at BIGINT NOT NULL) ENGINE=InnoDB;
-         CREATE USER '${APP.user}'@'127.0.0.1' IDENTIFIED BY '${APP.password}';
-         GRANT SELECT, INSERT, UPDATE, DELETE ON loaddb.* TO '${APP.user}'@'127.0.0.1';
+         CREATE USER '${APP.user}'@'${net}' IDENTIFIED BY '${APP.password}';
+         GRANT SELECT, INSERT, UPDATE, DELETE ON loaddb.* TO '${APP.user}'@'${net}';
          SET sql_log_bin=1;`,
       );
-      await c.end();
     }
-    for (const [m, peer] of [
-      [a, b],
-      [b, a],
+    for (const [m, peer, ip] of [
+      [a, b, o.b?.ip],
+      [b, a, o.a?.ip],
     ] as const) {
-      const c = await m.root();
-      await c.query(
-        `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${peer.port}, MASTER_USER='${REPL.user}', MASTER_PASSWORD='${REPL.password}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE;`,
+      await m.sql(
+        `CHANGE MASTER TO MASTER_HOST='${ip ?? "127.0.0.1"}', MASTER_PORT=${peer.port}, MASTER_USER='${REPL.user}', MASTER_PASSWORD='${REPL.password}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE;`,
       );
-      await c.end();
     }
   } catch (err) {
     const logs = `db1: ${a.log().slice(-1500)}\ndb2: ${b.log().slice(-1500)}`;
@@ -209,4 +279,10 @@ export async function readOnlyOf(m: MariaInstance): Promise<boolean | null> {
   } catch {
     return null;
   }
+}
+
+/** Every `seq` in loaddb.t of an instance (through its socket). */
+export async function seqsOn(m: MariaInstance): Promise<Set<number>> {
+  const r = await m.sql<{ seq: number }>("SELECT seq FROM loaddb.t");
+  return new Set(r.map((x) => Number(x.seq)));
 }

@@ -32,6 +32,9 @@ export function dataSpec(overrides: Partial<ClusterSpecInput> = {}): ClusterSpec
 export const mysqlOk = (over: Partial<NonNullable<ProbeReport["mysql"]>> = {}): ProbeReport => ({
   healthy: true,
   detail: "ok",
+  // Facts straight from a 10 ms probe run that started as the heartbeat left.
+  factsAgeMs: 0,
+  factsRunMs: 10,
   mysql: {
     readOnly: true,
     replicaConfigured: true,
@@ -43,6 +46,7 @@ export const mysqlOk = (over: Partial<NonNullable<ProbeReport["mysql"]>> = {}): 
     gtidBinlogPos: "0-1-100",
     gtidSlavePos: "0-1-100",
     errantTransactions: false,
+    semiSync: { masterEnabled: true, masterStatus: true, clients: 1, noTx: 0, yesTx: 100, waitSessions: 0, slaveEnabled: true },
     ...over,
   },
 });
