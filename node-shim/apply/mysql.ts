@@ -9,7 +9,7 @@
 // everything in the position the control plane names (requiredGtid: the last writer's last
 // report), and, when the old writer still answers, everything in its binlog; then the channel
 // from the old writer stops (so a tail it wrote but never had acknowledged cannot come in
-// later), then read_only=0. A server not there yet is not promoted now; the next reconcile tries
+// later: the SQL thread at once, the IO thread just after), then read_only=0. A server not there yet is not promoted now; the next reconcile tries
 // again. An operator's acceptDataLoss skips the requiredGtid and errant checks only.
 import type mysql from "mysql2/promise";
 import type { DesiredGroup } from "../../protocol/heartbeat.js";
@@ -153,10 +153,16 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
       const errant = errantGtids(String(own.st), Number(own.sid), peerState);
       if (errant.length) throw new Error(`${g.name}: not promoting: errant transactions ${errant.join(",")} (the peer never had them)`);
     }
-    if (rep.configured) await c.query("STOP SLAVE");
+    // Nothing more from the old writer is applied from here on. Only the SQL thread: an IO thread
+    // blocked on a peer that vanished (no RST) stops only at slave_net_timeout, so it is stopped
+    // after the promotion, on its own connection.
+    if (rep.configured) await c.query("STOP SLAVE SQL_THREAD");
     const regranted = strict ? await regrantReadOnlyAdmin(c) : [];
     await c.query("SET GLOBAL read_only = 0");
     log("mysql promoted", { group: g.name, epoch: g.epoch, at: `${t.host}:${t.port}`, replication: rep.why, requiredGtid: required ?? null, acceptDataLoss: forced, regranted });
+    if (rep.configured) {
+      void withConnection(s, t, CONNECT_MS, (x) => x.query("STOP SLAVE IO_THREAD")).catch((err: Error) => log("mysql: stopping the IO thread after promotion failed", { group: g.name, error: err.message }));
+    }
   });
 }
 
