@@ -132,7 +132,31 @@ export class MysqlStandIn implements StandIn {
     if (/^(SET|STOP|START|KILL|CREATE|INSERT|DELETE|GRANT|REVOKE)\b/i.test(q)) return { ok: true };
     // No replication channel, no Galera, no other sessions, no strict-fence table.
     if (/^SHOW (SLAVE|REPLICA) STATUS/i.test(q)) return { columns: ["Slave_IO_Running", "Slave_SQL_Running"], rows: [] };
-    if (/^SHOW GLOBAL STATUS/i.test(q)) return { columns: ["Variable_name", "Value"], rows: [] };
+    // A healthy semi-sync dual master with the recommended settings, so the engine's durability
+    // rule lets the demo fail over (the probe asks for these by name; extra rows are ignored).
+    if (/^SHOW GLOBAL STATUS/i.test(q)) {
+      const status = { Rpl_semi_sync_master_status: "ON", Rpl_semi_sync_master_clients: "1", Rpl_semi_sync_master_no_tx: "0", Rpl_semi_sync_master_yes_tx: "0", Rpl_semi_sync_master_wait_sessions: "0" };
+      return { columns: ["Variable_name", "Value"], rows: Object.entries(status).map(([Variable_name, Value]) => ({ Variable_name, Value })) };
+    }
+    if (/^SHOW GLOBAL VARIABLES/i.test(q)) {
+      const vars: Record<string, string | null> = {
+        read_only: this.readOnly ? "ON" : "OFF",
+        server_id: String(this.serverId),
+        gtid_current_pos: this.gtid,
+        gtid_binlog_pos: this.gtid,
+        gtid_slave_pos: this.gtid,
+        gtid_binlog_state: this.gtid,
+        gtid_domain_id: String(this.serverId),
+        gtid_strict_mode: "ON",
+        log_slave_updates: "ON",
+        rpl_semi_sync_master_enabled: "ON",
+        rpl_semi_sync_slave_enabled: "ON",
+        rpl_semi_sync_master_wait_point: "AFTER_SYNC",
+        rpl_semi_sync_master_wait_no_slave: "ON",
+        rpl_semi_sync_master_timeout: "10000",
+      };
+      return { columns: ["Variable_name", "Value"], rows: Object.entries(vars).map(([Variable_name, Value]) => ({ Variable_name, Value })) };
+    }
     if (/information_schema\./i.test(q)) return { columns: ["id"], rows: [] };
     if (/^SELECT MASTER_GTID_WAIT/i.test(q)) return { columns: ["w"], rows: [{ w: "0" }] };
     if (/^SELECT CURRENT_USER\(\)/i.test(q)) return { columns: ["u"], rows: [{ u: "chime@localhost" }] };
