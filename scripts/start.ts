@@ -177,6 +177,8 @@ async function reportLive(url: string, token: string, clusterId: string, isRunni
       }
       if (held.length === st.groups.length) {
         console.log(`chime-ha: cluster ${clusterId} is live: every group held by a healthy node, ${elapsed()} after npm start`);
+        const g = st.groups[0];
+        if (g?.holder) console.log(`chime-ha: ${g.name} (VIP ${g.vip}) is on ${g.holder}; make it fail with \`npm run demo -- kill ${g.holder}\` and watch the VIP move in the console`);
         return;
       }
     } catch {
@@ -232,6 +234,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
+  process.on("SIGHUP", () => void stop());
 
   try {
     await waitHealthy(url, () => running);
@@ -245,13 +248,12 @@ async function main(): Promise<void> {
       if (opts.demo) {
         demo = await Demo.start({ url, clusterId: ex.clusterId, spec: ex.spec, nodeTokens: ex.nodeTokens, dir: DEMO_DIR });
         control = await serveDemoControl(demo, DEMO_CONTROL);
-        const server = ex.spec.nodes.find((n) => n.role === "server")?.name ?? "server1";
         lines.push(
           "",
           `demo: ${ex.spec.nodes.length} shims in dry-run mode (they change nothing on this host) against stand-in services on 127.0.0.1; logs in ${rel(DEMO_DIR)}/`,
-          `  make a node fail and watch its VIPs move:   npm run demo -- kill ${server}`,
-          `  bring it back:                              npm run demo -- revive ${server}`,
-          `  every demo command:                         npm run demo -- help`,
+          "  make a node fail and watch its VIPs move:   npm run demo -- kill <node>   (the holder is named below once the cluster is live)",
+          "  bring it back:                              npm run demo -- revive <node>",
+          "  every demo command:                         npm run demo -- help",
           ...Object.values(DEMO_COMMANDS).map((l) => `      ${l}`),
           "  (npm start -- --no-demo runs no shims)",
         );
