@@ -1,6 +1,7 @@
 // The shim's YAML config, validated with zod; every error is one line naming the file, the exact
 // path and line (`/etc/chime-ha/shim.yaml: probes.portal.port (line 21): ...`).
 import { readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { formatPath, Name, ProbeSpec } from "../protocol/spec.js";
 import { parseYamlDocument } from "../protocol/yaml-doc.js";
@@ -91,7 +92,13 @@ export function loadShimConfig(file: string): ShimConfig {
   } catch (err) {
     throw new ConfigError(file, [{ path: "", message: `cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
   }
-  return parseShimConfig(text, file);
+  const cfg = parseShimConfig(text, file);
+  // Relative file names are relative to the config's own directory (an installed config says
+  // `tokenFile: node-token`: /etc/chime-ha/node-token, or the same under an install root).
+  const near = (p: string) => (isAbsolute(p) ? p : join(dirname(file), p));
+  if (cfg.tokenFile) cfg.tokenFile = near(cfg.tokenFile);
+  if (cfg.failsafe?.secretFile) cfg.failsafe.secretFile = near(cfg.failsafe.secretFile);
+  return cfg;
 }
 
 /** The node token, from the config or its tokenFile (a missing or empty file names both). */

@@ -1,41 +1,108 @@
 #!/usr/bin/env -S node --import tsx
-// chime-ha-shim --config /etc/chime-ha/shim.yaml [--dry-run]
-// The node agent: heartbeats, leases, VIPs, load balancing, fencing. See node-shim/agent.ts.
+// chime-ha-shim [run] --config /etc/chime-ha/shim.yaml [--dry-run]   the node agent (default)
+// chime-ha-shim install --control-plane URL --cluster ID --node NAME --token-file F [--root DIR]
+// chime-ha-shim uninstall [--root DIR] [--keep-config]
+// chime-ha-shim upgrade --binary NEW [--root DIR]
+// chime-ha-shim --version
+// The node agent: heartbeats, leases, VIPs, load balancing, fencing. See node-shim/agent.ts; the
+// install commands are in node-shim/install/.
 import { Command } from "commander";
 import { ShimAgent } from "../agent.js";
 import { CommandRunner } from "../command-runner.js";
 import { ConfigError, loadShimConfig, tokenSource } from "../config.js";
+import { runtimeDir, takeHandover } from "../install/handover.js";
+import { install, InstallError } from "../install/install.js";
+import { uninstall } from "../install/uninstall.js";
+import { upgrade } from "../install/upgrade.js";
 import { log } from "../log.js";
+import { isSingleExecutable, versionLine } from "../version.js";
 import "../register-data-services.js";
 
-const program = new Command()
-  .name("chime-ha-shim")
-  .description("chime-ha node agent: reports probe results and applies the control plane's decisions")
+function runAgent(opts: { config: string; dryRun?: boolean }): void {
+  let agent: ShimAgent;
+  try {
+    const config = loadShimConfig(opts.config);
+    const dryRun = opts.dryRun === true || config.dryRun;
+    agent = new ShimAgent({ config, token: tokenSource(config, (file) => log("token file changed: using the new token", { file }), opts.config), runner: new CommandRunner(dryRun ? "dry-run" : "real") });
+    log("version", { version: versionLine() });
+    agent.start();
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      // An upgrade hands over: stop without releasing, the next process adopts the VIPs.
+      const handover = signal === "SIGTERM" && takeHandover(runtimeDir(), process.pid);
+      const release = config.releaseOnSigterm && !handover;
+      log("signal", { signal, release, ...(handover ? { handover: "upgrade: VIPs stay for the next process" } : {}) });
+      void agent.stop(release).finally(() => process.exit(0));
+    };
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    process.on("SIGINT", () => shutdown("SIGINT"));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      // One line naming the file and the field; systemd shows it in `systemctl status`.
+      process.stderr.write(`chime-ha-shim: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Install commands: their failures are one clear line and exit 1. */
+const guarded =
+  <T>(fn: (o: T) => Promise<string[]>) =>
+  async (o: T) => {
+    try {
+      for (const line of await fn(o)) process.stdout.write(`${line}\n`);
+    } catch (err) {
+      if (!(err instanceof InstallError || err instanceof ConfigError || (err as Error).name === "CommandError")) throw err;
+      process.stderr.write(`chime-ha-shim: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  };
+
+const program = new Command().name("chime-ha-shim").description("chime-ha node agent: reports probe results and applies the control plane's decisions").version(versionLine(), "-V, --version");
+
+program
+  .command("run", { isDefault: true })
+  .description("run the agent (the default)")
   .requiredOption("-c, --config <file>", "shim config (YAML)", "/etc/chime-ha/shim.yaml")
   .option("--dry-run", "run reads, log every change instead of making it")
-  .parse();
+  .action(runAgent);
 
-const opts = program.opts<{ config: string; dryRun?: boolean }>();
-let agent: ShimAgent;
-try {
-  const config = loadShimConfig(opts.config);
-  const dryRun = opts.dryRun === true || config.dryRun;
-  agent = new ShimAgent({ config, token: tokenSource(config, (file) => log("token file changed: using the new token", { file }), opts.config), runner: new CommandRunner(dryRun ? "dry-run" : "real") });
-  agent.start();
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log("signal", { signal, release: config.releaseOnSigterm });
-    void agent.stop(config.releaseOnSigterm).finally(() => process.exit(0));
-  };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
-} catch (err) {
-  if (err instanceof ConfigError) {
-    // One line naming the file and the field; systemd shows it in `systemctl status`.
-    process.stderr.write(`chime-ha-shim: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
+program
+  .command("install")
+  .description("install this executable as the node's agent: config, token file (0600), systemd unit; enable and start it")
+  .requiredOption("--control-plane <url>", "the control plane (your Worker's URL)")
+  .requiredOption("--cluster <id>", "cluster id (<site>.<name>)")
+  .requiredOption("--node <name>", "this node's name in the spec")
+  .requiredOption("--token-file <file>", "file holding the node token (shown once by the API)")
+  .option("--interface <iface>", "interface for every VIP on this node")
+  .option("--binary <file>", "executable to install (default: this single executable)")
+  .option("--root <dir>", "install into this directory instead of the live system (nothing is started)", "/")
+  .option("--force", "replace an existing config")
+  .option("--no-start", "enable the service but do not start it")
+  .action(
+    guarded(async (o: { controlPlane: string; cluster: string; node: string; tokenFile: string; interface?: string; binary?: string; root: string; force?: boolean; start: boolean }) => {
+      const binary = o.binary ?? (isSingleExecutable() ? process.execPath : undefined);
+      if (!binary) throw new InstallError("run install from the single executable (npm run build:shim), or pass --binary");
+      return install({ ...o, binary, force: o.force === true, noStart: !o.start }, new CommandRunner("real"));
+    }),
+  );
+
+program
+  .command("uninstall")
+  .description("stop and remove the agent, its own addresses (<iface>:cha) and rules (nftables ip chime_ha, IPVS on those addresses), and its files")
+  .option("--root <dir>", "uninstall from this directory instead of the live system", "/")
+  .option("--keep-config", "keep /etc/chime-ha (config and token)")
+  .action(guarded((o: { root: string; keepConfig?: boolean }) => uninstall({ root: o.root, keepConfig: o.keepConfig === true }, new CommandRunner("real"))));
+
+program
+  .command("upgrade")
+  .description("replace the installed executable and restart without moving a VIP (handover)")
+  .requiredOption("--binary <file>", "the new chime-ha-shim executable")
+  .option("--root <dir>", "upgrade under this directory (nothing is restarted)", "/")
+  .action(guarded((o: { binary: string; root: string }) => upgrade(o, new CommandRunner("real"))));
+
+// No top-level await: the single executable runs this as CommonJS.
+void program.parseAsync();

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SHIM_NODE_FLAGS } from "../../scripts/build-shim-flags.js";
+import { SHIM_NODE_FLAGS, SHIM_SEA_NODE_OPTIONS } from "../../scripts/build-shim-flags.js";
 import { createLocalCluster, labSpec, startLocalControlPlane } from "../shim/support/control-plane.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -46,15 +46,24 @@ try {
   const { id, tokens } = await createLocalCluster(cp, "bench", spec);
   const cfg = join(dir, "shim.yaml");
   writeFileSync(cfg, [`controlPlaneUrl: ${cp.url}`, `cluster: ${id}`, "node: server1", `token: ${tokens.server1}`, "interface: lo", "dryRun: true", ""].join("\n"));
-  // Measured as it is installed (node-shim/systemd/chime-ha-shim.service): the esbuild bundle
-  // from `npm run build:shim`, with the unit's V8 flag. BENCH_RUNTIME=tsx measures the dev form.
+  // Measured as it is installed: BENCH_RUNTIME=sea runs the single executable the way the unit
+  // does (node-shim/systemd/chime-ha-shim.service: NODE_OPTIONS); the default runs the esbuild
+  // bundle from `npm run build:shim` with the bundle's V8 flags; BENCH_RUNTIME=tsx the dev form.
   const flags = (process.env.BENCH_NODE_FLAGS ?? SHIM_NODE_FLAGS.join(" ")).split(" ").filter(Boolean);
-  let entry = ["--import", "tsx", "node-shim/bin/chime-ha-shim.ts"];
+  let cmd = process.execPath;
+  let argv = [...flags, "--import", "tsx", "node-shim/bin/chime-ha-shim.ts"];
+  let env: NodeJS.ProcessEnv = process.env;
   if (process.env.BENCH_RUNTIME !== "tsx") {
     await new Promise<void>((resolve, reject) => execFile("npm", ["run", "--silent", "build:shim"], (e) => (e ? reject(e) : resolve())));
-    entry = ["dist/chime-ha-shim.mjs"];
+    argv = [...flags, "dist/chime-ha-shim.mjs"];
   }
-  const shim = spawn(process.execPath, [...flags, ...entry, "--config", cfg], { stdio: ["ignore", "pipe", "inherit"] });
+  if (process.env.BENCH_RUNTIME === "sea") {
+    cmd = `dist/chime-ha-shim-linux-${process.arch}`;
+    argv = [];
+    env = { ...process.env, NODE_OPTIONS: SHIM_SEA_NODE_OPTIONS.join(" ") };
+  }
+  console.log(`bench:shim runs: ${env.NODE_OPTIONS && cmd !== process.execPath ? `NODE_OPTIONS="${env.NODE_OPTIONS}" ` : ""}${[cmd === process.execPath ? "node" : cmd, ...argv].join(" ")}`);
+  const shim = spawn(cmd, [...argv, "--config", cfg], { stdio: ["ignore", "pipe", "inherit"], env });
   shimPid = shim.pid!;
   let lines = 0;
   let heartbeatsFailed = 0;
@@ -98,7 +107,8 @@ try {
     goals: { rssMb: 60, cpuPercent: 2 },
     withinGoals: maxMb <= 60 && cpuPct <= 2,
   };
-  console.log(`chime-ha-shim (${entry.at(-1)}, node ${flags.join(" ")}) over ${result.seconds} s at default cadence: RSS avg ${result.rssMbAvg} MB (max ${result.rssMbMax} MB), CPU ${result.cpuPercentOfOneCore}% of one core (incl. child commands); goal <= 60 MB, <= 2%`);
+  const form = cmd === process.execPath ? `${argv.at(-1)}, node ${flags.join(" ")}` : `${cmd}, NODE_OPTIONS ${env.NODE_OPTIONS}`;
+  console.log(`chime-ha-shim (${form}) over ${result.seconds} s at default cadence: RSS avg ${result.rssMbAvg} MB (max ${result.rssMbMax} MB), CPU ${result.cpuPercentOfOneCore}% of one core (incl. child commands); goal <= 60 MB, <= 2%`);
   console.log(JSON.stringify(result));
 } finally {
   if (shimPid !== undefined) {
