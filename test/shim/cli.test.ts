@@ -72,7 +72,22 @@ const PROBES: Record<string, ProbeReport> = {
   mysql: {
     healthy: true,
     detail: "ok",
-    mysql: { readOnly: true, replicaConfigured: true, ioRunning: true, sqlRunning: true, caughtUp: true, secondsBehind: 0, gtidCurrentPos: "0-1-9", gtidBinlogPos: "0-1-9", gtidSlavePos: "0-1-9", errantTransactions: false },
+    // Fresh facts of a healthy semi-sync dual master in step: a promotion provably loses nothing.
+    factsAgeMs: 0,
+    factsRunMs: 5,
+    mysql: {
+      readOnly: true,
+      replicaConfigured: true,
+      ioRunning: true,
+      sqlRunning: true,
+      caughtUp: true,
+      secondsBehind: 0,
+      gtidCurrentPos: "0-1-9",
+      gtidBinlogPos: "0-1-9",
+      gtidSlavePos: "0-1-9",
+      errantTransactions: false,
+      semiSync: { masterEnabled: true, masterStatus: true, clients: 1, noTx: 0, yesTx: 9, waitSessions: 0, slaveEnabled: true },
+    },
   },
   influxdb: OK,
   minio: { healthy: true, detail: "ok", minio: { live: true, writeQuorum: true, readQuorum: true } },
@@ -104,8 +119,16 @@ class FakeShim {
     this.probes = probes;
   }
 
+  /** Like the real shim: the mysql writer (the group's holder) is writable, everyone else read-only. */
+  private reportedProbes(): Record<string, ProbeReport> {
+    const m = this.probes.mysql;
+    if (!m?.mysql) return this.probes;
+    const writer = this.last?.desired.groups.some((g) => g.name === "mysql" && g.role === "holder") ?? false;
+    return { ...this.probes, mysql: { ...m, mysql: { ...m.mysql, readOnly: !writer } } };
+  }
+
   async beat(): Promise<void> {
-    const body: HeartbeatRequestInput = { bootId: `fake-${this.node}`, seq: this.seq++, probes: this.probes, released: this.released, operations: this.results, ...(this.applyErrors.length ? { applyErrors: this.applyErrors } : {}) };
+    const body: HeartbeatRequestInput = { bootId: `fake-${this.node}`, seq: this.seq++, probes: this.reportedProbes(), released: this.released, operations: this.results, ...(this.applyErrors.length ? { applyErrors: this.applyErrors } : {}) };
     this.released = [];
     this.results = [];
     try {
@@ -336,7 +359,7 @@ describe("chime-ha (built) against the real control plane", () => {
   it("maintenance --wait: a drain says where each group went; cluster maintenance on and off", async () => {
     const st = JSON.parse((await cli(["status", "chimestack", "--json"])).stdout) as { status: ClusterStatus };
     const onServer1 = st.status.groups.filter((g) => g.holder === "server1").map((g) => g.name);
-    let r = await cli(["maintenance", "chimestack", "on", "--node", "server1", "--wait"]);
+    let r = await cli(["maintenance", "chimestack", "on", "--node", "server1", "--wait", "--timeout", "20s"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split("\n")[0]).toMatch(/^server1 maintenance on \(by admin:\S+\): its groups move away, then it is frozen$/);
     for (const g of onServer1) expect(r.stdout).toMatch(new RegExp(`^${g} now held by server2 \\(epoch \\d+\\)$`, "m"));
