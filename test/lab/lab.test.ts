@@ -102,4 +102,13 @@ describe.runIf(missing === null)("failover lab on chime-ha (one run per scenario
     expect(r.extra!.goodRequestsAfterLastFailure!).toBeGreaterThan(50);
     expect(r.answered.length).toBe(1);
   });
+
+  it("(u) the holder's shim upgraded in place under client load: 0 failed requests, the VIP never leaves it", async () => {
+    const r = await run("u");
+    safe(r);
+    expect(r.failures, r.detail).toBe(0);
+    expect(r.downtimeMs, r.detail).toBe(0);
+    expect(r.answered.length, `answered by ${r.answered}`).toBe(1);
+    expect(r.extra!.vipAbsentSamples, "sampler ticks without the VIP on the holder").toBe(0);
+  });
 });

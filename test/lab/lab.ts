@@ -406,8 +406,21 @@ export class Lab {
     await Promise.race([up, sleep(10_000).then(() => Promise.reject(new Error(`${what} on ${h} did not start`)))]);
   }
 
-  /** The shim (chime-ha) or keepalived (keepalived) on a server host. */
-  async startAgent(h: Server): Promise<void> {
+  /** Where a host's shim keeps its upgrade handover marker (CHIME_HA_RUNTIME_DIR). */
+  runDir(h: Server): string {
+    return join(this.dir, `${h}-run`);
+  }
+
+  /** PID of the agent process on a host (null when none runs). */
+  agentPid(h: Server): number | null {
+    return this.hostProcs[h].get("agent")?.child.pid ?? null;
+  }
+
+  /**
+   * The shim (chime-ha) or keepalived (keepalived) on a server host. chime-ha: `command` runs
+   * another shim executable than the source under tsx (e.g. the single executable), with `env`.
+   */
+  async startAgent(h: Server, run: { command?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
     if (this.system === "chime-ha") {
       const node = NODE_OF[h];
       const cfg = join(this.dir, `${node}-shim.yaml`);
@@ -437,7 +450,8 @@ export class Lab {
         }),
         { mode: 0o600 },
       );
-      const p = this.spawnIn(h, "shim", [process.execPath, "--import", "tsx", join(REPO_ROOT, "node-shim/bin/chime-ha-shim.ts"), "--config", cfg]);
+      const argv = run.command ?? [process.execPath, "--import", "tsx", join(REPO_ROOT, "node-shim/bin/chime-ha-shim.ts")];
+      const p = this.spawnIn(h, "shim", [...argv, "--config", cfg], undefined, { ...process.env, CHIME_HA_RUNTIME_DIR: this.runDir(h), ...run.env });
       this.hostProcs[h].set("agent", p);
     } else {
       const node = NODE_OF[h];

@@ -3,8 +3,9 @@
 // the steady state again. What the observers recorded is analysed in analyze.ts.
 import { API_BIT, type Lab, NODE_OF, other, PORTAL_BIT, type Server, type System, waitUntil } from "./lab.js";
 import { answerers, dualVip, interleavedAnswers, outage } from "./analyze.js";
+import { upgradeScenario } from "./upgrade.js";
 
-export type ScenarioId = "a" | "b" | "c" | "d" | "e" | "f" | "g" | "h";
+export type ScenarioId = "a" | "b" | "c" | "d" | "e" | "f" | "g" | "h" | "u";
 
 export interface Scenario {
   id: ScenarioId;
@@ -281,5 +282,6 @@ export const SCENARIOS: Scenario[] = [
       };
     },
   },
+  upgradeScenario,
 ];
 
