@@ -1,11 +1,14 @@
-// A small HTTP(S) client on node:http for the shim's hot paths (heartbeats, http probes).
-// Node's global fetch loads undici on first use, which adds ~12 MB to a process whose whole
-// budget is 60 MB; node:http is already part of the runtime. Keep-alive agents reuse connections.
+// The shim's one HTTP(S) client, on node:http: heartbeats, probes, operations. Never the global
+// fetch: it loads undici on first use (~12 MB in a process whose budget is 60 MB), and under the
+// installed shim's flags (--lite-mode, no WebAssembly) undici cannot even load its parser, so a
+// fetch crashes the process. Keep-alive agents reuse connections.
 import http from "node:http";
 import https from "node:https";
 
 export interface HttpResponse {
   status: number;
+  /** Response headers, names in lower case. */
+  headers: http.IncomingHttpHeaders;
   /** The body as text; empty when `discardBody` was set. */
   text: string;
 }
@@ -57,7 +60,7 @@ export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise
         }
         chunks.push(c);
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
       res.on("error", (err) => reject(toHttpError(err)));
     });
     const onAbort = () => req.destroy(new HttpError("aborted", "aborted"));
@@ -71,4 +74,11 @@ export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise
 function toHttpError(err: Error & { code?: string }): HttpError {
   if (err instanceof HttpError) return err;
   return new HttpError(err.code ?? "EIO", err.message);
+}
+
+/** One short phrase for a failed request: the system code, "timed out" or the message. */
+export function httpErrorDetail(err: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted) return "timed out";
+  if (err instanceof HttpError) return err.code === "aborted" ? "timed out" : err.code;
+  return err instanceof Error ? err.message : String(err);
 }

@@ -2,21 +2,21 @@
 // to migrate a fenced compute node's VMs. The control plane only sends this after a successful
 // fence or an operator's ack. Only a 2xx answer counts as accepted.
 import type { OperationHandler } from "../apply/types.js";
+import { httpErrorDetail, httpRequest } from "../http-client.js";
 import { authHeaders } from "./http-auth.js";
 
 export const evacuate: OperationHandler<"evacuate"> = async (op, ctx) => {
   try {
-    const r = await fetch(op.url, {
+    const r = await httpRequest(op.url, {
       method: op.method,
       headers: { "content-type": "application/json", "user-agent": "chime-ha-shim", ...authHeaders(ctx.settings, "evacuation") },
       body: op.body,
       signal: AbortSignal.timeout(30_000),
     });
-    const text = (await r.text()).slice(0, 300);
+    const text = r.text.slice(0, 300);
     if (r.status >= 200 && r.status < 300) return { ok: true, detail: `http ${r.status}${text ? `: ${text}` : ""}` };
     return { ok: false, detail: `evacuation request ${op.method} ${op.url} answered ${r.status}${text ? `: ${text}` : ""}` };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    return { ok: false, detail: `evacuation request ${op.method} ${op.url}: ${e.cause?.code ?? e.message}` };
+    return { ok: false, detail: `evacuation request ${op.method} ${op.url}: ${httpErrorDetail(err)}` };
   }
 };

@@ -4,6 +4,7 @@
 // time: same point), so the window may be padded generously.
 import type { Operation } from "../../protocol/heartbeat.js";
 import type { OperationHandler } from "../apply/types.js";
+import { httpRequest } from "../http-client.js";
 
 type Backfill = Extract<Operation, { kind: "influxdb-backfill" }>;
 
@@ -47,16 +48,21 @@ function fieldValue(v: unknown, type: string): string | null {
 
 async function query(base: string, db: string, q: string, signal: AbortSignal): Promise<Series[]> {
   const url = `${base}/query?db=${encodeURIComponent(db)}&epoch=u&q=${encodeURIComponent(q)}`;
-  const r = await fetch(url, { signal });
-  const body = (await r.json()) as QueryResult;
-  if (!r.ok || body.error || body.results?.[0]?.error) throw new Error(`query ${q.slice(0, 80)} on ${base}: ${body.error ?? body.results?.[0]?.error ?? `http ${r.status}`}`);
+  const r = await httpRequest(url, { signal, maxBodyBytes: 256 * 1024 * 1024 });
+  let body: QueryResult;
+  try {
+    body = JSON.parse(r.text) as QueryResult;
+  } catch {
+    throw new Error(`query ${q.slice(0, 80)} on ${base}: http ${r.status}, not JSON: ${r.text.slice(0, 200)}`);
+  }
+  if (r.status < 200 || r.status > 299 || body.error || body.results?.[0]?.error) throw new Error(`query ${q.slice(0, 80)} on ${base}: ${body.error ?? body.results?.[0]?.error ?? `http ${r.status}`}`);
   return body.results?.[0]?.series ?? [];
 }
 
 async function write(base: string, db: string, lines: string[], signal: AbortSignal): Promise<void> {
   // Microsecond timestamps stay exact in JSON numbers (nanoseconds would not).
-  const r = await fetch(`${base}/write?db=${encodeURIComponent(db)}&precision=u`, { method: "POST", body: lines.join("\n"), signal });
-  if (r.status !== 204) throw new Error(`write to ${base}: http ${r.status} ${(await r.text()).slice(0, 200)}`);
+  const r = await httpRequest(`${base}/write?db=${encodeURIComponent(db)}&precision=u`, { method: "POST", body: lines.join("\n"), signal });
+  if (r.status !== 204) throw new Error(`write to ${base}: http ${r.status} ${r.text.slice(0, 200)}`);
 }
 
 /** Copy [startMs, endMs] of `database` from the peer into this instance; returns points written. */

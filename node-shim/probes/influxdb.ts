@@ -1,5 +1,6 @@
 // influxdb probe: /health (InfluxDB 2.x and 1.8+: 200 with status "pass"), falling back to /ping
 // (1.x: 204) when /health does not exist, as on Debian's influxdb 1.6.
+import { httpErrorDetail, httpRequest } from "../http-client.js";
 import type { ProbeFactory } from "./types.js";
 
 export const influxdbProbe: ProbeFactory<"influxdb"> = (spec, ctx) => ({
@@ -7,9 +8,9 @@ export const influxdbProbe: ProbeFactory<"influxdb"> = (spec, ctx) => ({
     const base = `http://${ctx.host}:${spec.port}`;
     const started = performance.now();
     try {
-      const health = await fetch(`${base}/health`, { signal, headers: { "user-agent": "chime-ha-shim" } });
-      const text = await health.text();
-      const version = health.headers.get("x-influxdb-version") ?? "";
+      const health = await httpRequest(`${base}/health`, { signal, headers: { "user-agent": "chime-ha-shim" }, maxBodyBytes: 64 * 1024 });
+      const text = health.text;
+      const version = String(health.headers["x-influxdb-version"] ?? "");
       if (health.status === 200) {
         let status = "";
         try {
@@ -22,14 +23,12 @@ export const influxdbProbe: ProbeFactory<"influxdb"> = (spec, ctx) => ({
         return { ok: false, detail: `influxdb ${base}/health: status '${status || text.slice(0, 80)}'` };
       }
       if (health.status !== 404) return { ok: false, detail: `influxdb ${base}/health: http ${health.status}` };
-      const ping = await fetch(`${base}/ping`, { signal, headers: { "user-agent": "chime-ha-shim" } });
-      await ping.body?.cancel();
+      const ping = await httpRequest(`${base}/ping`, { signal, headers: { "user-agent": "chime-ha-shim" }, discardBody: true });
       const ms = Math.round(performance.now() - started);
-      if (ping.status === 204) return { ok: true, detail: `influxdb ${ping.headers.get("x-influxdb-version") ?? "1.x"} /ping 204 in ${ms} ms` };
+      if (ping.status === 204) return { ok: true, detail: `influxdb ${ping.headers["x-influxdb-version"] ?? "1.x"} /ping 204 in ${ms} ms` };
       return { ok: false, detail: `influxdb ${base}/ping: http ${ping.status} (want 204)` };
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      return { ok: false, detail: `influxdb ${base} ${signal.aborted ? `timed out after ${spec.timeoutMs} ms` : (e.cause?.code ?? e.message)}` };
+      return { ok: false, detail: `influxdb ${base} ${signal.aborted ? `timed out after ${spec.timeoutMs} ms` : httpErrorDetail(err)}` };
     }
   },
 });

@@ -2,16 +2,15 @@
 // write quorum) and /minio/health/cluster/read (read quorum). Healthy = live with write quorum;
 // the report carries all three so the control plane can say which one failed.
 import type { MinioReport } from "../../protocol/heartbeat.js";
+import { httpErrorDetail, httpRequest } from "../http-client.js";
 import type { ProbeFactory } from "./types.js";
 
 async function ok200(url: string, signal: AbortSignal): Promise<{ ok: boolean; why: string }> {
   try {
-    const r = await fetch(url, { signal, headers: { "user-agent": "chime-ha-shim" } });
-    await r.body?.cancel();
+    const r = await httpRequest(url, { signal, headers: { "user-agent": "chime-ha-shim" }, discardBody: true });
     return { ok: r.status === 200, why: `http ${r.status}` };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    return { ok: false, why: signal.aborted ? "timed out" : (e.cause?.code ?? e.message) };
+    return { ok: false, why: httpErrorDetail(err, signal) };
   }
 }
 
