@@ -60,7 +60,7 @@ try {
   if (process.env.BENCH_RUNTIME === "sea") {
     cmd = `dist/chime-ha-shim-linux-${process.arch}`;
     argv = [];
-    env = { ...process.env, NODE_OPTIONS: SHIM_SEA_NODE_OPTIONS.join(" ") };
+    env = { ...process.env, NODE_OPTIONS: process.env.BENCH_SEA_NODE_OPTIONS ?? SHIM_SEA_NODE_OPTIONS.join(" ") };
   }
   console.log(`bench:shim runs: ${env.NODE_OPTIONS && cmd !== process.execPath ? `NODE_OPTIONS="${env.NODE_OPTIONS}" ` : ""}${[cmd === process.execPath ? "node" : cmd, ...argv].join(" ")}`);
   const shim = spawn(cmd, [...argv, "--config", cfg], { stdio: ["ignore", "pipe", "inherit"], env });
