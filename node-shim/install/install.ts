@@ -9,6 +9,7 @@ import { stringify } from "yaml";
 import type { CommandRunner } from "../command-runner.js";
 import { parseShimConfig } from "../config.js";
 import { log } from "../log.js";
+import { runtimeDir, writeHandover } from "./handover.js";
 import { layout, PATHS, UNIT_NAME } from "./layout.js";
 import { unitText } from "./unit-text.js";
 
@@ -88,7 +89,12 @@ export async function install(o: InstallOptions, runner: CommandRunner): Promise
   if (o.root === "/") {
     await runner.check("systemctl", ["daemon-reload"]);
     await runner.check("systemctl", ["enable", UNIT_NAME]);
-    if (!o.noStart) await runner.check("systemctl", ["restart", UNIT_NAME]);
+    if (!o.noStart) {
+      // Installing over a running shim is an upgrade: hand over, so no VIP moves.
+      const pid = Number((await runner.run("systemctl", ["show", "-p", "MainPID", "--value", UNIT_NAME], { mutates: false })).stdout.trim()) || 0;
+      if (pid > 0) writeHandover(runtimeDir(), pid);
+      await runner.check("systemctl", ["restart", UNIT_NAME]);
+    }
     done.push(o.noStart ? "service enabled" : "service enabled and (re)started");
   } else {
     // Offline: systemctl only creates the WantedBy link under the root.
