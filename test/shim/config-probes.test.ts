@@ -120,7 +120,12 @@ describe("ProbeScheduler fall/rise", () => {
     expect(changes).toEqual([true]); // never 3 failures in a row
     feed(false);
     expect(changes).toEqual([true, false]);
-    expect(s.report()).toEqual({ healthy: false, detail: "down" });
+    // Down, dated from the start of the last good run (fed just before, so a few ms at most).
+    const down = s.report();
+    expect(down).toMatchObject({ healthy: false, detail: "down" });
+    expect(Object.keys(down).sort()).toEqual(["detail", "downForMs", "healthy"]);
+    expect(down.downForMs).toBeGreaterThanOrEqual(0);
+    expect(down.downForMs).toBeLessThan(1000);
     feed(true, false, true);
     expect(changes).toEqual([true, false]);
     feed(true);
