@@ -122,6 +122,14 @@ export const GroupSpec = z.strictObject({
   /** Server nodes that may hold the VIP / serve; defaults to every server node. */
   members: z.array(Name).min(1).optional(),
   probe: ProbeSpec,
+  /**
+   * The service's process name as the kernel shows it (/proc/PID/comm), when it has one: keepalived
+   * tracks it with vrrp_track_process (`chime-ha export keepalived`), which sees it die at once.
+   */
+  process: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:@+-]{1,15}$/, "must be a process name as /proc/PID/comm shows it (1-15 letters, digits or _.:@+-)")
+    .optional(),
   /** active-active-lb only: scheduler and per-member weights. */
   lb: z
     .strictObject({

@@ -10,6 +10,7 @@ import { registerDelete } from "./delete.js";
 import { registerEvents } from "./events.js";
 import { registerExport } from "./export-keepalived.js";
 import { registerGet } from "./get.js";
+import { registerImport } from "./import-keepalived.js";
 import { registerMaintenance } from "./maintenance.js";
 import { registerOperation } from "./operation.js";
 import { registerPlan } from "./plan.js";
@@ -48,5 +49,6 @@ export function buildProgram(): Command {
   registerExport(program);
   registerConfig(program);
   registerCompletion(program);
+  registerImport(program);
   return program;
 }

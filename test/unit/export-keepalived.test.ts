@@ -107,6 +107,34 @@ describe("export keepalived", () => {
     );
   });
 
+  it("--vrrp-version 3: fractional adverts (the heartbeat interval by default), checked against keepalived's range", () => {
+    const spec = example();
+    spec.policy.heartbeatIntervalMs = 300;
+    const conf = exportKeepalived(spec, { node: "server1", vrrpVersion: 3 });
+    expect(block(conf, "global_defs")).toEqual(["router_id server1", "vrrp_version 3", "enable_script_security", "script_user root"]);
+    expect(block(conf, "vrrp_instance server_api")).toContain("advert_int 0.3");
+    expect(exportKeepalived(spec, { node: "server1", vrrpVersion: 3, advertInt: 0.25 })).toContain("  advert_int 0.25\n");
+    expect(exportKeepalived(spec, { node: "server1", vrrpVersion: 3, advertInt: 2 })).toContain("  advert_int 2\n");
+    // VRRPv2 has no vrrp_version line and rounds the 300 ms heartbeat up to 1 s.
+    expect(exportKeepalived(spec, { node: "server1" })).not.toContain("vrrp_version");
+    expect(() => exportKeepalived(spec, { node: "server1", advertInt: 0.3 })).toThrow(new ExportError("--advert-int: VRRPv2 adverts are whole seconds 1-255, got 0.3 (use --vrrp-version 3 for fractions)"));
+    expect(() => exportKeepalived(spec, { node: "server1", vrrpVersion: 3, advertInt: 0.005 })).toThrow(new ExportError("--advert-int: VRRPv3 adverts are 0.01-40.95 s in steps of 0.01 s, got 0.005"));
+    expect(() => exportKeepalived(spec, { node: "server1", vrrpVersion: 3, advertInt: 41 })).toThrow(/^--advert-int: VRRPv3 adverts are 0\.01-40\.95 s/);
+    expect(() => exportKeepalived(spec, { node: "server1", vrrpVersion: 4 as 3 })).toThrow(new ExportError("--vrrp-version: 2 or 3, got 4"));
+  });
+
+  it("tracks a group's process with vrrp_track_process (process death -> FAULT at once), keeping the vrrp_script probe", () => {
+    const spec = example();
+    spec.groups[0]!.process = "chime-server";
+    const conf = exportKeepalived(spec, { node: "server1" });
+    expect(block(conf, "vrrp_track_process trk_server_api")).toEqual(["process chime-server", "quorum 1", "weight 0"]);
+    const inst = block(conf, "vrrp_instance server_api");
+    expect(inst.slice(-6)).toEqual(["track_script {", "chk_server_api", "}", "track_process {", "trk_server_api", "}"]);
+    // Groups without a process name keep the script only; --no-track-process drops tracking.
+    expect(block(conf, "vrrp_instance portal")).not.toContain("track_process {");
+    expect(exportKeepalived(spec, { node: "server1", trackProcess: false })).not.toContain("track_process");
+  });
+
   it("refuses compute nodes, unknown nodes, and out-of-range options with the option named", () => {
     expect(() => exportKeepalived(example(), { node: "node1" })).toThrow(new ExportError("--node: 'node1' is a compute node; keepalived runs on server nodes"));
     expect(() => exportKeepalived(example(), { node: "server9" })).toThrow(/^--node: no node 'server9' in cluster chimestack \(nodes: server1, server2, node1, node2\)$/);
@@ -128,14 +156,27 @@ describe("export keepalived", () => {
 
   const keepalived = ["/usr/sbin/keepalived", "/sbin/keepalived"].find((p) => existsSync(p));
   if (!keepalived && process.env.CI === "true") throw new Error("keepalived is not installed (.ci/run installs it)");
-  it.runIf(keepalived !== undefined)("keepalived --config-test accepts every generated file", async () => {
-    for (const node of ["server1", "server2"]) {
-      for (const virtualServers of [true, false]) {
-        const file = join(dir, `${node}-${virtualServers}.conf`);
-        writeFileSync(file, exportKeepalived(example(), { node, virtualServers, unicast: !virtualServers }));
-        const r = await run(keepalived!, ["--config-test", "-f", file], { timeout: 10_000 }).catch((e: { code: number; stderr: string; stdout: string }) => e);
-        expect((r as { code?: number }).code ?? 0, `${file}: ${(r as { stderr: string }).stderr}`).toBe(0);
+  it.runIf(keepalived !== undefined)("keepalived --config-test accepts every generated file: both nodes, VRRPv2 and v3, process tracking, virtual servers, unicast, preemption", async () => {
+    const tracked = example();
+    tracked.policy.heartbeatIntervalMs = 300;
+    tracked.groups[0]!.process = "chime-server";
+    tracked.groups[1]!.process = "chime-portal";
+    const preempt = example();
+    preempt.policy.preempt = { enabled: true, delayMs: 5000 };
+    let files = 0;
+    for (const spec of [example(), tracked, preempt]) {
+      for (const node of ["server1", "server2"]) {
+        for (const vrrpVersion of [2, 3] as const) {
+          for (const virtualServers of [true, false]) {
+            const file = join(dir, `${node}-${vrrpVersion}-${virtualServers}-${files}.conf`);
+            writeFileSync(file, exportKeepalived(spec, { node, vrrpVersion, virtualServers, unicast: !virtualServers }));
+            const r = await run(keepalived!, ["--config-test", "-f", file], { timeout: 10_000 }).catch((e: { code: number; stderr: string; stdout: string }) => e);
+            expect((r as { code?: number }).code ?? 0, `${file}: ${(r as { stderr: string }).stderr}`).toBe(0);
+            files++;
+          }
+        }
       }
     }
+    expect(files).toBe(24);
   });
 });
