@@ -315,3 +315,41 @@ export const AuditQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
+
+/** GET /v1/clusters/:id/shadow: the incumbent HA system's moves (keepalived) beside chime-ha's, per group. */
+const ShadowMove = z.object({ to: z.string().nullable(), at: z.number() });
+export const ShadowReport = z.object({
+  cluster: z.string(),
+  site: z.string(),
+  /** Moves of both systems this close in time (ms) are compared as one decision. */
+  matchWindowMs: z.number(),
+  groups: z.array(
+    z.object({
+      group: z.string(),
+      shadow: z.boolean(),
+      keepalivedHolder: z.string().nullable(),
+      chimeHaHolder: z.string().nullable(),
+      entries: z.array(
+        z.object({
+          keepalived: ShadowMove.extend({ dual: z.array(z.string()).optional(), initial: z.boolean().optional() }).nullable(),
+          chimeHa: ShadowMove.extend({ epoch: z.number() }).nullable(),
+          verdict: z.enum(["agreed", "disagreed", "keepalived-only", "chime-ha-only", "pending", "keepalived-split-brain"]),
+          /** chime-ha's move minus keepalived's (ms): negative, chime-ha would have moved first. */
+          deltaMs: z.number().nullable(),
+          text: z.string(),
+        }),
+      ),
+      summary: z.object({
+        keepalivedMoves: z.number(),
+        agreed: z.number(),
+        disagreed: z.number(),
+        keepalivedOnly: z.number(),
+        chimeHaOnly: z.number(),
+        splitBrain: z.number(),
+        medianDeltaMs: z.number().nullable(),
+        maxAbsDeltaMs: z.number().nullable(),
+      }),
+    }),
+  ),
+});
+export type ShadowReport = z.infer<typeof ShadowReport>;

@@ -16,7 +16,9 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
  * (or to the desired state in it) needs a new version, and worker/cluster/protocol.ts must leave
  * it out for older shims: they parse replies strictly. v1: no `protocol` field (shims before
  * versioning); v2: `protocol` in request and reply; v3: mysql `requiredGtid` / `acceptDataLoss` in
- * the desired state, `idempotencyKey` on evacuations and `maxPoints` on backfills.
+ * the desired state, `idempotencyKey` on evacuations and `maxPoints` on backfills; shadow mode
+ * (`shadow` on desired groups, `observed` in the request); heartbeats and pushed grants on the
+ * watch socket.
  */
 export const PROTOCOL_VERSION = 3;
 export const OLDEST_PROTOCOL_VERSION = 1;
@@ -109,6 +111,15 @@ export type ProbeReport = z.infer<typeof ProbeReport>;
 export const GroupEpoch = z.strictObject({ group: Name, epoch: z.number().int().min(0) });
 export type GroupEpoch = z.infer<typeof GroupEpoch>;
 
+/** Shadow mode: whether a group's VIP is on this host (put there by the HA system in place), and since when. */
+export const ObservedVip = z.strictObject({
+  group: Name,
+  present: z.boolean(),
+  /** How long it has been so, on the shim's clock (the control plane subtracts it from the receipt time). */
+  forMs: z.number().int().min(0),
+});
+export type ObservedVip = z.infer<typeof ObservedVip>;
+
 export const OperationResult = z.strictObject({
   id: z.string().min(1).max(100),
   ok: z.boolean(),
@@ -151,6 +162,8 @@ export const HeartbeatRequest = z.strictObject({
   holding: z.array(GroupEpoch).max(64).default([]),
   /** Groups this node released (VIP removed, fenced) at the given epoch. */
   released: z.array(GroupEpoch).max(64).default([]),
+  /** Shadow groups: the VIPs as they are on this host (v3). */
+  observed: z.array(ObservedVip).max(64).optional(),
   /** Results of operations the control plane asked this node to run. */
   operations: z.array(OperationResult).max(64).default([]),
   /** Apply failures that persist right now (optional: older shims do not send it). */
@@ -187,6 +200,8 @@ export const DesiredGroup = z.strictObject({
   probe: ProbeSpec,
   member: z.boolean(),
   role: z.enum(["holder", "release", "standby"]),
+  /** Shadow mode (v3): decide and report, act on nothing (no VIP, no load balancing, no fencing). */
+  shadow: z.boolean().optional(),
   epoch: z.number().int().min(0),
   holder: Name.nullable(),
   /** active-active-lb on the holder (the director): healthy real servers to balance across. */

@@ -130,6 +130,8 @@ export const GroupSpec = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.:@+-]{1,15}$/, "must be a process name as /proc/PID/comm shows it (1-15 letters, digits or _.:@+-)")
     .optional(),
+  /** Shadow mode for this group (default: the policy's). */
+  shadow: z.boolean().optional(),
   /** active-active-lb only: scheduler and per-member weights. */
   lb: z
     .strictObject({
@@ -187,6 +189,13 @@ export const PolicySpec = z.strictObject({
    * its lease only while every peer server promises not to take them (shim config `failsafe`).
    */
   failsafe: z.boolean().default(false),
+  /**
+   * Shadow mode (README, "Moving from keepalived"): the control plane decides as usual but the
+   * shims act on nothing; they report which host has each VIP (the HA system already in place,
+   * keepalived, put it there), and every move is compared with chime-ha's decisions
+   * (GET /v1/clusters/:id/shadow). A group's `shadow` overrides this.
+   */
+  shadow: z.boolean().default(false),
 });
 export type PolicySpec = z.infer<typeof PolicySpec>;
 

@@ -5,6 +5,7 @@ import { sweepStuckAlerts } from "./alerts/sweep.js";
 import type { AlertMessage } from "./alerts/types.js";
 import { newApp } from "./api/app.js";
 import { registerClusterStatus } from "./api/cluster-status.js";
+import { registerShadow } from "./api/shadow.js";
 import { registerClusters } from "./api/clusters.js";
 import { registerAdminSecrets } from "./api/admin-secrets.js";
 import { registerAudit } from "./api/audit.js";
@@ -58,6 +59,7 @@ app.use("/v1/*", async (c, next) => (isNodeOrPublic(c.req.path) ? next() : idemp
 registerSites(app);
 registerClusters(app);
 registerClusterStatus(app);
+registerShadow(app);
 registerHeartbeats(app);
 registerOperations(app);
 registerEvents(app);

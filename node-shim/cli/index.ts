@@ -11,6 +11,7 @@ import { registerEvents } from "./events.js";
 import { registerExport } from "./export-keepalived.js";
 import { registerGet } from "./get.js";
 import { registerImport } from "./import-keepalived.js";
+import { registerShadowReport } from "./shadow-report.js";
 import { registerMaintenance } from "./maintenance.js";
 import { registerOperation } from "./operation.js";
 import { registerPlan } from "./plan.js";
@@ -50,5 +51,6 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerCompletion(program);
   registerImport(program);
+  registerShadowReport(program);
   return program;
 }

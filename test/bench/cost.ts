@@ -214,9 +214,15 @@ try {
     const nodes = nodesByPolicy.get(p.name)!;
     const ids = clustersByPolicy.get(p.name)!;
     for (const transport of ["websocket", "http"] as const) {
-      if (transport === "websocket") await Promise.all(nodes.map(connect));
+      const note = (what: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${p.name} ${transport}: ${what}\n`);
+      if (transport === "websocket") {
+        note(`connecting ${nodes.length} sockets`);
+        await Promise.all(nodes.map(connect));
+      }
+      note(`${WARMUP} s warm-up`);
       const run = drive(nodes, transport, p.heartbeatIntervalMs);
       await sleep(WARMUP * 1000);
+      note(`measuring ${SECONDS} s`);
       const a = await snapshot(ids);
       const okBefore = run.state.ok;
       const failedBefore = run.state.failed;

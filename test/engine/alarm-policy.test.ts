@@ -224,8 +224,9 @@ describe("alarm policy", () => {
           const took = c.grantedAt - c.lastSentAt;
           const I = policy.heartbeatIntervalMs;
           const exact = (policy.leaseTtlMs + policy.driftMarginMs) * (1 + 2 * DRIFT) + 3 * MAX_DELAY;
-          // A watcher's heartbeat lands between "holder late" (1.5 I) and the deadline when this holds.
-          const roomy = policy.leaseTtlMs + policy.driftMarginMs >= 1.5 * I + I * (1 + DRIFT) + 2 * MAX_DELAY + 1;
+          // A watcher's heartbeat lands between "holder late" and the deadline when this holds.
+          const lateAfter = Math.max(1.5 * I, policy.leaseTtlMs + policy.driftMarginMs - 2 * I);
+          const roomy = policy.leaseTtlMs + policy.driftMarginMs >= lateAfter + I * (1 + DRIFT) + 2 * MAX_DELAY + 1;
           const bound = roomy ? exact : exact + I * (1 + DRIFT);
           if (took > bound) throw new Error(`failover took ${Math.round(took)} ms > ${Math.round(bound)} ms (${JSON.stringify(policy)}, roomy ${roomy})`);
           if (roomy) tight++;

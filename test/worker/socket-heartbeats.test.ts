@@ -123,7 +123,8 @@ describe("heartbeats on the watch socket", () => {
     const c = await newCluster(LONG);
     await heartbeat(c.id, "server1", c.tokens.server1!, beat({ seq: 1 }, ALL_HEALTHY));
     const s2 = await open(c.id, "server2", c.tokens.server2!);
-    s2.send(beat({ bootId: "s2-boot", seq: 41 }, ALL_HEALTHY));
+    // Pushed grants are protocol v3: this shim says it speaks it.
+    s2.send(beat({ bootId: "s2-boot", seq: 41, protocol: 3 }, ALL_HEALTHY));
     await s2.reply(41);
     expect((await call("POST", `/v1/clusters/${c.id}/switchover`, { body: { group: "server-api", to: "server2" } })).status).toBe(200);
     // server1 confirms the release over HTTP: the group is granted to server2 in that step.

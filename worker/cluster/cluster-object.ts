@@ -10,17 +10,17 @@
 // is not billed for duration while idle.
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
-import { type HeartbeatReply, HeartbeatRequest, type PushedGrants, SocketHeartbeat, type WatchMessage } from "../../protocol/heartbeat.js";
+import { type HeartbeatReply, HeartbeatRequest, OLDEST_PROTOCOL_VERSION, type PushedGrants, SocketHeartbeat, type WatchMessage } from "../../protocol/heartbeat.js";
 import type { ClusterSpec } from "../../protocol/spec.js";
 import { enqueueEvents } from "../alerts/consumer.js";
 import type { AlertEvent } from "../alerts/types.js";
 import { events } from "../db/schema.js";
-import { boot, desiredFor, newPersistedState, statusView, step } from "../engine/index.js";
+import { boot, desiredFor, newPersistedState, SHADOW_MATCH_MS, type ShadowGroupReport, shadowReport, statusView, step } from "../engine/index.js";
 import type { EngineEffect, EngineInput, EngineState, StepResult } from "../engine/types.js";
 import type { Env } from "../env.js";
 import { constantTimeEqual } from "../http/tokens.js";
 import { issuesToErrors } from "../http/validation.js";
-import { protocolRefusal, replyFor } from "./protocol.js";
+import { desiredFor as desiredForVersion, protocolRefusal, replyFor } from "./protocol.js";
 import { type Meta, migrateStored, newMeta, stamp } from "./state-schema.js";
 import { openOperations, resealSpec, specEnvelopes } from "../secrets/spec-secrets.js";
 import { appendAudit, sealAudit } from "../audit/log.js";
@@ -79,6 +79,8 @@ export class ClusterObject extends DurableObject<Env> {
   /** The alarm time we last set (memory), so a renewal that moves the deadline later costs no write. */
   private alarmAt: number | null = null;
   private counters: StorageCounters = { statePuts: 0, alarmWrites: 0, heartbeats: 0 };
+  /** The protocol version each node's shim last spoke (pushes are shaped for it; unknown: the oldest). */
+  private protocolOf = new Map<string, number>();
   private usage: UsageCounters = { rpcCalls: 0, fetches: 0, wsMessagesIn: 0, wsMessagesOut: 0, alarms: 0, rowsWritten: 0, d1RowsWritten: 0, queueMessages: 0, heartbeatsHttp: 0, heartbeatsSocket: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -140,6 +142,7 @@ export class ClusterObject extends DurableObject<Env> {
     const refused = protocolRefusal(protocol);
     if (refused) return { ok: false, status: 400, detail: refused, errors: [{ path: "protocol", message: refused }] };
     this.counters.heartbeats++;
+    this.protocolOf.set(node, protocol);
     const result = await this.run({ type: "heartbeat", node, request });
     if (!result.reply) throw new Error("engine returned no reply to a heartbeat");
     return { ok: true, reply: replyFor(protocol, await this.withCredentials(result.reply)) };
@@ -227,6 +230,13 @@ export class ClusterObject extends DurableObject<Env> {
     this.usage.rpcCalls++;
     if (!this.engine) return null;
     return { ...statusView(this.engine, Date.now()), storage: { ...this.counters }, usage: { ...this.usage }, alarmAt: this.alarmAt };
+  }
+
+  /** Shadow mode's ledger, judged now. */
+  async shadow(): Promise<{ matchWindowMs: number; groups: ShadowGroupReport[] } | null> {
+    this.usage.rpcCalls++;
+    if (!this.engine) return null;
+    return { matchWindowMs: SHADOW_MATCH_MS, groups: shadowReport(this.engine, Date.now()) };
   }
 
   async destroy(): Promise<void> {
@@ -360,9 +370,11 @@ export class ClusterObject extends DurableObject<Env> {
         const sockets = this.ctx.getWebSockets(node);
         if (sockets.length === 0) continue;
         // Grants first: the node may take the group at once (its old holder's lease is surely over).
-        const grants = grantsTo.get(node);
+        // Pushed grants are v3; an older shim would not take them (nor should it, for shadow groups).
+        const version = this.protocolOf.get(node) ?? OLDEST_PROTOCOL_VERSION;
+        const grants = version >= 3 ? grantsTo.get(node) : undefined;
         // A push never carries operations, so no credential, sealed or not, goes out unasked.
-        const desired: WatchMessage = { type: "desired", desired: { ...desiredFor(this.engine, node, now), operations: [] } };
+        const desired: WatchMessage = { type: "desired", desired: { ...desiredForVersion(version, desiredFor(this.engine, node, now)), operations: [] } };
         for (const ws of sockets) {
           if (grants) this.send(ws, grants);
           this.send(ws, desired);

@@ -1,7 +1,7 @@
 // Which heartbeat protocol versions this control plane serves, and each reply in the version the
 // shim spoke (protocol/heartbeat.ts explains the rule). Older shims parse replies strictly, so a
 // reply to them must carry only the fields their version knew.
-import { type HeartbeatReply, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../../protocol/heartbeat.js";
+import { type DesiredState, type HeartbeatReply, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../../protocol/heartbeat.js";
 
 /** Null when served; else why not (a 400 the shim logs on every beat until someone upgrades). */
 export function protocolRefusal(version: number): string | null {
@@ -32,9 +32,22 @@ function beforeV3(reply: HeartbeatReply): HeartbeatReply {
   return { ...reply, desired: { ...d, groups, operations } };
 }
 
+/**
+ * The desired state as a shim of `version` has it. Before v3 a shim knows no shadow mode: a
+ * shadow group is shown to it as standby, so it never acts on one.
+ */
+export function desiredFor(version: number, desired: DesiredState): DesiredState {
+  if (version >= 3 || !desired.groups.some((g) => g.shadow !== undefined)) return desired;
+  return {
+    ...desired,
+    groups: desired.groups.map(({ shadow, ...g }) => (shadow ? { ...g, role: "standby" as const } : g)),
+  };
+}
+
 /** The engine's reply as the shim's version has it. */
 export function replyFor(version: number, reply: HeartbeatReply): HeartbeatReply {
-  const shaped = version < 3 ? beforeV3(reply) : reply;
+  const shadow = new Set(reply.desired.groups.filter((g) => g.shadow).map((g) => g.name));
+  const shaped = version >= 3 ? reply : beforeV3({ ...reply, grants: reply.grants.filter((g) => !shadow.has(g.group)), desired: desiredFor(version, reply.desired) });
   if (version === 1) {
     const { protocol: _unused, ...v1 } = shaped;
     // Fence credentials held by the control plane are v2 fields: a v1 shim cannot use them (and

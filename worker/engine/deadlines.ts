@@ -4,14 +4,14 @@
 // Alarm policy (README, "Cost"): every input (a heartbeat from any node, an admin call) already
 // re-evaluates every deadline, so a deadline that some node's next heartbeat will reach needs no
 // alarm. Deadlines that renewals keep moving — a holder's lease end, a node's liveness — are
-// armed only once their node is late (silent for more than 1.5 heartbeat intervals): then the
-// alarm fires exactly at the deadline. One-off deadlines (restart grace, hold-down, preemption
+// armed only once their node is late (silent for T + margin - 2 intervals, at least 1.5
+// intervals): then the alarm fires exactly at the deadline. One-off deadlines (restart grace, hold-down, preemption
 // delay, a revoke that is never confirmed) are armed as they are. A slow backstop alarm covers the
 // one case no message reaches: every node silent. So steady renewals arm nothing, and the
 // Durable Object never writes an alarm per renewal.
 //
-// Failover bound: with T > 2.5 x interval (the defaults and the lab policy) a late holder is seen
-// by another node's heartbeat before its lease end + margin, and the alarm fires exactly there.
+// Failover bound: with T + margin >= 3.5 x interval (the defaults and the lab policy) a late holder
+// is seen by another node's heartbeat before its lease end + margin, and the alarm fires exactly there.
 // With a shorter T, or when every other node is slow too, the next heartbeat after the deadline
 // decides: the bound grows by at most one heartbeat interval (test/engine/alarm-policy.test.ts).
 import { groupMembers } from "../../protocol/spec.js";
@@ -21,8 +21,15 @@ import type { EngineState } from "./types.js";
 /** With every node silent, how long until the engine looks again at the latest (the backstop). */
 export const SILENCE_CHECK_MS = 60_000;
 
-/** A node is late once this long passed since its last heartbeat (never heard: late). */
-export const lateAfterMs = (s: EngineState) => Math.round(1.5 * s.persisted.spec.policy.heartbeatIntervalMs);
+/**
+ * A node is late once this long passed since its last heartbeat (never heard: late): as long as
+ * another node's next heartbeat (one interval later) still comes before a lease end + margin,
+ * but never before 1.5 intervals. The longer the wait, the fewer alarms a jittery network arms.
+ */
+export function lateAfterMs(s: EngineState): number {
+  const p = s.persisted.spec.policy;
+  return Math.round(Math.max(1.5 * p.heartbeatIntervalMs, p.leaseTtlMs + p.driftMarginMs - 2 * p.heartbeatIntervalMs));
+}
 
 export function isLate(s: EngineState, node: string, now: number): boolean {
   const at = s.nodes[node]?.lastBeatAt;

@@ -5,6 +5,7 @@ import { groupMembers } from "../../protocol/spec.js";
 import { operationsFor } from "./compute.js";
 import { MODES } from "./modes/index.js";
 import { requestedOperationsFor } from "./operations.js";
+import { isShadowGroup } from "./shadow.js";
 import type { EngineState } from "./types.js";
 
 export function desiredFor(s: EngineState, node: string, now: number): DesiredState {
@@ -25,6 +26,7 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
       probe: group.probe,
       member: groupMembers(p.spec, group).includes(node),
       role,
+      ...(isShadowGroup(p.spec, group) ? { shadow: true } : {}),
       epoch: g.epoch,
       holder: g.holder,
       ...(MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? {}),

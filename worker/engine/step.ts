@@ -13,6 +13,7 @@ import { T } from "./lease-rules.js";
 import { onMaintenance, onSwitchover } from "./on-admin.js";
 import { onHeartbeat } from "./on-heartbeat.js";
 import { onSpec } from "./on-spec.js";
+import { chimeMoves, observe } from "./shadow.js";
 import { requestOperation } from "./operations.js";
 import { boot, cloneState, newPersistedState } from "./state.js";
 import type { EngineInput, EngineState, StepResult } from "./types.js";
@@ -46,6 +47,9 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
   evaluateLiveness(ctx);
   evaluateGroups(ctx);
   evaluateComputes(ctx);
+  // Shadow mode: the incumbent's VIPs as this node reports them, then chime-ha's own moves.
+  if (input.type === "heartbeat") observe(ctx, input.node, input.request.observed ?? []);
+  chimeMoves(ctx, state);
   const s = ctx.state;
   let reply: HeartbeatReply | undefined;
   if (input.type === "heartbeat") {

@@ -4,6 +4,7 @@
 import type { ClusterSpec } from "../../protocol/spec.js";
 import type { RunOperation } from "../../protocol/api.js";
 import type { ApplyError, HeartbeatReply, HeartbeatRequest, MysqlReport, Operation, ProbeReport, PushedGrants } from "../../protocol/heartbeat.js";
+import type { ShadowState } from "./shadow.js";
 
 /** What survives a Durable Object restart. Written only on transitions, never on plain renewals. */
 export interface PersistedState {
@@ -27,6 +28,8 @@ export interface PersistedState {
    * the object sits idle). Written only when a condition starts or ends.
    */
   notes: Record<string, string>;
+  /** Shadow mode's ledger: the incumbent HA system's moves beside chime-ha's (shadow.ts). */
+  shadow?: ShadowState;
 }
 
 /** A snapshot as stored by an older version (before `heard` and `notes` were persisted). */
