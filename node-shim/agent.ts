@@ -3,7 +3,7 @@
 // commands that carry the core's decisions out (reconcile.ts, run-operations.ts, failsafe.ts).
 // Nothing here decides about leases: every input goes to the core, every action comes from it.
 import { randomUUID } from "node:crypto";
-import type { DesiredState, HeartbeatRequest, ProbeReport } from "../protocol/heartbeat.js";
+import type { DesiredGroup, DesiredState, HeartbeatRequest, ProbeReport } from "../protocol/heartbeat.js";
 import type { ProbeSpec } from "../protocol/spec.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { ShimConfig } from "./config.js";
@@ -15,8 +15,10 @@ import { createProbe } from "./probes/index.js";
 import { ProbeScheduler } from "./probes/scheduler.js";
 import { NodeReconciler } from "./reconcile.js";
 import { OperationsRunner } from "./run-operations.js";
+import { VipObserver } from "./shadow-observer.js";
 import { HttpTransport } from "./transport/http.js";
 import type { ControlPlaneTransport } from "./transport/types.js";
+import { WebSocketTransport } from "./transport/websocket.js";
 
 export { SHIM_VERSION };
 
@@ -26,7 +28,7 @@ export interface AgentOptions {
   token: string | (() => string);
   runner: CommandRunner;
   clock?: Clock;
-  /** Default: heartbeats over HTTP, pushes over the WebSocket watch. */
+  /** Default: as the config says (heartbeats on the watch socket, or HTTP POSTs). */
   transport?: ControlPlaneTransport;
 }
 
@@ -48,6 +50,8 @@ export class ShimAgent {
   private readonly reconciler: NodeReconciler;
   private readonly operations: OperationsRunner;
   private readonly failsafe: FailsafePeers | null;
+  /** Shadow mode: the VIPs the HA system in place has on this host. */
+  private readonly observer: VipObserver;
   private probes = new Map<string, { key: string; scheduler: ProbeScheduler }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -60,7 +64,9 @@ export class ShimAgent {
     this.clock = opts.clock ?? monotonic;
     const cfg = opts.config;
     this.core = new ShimCore({ node: cfg.node, bootId: this.bootId, localLeaseMarginMs: cfg.localLeaseMarginMs, failsafe: cfg.failsafe !== undefined, log });
-    this.transport = opts.transport ?? new HttpTransport({ controlPlaneUrl: cfg.controlPlaneUrl, cluster: cfg.cluster, node: cfg.node, token: opts.token });
+    const where = { controlPlaneUrl: cfg.controlPlaneUrl, cluster: cfg.cluster, node: cfg.node, token: opts.token };
+    this.transport = opts.transport ?? (cfg.transport === "websocket" ? new WebSocketTransport(where) : new HttpTransport(where));
+    this.observer = new VipObserver(opts.runner, this.clock, () => this.heartbeatNow(), cfg.resyncSeconds * 1000);
     this.reconciler = new NodeReconciler(opts.runner, cfg, this.clock);
     this.operations = new OperationsRunner(this.reconciler.ctx, (r) => this.perform(this.core.operationFinished(r)));
     this.failsafe = cfg.failsafe
@@ -78,6 +84,7 @@ export class ShimAgent {
     this.transport.start({
       desired: (d) => this.perform(this.core.onPush(d, this.clock())),
       nudge: () => this.heartbeatNow(),
+      grants: (p) => this.perform(this.core.onPushedGrants(p, this.clock())),
     });
     void this.failsafe?.start().catch((err: Error) => log("failsafe listener failed", { error: err.message }));
   }
@@ -89,6 +96,7 @@ export class ShimAgent {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     await this.transport.stop();
+    this.observer.stop();
     await this.inFlight;
     await this.failsafe?.close();
     await Promise.all([...this.probes.values()].map((p) => p.scheduler.stop()));
@@ -98,7 +106,7 @@ export class ShimAgent {
     if (groups.length > 0) {
       await this.enqueueReconcile();
       for (const a of groups) {
-        const g = this.core.claimFence(a.group.name);
+        const g = a.group.shadow ? null : this.core.claimFence(a.group.name);
         if (g) await this.reconciler.fence(g, "shutdown");
         this.core.released(a.group.name, a.epoch);
         this.failsafe?.releaseAll(a.group.name);
@@ -150,6 +158,8 @@ export class ShimAgent {
     for (const [g, p] of this.probes) if (p.scheduler.hasResult) probes[g] = p.scheduler.report();
     const sentAt = this.clock();
     const req: HeartbeatRequest = this.core.request(probes, sentAt);
+    const shadow = this.shadowGroups();
+    if (shadow.length) req.observed = this.observer.observed(sentAt);
     const interval = this.core.desired?.heartbeatIntervalMs ?? 1000;
     const timeoutMs = this.opts.config.heartbeatTimeoutMs ?? Math.max(200, Math.round(interval * 0.8));
     const out = await this.transport.heartbeat(req, timeoutMs);
@@ -173,11 +183,17 @@ export class ShimAgent {
           break;
         case "sync-probes":
           this.syncProbes();
+          this.observer.watch(this.shadowGroups().map((g) => ({ name: g.name, vip: g.vip })));
           break;
         case "run-operations":
           this.operations.run(this.core.desired?.operations ?? []);
           break;
         case "release":
+          // Shadow mode acts on nothing: nothing to remove, nothing to fence; say so at once.
+          if (a.group.shadow) {
+            this.perform(this.core.released(a.group.name, a.epoch));
+            break;
+          }
           void this.enqueueReconcile().then(async () => {
             const g = this.core.claimFence(a.group.name);
             if (g) await this.reconciler.fence(g, "release");
@@ -185,6 +201,7 @@ export class ShimAgent {
           });
           break;
         case "expired": {
+          if (a.group?.shadow) break;
           // Fast path first: the VIP of this group goes before anything else runs.
           const fast = a.group ? this.reconciler.removeVip(a.group).catch((err) => log("vip removal failed", { error: String(err) })) : Promise.resolve();
           void fast
@@ -232,7 +249,14 @@ export class ShimAgent {
 
   /** Reconcile runs one at a time; callers may await the run that includes their change. */
   enqueueReconcile(): Promise<void> {
-    return this.reconciler.enqueue(() => ({ groups: this.core.desired?.groups ?? [], holding: this.core.holding(this.clock()), known: this.core.knownGroups() }));
+    // Shadow groups are the HA system in place's business: no VIP, no table, no applier for them.
+    const acting = (gs: DesiredGroup[]) => gs.filter((g) => !g.shadow);
+    return this.reconciler.enqueue(() => ({ groups: acting(this.core.desired?.groups ?? []), holding: acting(this.core.holding(this.clock())), known: acting(this.core.knownGroups()) }));
+  }
+
+  /** Groups in shadow mode on this node (desired state, v3). */
+  private shadowGroups(): DesiredGroup[] {
+    return (this.core.desired?.groups ?? []).filter((g) => g.shadow && g.member);
   }
 
   /** Probes follow the desired state: one scheduler per member group (config may override). */

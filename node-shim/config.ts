@@ -33,6 +33,11 @@ export const ShimConfig = z.strictObject({
    */
   resyncSeconds: z.number().min(1).max(3600).default(5),
   lbDrainSeconds: z.number().min(0).max(3600).default(10),
+  /**
+   * How heartbeats travel: as messages on the watch WebSocket (a twentieth of the control plane's
+   * cost per heartbeat; HTTP while the socket is down), or always as HTTP POSTs.
+   */
+  transport: z.enum(["websocket", "http"]).default("websocket"),
   /** Heartbeat request timeout; default: 80% of the heartbeat interval. */
   heartbeatTimeoutMs: z.number().int().min(50).max(60_000).optional(),
   /**

@@ -11,7 +11,7 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
 
 /**
  * Heartbeat protocol version. A shim sends the version it speaks; the control plane serves this
- * version and the one before (OLDEST_PROTOCOL_VERSION) and answers each shim in its own version,
+ * version and the older ones back to OLDEST_PROTOCOL_VERSION and answers each shim in its own version,
  * so the control plane can be upgraded first and the shims one by one. A field added to a reply
  * (or to the desired state in it) needs a new version, and worker/cluster/protocol.ts must leave
  * it out for older shims: they parse replies strictly. v1: no `protocol` field (shims before
@@ -289,7 +289,8 @@ export type HeartbeatReply = z.infer<typeof HeartbeatReply>;
  * Grants pushed to a node the moment the engine decides them (the old holder's lease surely over),
  * without waiting for this node's next heartbeat. They count as a reply to this node's heartbeat
  * `seq` of boot `bootId`, the last one the control plane received: the shim counts each lease from
- * when it SENT that heartbeat, the control plane from its decision (later), so the rule holds.
+ * when it SENT that heartbeat, the control plane from its decision (later), so the rule holds. The
+ * desired state that goes with them is the one a reply would carry (v3).
  */
 export const PushedGrants = z.strictObject({
   type: z.literal("grant"),
@@ -297,6 +298,8 @@ export const PushedGrants = z.strictObject({
   seq: z.number().int().min(0),
   grants: z.array(Grant).min(1),
 });
+export const PushedGrantsMessage = PushedGrants.extend({ desired: DesiredState });
+export type PushedGrantsMessage = z.infer<typeof PushedGrantsMessage>;
 export type PushedGrants = z.infer<typeof PushedGrants>;
 
 /** Why a heartbeat sent on the watch socket was not taken (the HTTP route's status and problem detail). */
@@ -317,7 +320,7 @@ export const WatchMessage = z.discriminatedUnion("type", [
   /** The answer to a heartbeat sent on the socket, correlated by its `seq`. */
   z.strictObject({ type: z.literal("reply"), seq: z.number().int().min(0), reply: HeartbeatReply }),
   HeartbeatRefused,
-  PushedGrants,
+  PushedGrantsMessage,
 ]);
 export type WatchMessage = z.infer<typeof WatchMessage>;
 

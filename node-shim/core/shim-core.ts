@@ -11,7 +11,7 @@
 // - Desired state older than an epoch already seen is ignored.
 // - Failsafe: with the control plane unreachable, a held group is kept one TTL at a time only on
 //   every peer's promise; a node with a live promise refuses the control plane's grants.
-import type { DesiredGroup, DesiredState, GroupEpoch, HeartbeatReply, HeartbeatRequest, OperationResult, ProbeReport } from "../../protocol/heartbeat.js";
+import type { DesiredGroup, DesiredState, GroupEpoch, HeartbeatReply, HeartbeatRequest, OperationResult, ProbeReport, PushedGrantsMessage } from "../../protocol/heartbeat.js";
 import { type Lease, LeaseBook } from "./leases.js";
 
 export const SHIM_VERSION = "0.1.0";
@@ -67,6 +67,10 @@ export class ShimCore {
   lastReplyAt: number | null = null;
   /** Groups kept on peers' promises right now (logged once per outage). */
   private keptOnPromises = new Set<string>();
+  /** When each recent heartbeat was sent (seq -> shim clock): a pushed grant counts from one of them. */
+  private readonly sent = new Map<number, number>();
+  /** Per group, the highest epoch this node released: a grant for it can only be a late message. */
+  private readonly releasedEpoch = new Map<string, number>();
   /** Promises this node gave: group -> holder and local expiry. */
   private readonly given = new Map<string, { holder: string; until: number }>();
   private readonly log: CoreLog;
@@ -116,9 +120,12 @@ export class ShimCore {
 
   /** The next heartbeat to send (probe results come from the agent's schedulers). */
   request(probes: Record<string, ProbeReport>, now: number): HeartbeatRequest {
+    const seq = this.seq++;
+    this.sent.set(seq, now);
+    if (this.sent.size > 64) this.sent.delete(this.sent.keys().next().value!);
     return {
       bootId: this.opts.bootId,
-      seq: this.seq++,
+      seq,
       probes,
       holding: this.leases.held(now).map((l) => ({ group: l.group, epoch: l.epoch })),
       released: [...this.pendingReleased],
@@ -128,7 +135,7 @@ export class ShimCore {
   }
 
   /** The control plane answered `req`, sent at `sentAt` (the lease counts from then). */
-  onReply(req: HeartbeatRequest, reply: HeartbeatReply, sentAt: number, now: number, final = false): CoreAction[] {
+  onReply(req: Pick<HeartbeatRequest, "released" | "operations">, reply: HeartbeatReply, sentAt: number, now: number, final = false): CoreAction[] {
     this.lastReplyAt = now;
     if (this.keptOnPromises.size) this.log("failsafe over: control plane answers again", { groups: [...this.keptOnPromises] });
     this.keptOnPromises.clear();
@@ -156,6 +163,11 @@ export class ShimCore {
       }
       const g = this.desired.groups.find((x) => x.name === grant.group);
       if (!g || g.role !== "holder") continue;
+      if (grant.epoch <= (this.releasedEpoch.get(grant.group) ?? 0)) {
+        // Released at this epoch already: a reordered message (a push behind an HTTP reply).
+        this.log("grant for a released epoch ignored", { group: grant.group, epoch: grant.epoch });
+        continue;
+      }
       const r = this.leases.grant(grant.group, grant.epoch, grant.ttlMs, sentAt, now);
       if (r === "stale") this.log("stale grant ignored", { group: grant.group, epoch: grant.epoch, seen: this.leases.epochSeen(grant.group) });
       if (r === "granted") {
@@ -171,6 +183,20 @@ export class ShimCore {
     }
     actions.push({ type: "sync-probes" }, { type: "reconcile" }, { type: "run-operations" });
     return actions;
+  }
+
+  /**
+   * Grants pushed the moment the control plane decided them: a reply to our heartbeat `seq`, so each
+   * lease counts from when that heartbeat was sent (the control plane counts from its decision,
+   * later). One from another boot of this shim, or for a heartbeat too old to remember, is ignored.
+   */
+  onPushedGrants(push: PushedGrantsMessage, now: number): CoreAction[] {
+    const sentAt = this.sent.get(push.seq);
+    if (push.bootId !== this.opts.bootId || sentAt === undefined) {
+      this.log("pushed grant ignored", { bootId: push.bootId, seq: push.seq, why: push.bootId !== this.opts.bootId ? "another boot" : "heartbeat not remembered" });
+      return [{ type: "heartbeat-now" }];
+    }
+    return this.onReply({ released: [], operations: [] }, { grants: push.grants, desired: push.desired }, sentAt, now);
   }
 
   /** The heartbeat did not get a usable answer. */
@@ -244,6 +270,7 @@ export class ShimCore {
 
   private release(g: DesiredGroup | null, lease: Lease, why: string): CoreAction {
     this.leases.drop(lease.group);
+    this.releasedEpoch.set(lease.group, Math.max(lease.epoch, this.releasedEpoch.get(lease.group) ?? 0));
     this.log("releasing group", { group: lease.group, epoch: lease.epoch, why });
     return { type: "release", group: g ?? this.groupInfo(lease.group)!, epoch: lease.epoch, why };
   }

@@ -99,6 +99,7 @@ export class HttpTransport implements ControlPlaneTransport {
       const parsed = WatchMessage.safeParse(safeJson(String(data)));
       if (!parsed.success) return;
       if (parsed.data.type === "desired") this.handlers?.desired(parsed.data.desired);
+      else if (parsed.data.type === "grant" && this.handlers?.grants) this.handlers.grants(parsed.data);
       else this.handlers?.nudge();
     });
     const retry = (why: string) => {

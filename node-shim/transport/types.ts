@@ -1,8 +1,8 @@
 // The seam between the shim and the control plane. A transport carries heartbeats (request ->
-// reply, or how it failed) and pushes (desired state changed: heartbeat now). HTTP with a
-// WebSocket watch for pushes is the one in use (transport/http.ts); another transport (e.g.
-// heartbeats over the WebSocket) implements the same interface and the agent does not change.
-import type { DesiredState, HeartbeatReply, HeartbeatRequest } from "../../protocol/heartbeat.js";
+// reply, or how it failed) and pushes (desired state changed: heartbeat now; grants decided for
+// this node). transport/http.ts: HTTP heartbeats with a WebSocket watch for pushes;
+// transport/websocket.ts: heartbeats as messages on that socket, HTTP while it is down.
+import type { DesiredState, HeartbeatReply, HeartbeatRequest, PushedGrantsMessage } from "../../protocol/heartbeat.js";
 import type { FailureKind } from "../core/shim-core.js";
 
 export type HeartbeatOutcome = { ok: true; reply: HeartbeatReply } | { ok: false; kind: FailureKind; detail: string };
@@ -12,6 +12,8 @@ export interface PushHandlers {
   desired(desired: DesiredState): void;
   /** Anything else worth a heartbeat now (connected, hello). */
   nudge(): void;
+  /** Grants the control plane decided for this node, as a reply to one of its heartbeats (v3). */
+  grants?(push: PushedGrantsMessage): void;
 }
 
 export interface ControlPlaneTransport {

@@ -369,16 +369,13 @@ export class ClusterObject extends DurableObject<Env> {
       for (const node of pushTo) {
         const sockets = this.ctx.getWebSockets(node);
         if (sockets.length === 0) continue;
-        // Grants first: the node may take the group at once (its old holder's lease is surely over).
+        // With grants, one message: the node may take the group at once (its old holder's lease is surely over).
         // Pushed grants are v3; an older shim would not take them (nor should it, for shadow groups).
         const version = this.protocolOf.get(node) ?? OLDEST_PROTOCOL_VERSION;
         const grants = version >= 3 ? grantsTo.get(node) : undefined;
         // A push never carries operations, so no credential, sealed or not, goes out unasked.
-        const desired: WatchMessage = { type: "desired", desired: { ...desiredForVersion(version, desiredFor(this.engine, node, now)), operations: [] } };
-        for (const ws of sockets) {
-          if (grants) this.send(ws, grants);
-          this.send(ws, desired);
-        }
+        const state = { ...desiredForVersion(version, desiredFor(this.engine, node, now)), operations: [] };
+        for (const ws of sockets) this.send(ws, grants ? { ...grants, desired: state } : { type: "desired", desired: state });
       }
     }
     if (eventRows.length > 0) this.ctx.waitUntil(this.writeEvents(eventRows, hints));
