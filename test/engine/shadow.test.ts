@@ -149,6 +149,26 @@ describe("shadow mode", () => {
     expect(e.map((x) => [x.keepalived!.to, x.keepalived!.dual ?? null])).toEqual([["server2", null]]);
   });
 
+  it("a host that comes back does not count with what it said before it went away (no false split brain after a crash)", () => {
+    const sh = new Shadow(spec());
+    sh.vip.server1 = 0;
+    sh.beats(0, 5000);
+    // keepalived moves to server2; then server2 crashes (its last report: it has the VIP).
+    sh.vip.server1 = null;
+    sh.vip.server2 = 5000;
+    sh.beats(5000, 6000);
+    sh.vip.server2 = null;
+    sh.vip.server1 = 8000;
+    sh.beats(6000, 12_000, ["server1"]);
+    // server2 boots: its new shim's first heartbeat says nothing about VIPs yet.
+    const r = step(sh.state, { type: "heartbeat", node: "server2", request: { bootId: "server2-b2", seq: 999, probes: { "server-api": OK }, holding: [], released: [], operations: [] } }, 12_010);
+    sh.state = r.state;
+    sh.beats(13_000, 15_000);
+    const entries = sh.report(15_000).entries;
+    expect(entries.filter((e) => e.verdict === "keepalived-split-brain")).toEqual([]);
+    expect(entries.filter((e) => e.keepalived && !e.keepalived.initial).map((e) => e.keepalived!.to)).toEqual(["server2", "server1"]);
+  });
+
   it("writes storage only when something moves, not per heartbeat", () => {
     const sh = new Shadow(spec());
     sh.vip.server1 = 0;

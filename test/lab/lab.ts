@@ -23,7 +23,10 @@ import type { ClientResult, VipSample } from "./analyze.js";
 const exec = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type System = "chime-ha" | "keepalived";
+/** keepalived: VRRPv2, advert_int 1, vrrp_script checks; keepalived-tuned: VRRPv3 with advert_int = the heartbeat interval and vrrp_track_process. */
+export type System = "chime-ha" | "keepalived" | "keepalived-tuned";
+export type Transport = "websocket" | "http";
+export const isKeepalived = (s: System) => s !== "chime-ha";
 export type Server = "s1" | "s2";
 export const SERVERS: Server[] = ["s1", "s2"];
 export const NODE_OF: Record<Server, string> = { s1: "server1", s2: "server2" };
@@ -35,23 +38,33 @@ export interface LabPolicy {
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
   driftMarginMs: number;
-  /** Probe cadence (tcp, fall 2, rise 1) for both groups. */
+  /** Probe cadence (tcp) for both groups. */
   probeIntervalMs: number;
   probeTimeoutMs: number;
+  probeFall: number;
+  probeRise: number;
+  /** The shims' localLeaseMarginMs and heartbeatTimeoutMs. */
+  localMarginMs: number;
+  heartbeatTimeoutMs: number;
 }
-/** The lab's policy: tighter than the defaults for shorter failover. */
-export const LAB_POLICY: LabPolicy = { name: "lab", heartbeatIntervalMs: 300, leaseTtlMs: 1500, driftMarginMs: 300, probeIntervalMs: 100, probeTimeoutMs: 150 };
+/**
+ * The lab's policy, tighter than the defaults. Safety: a holder's VIP goes by its local lease end
+ * (send + T - 250 ms), the control plane grants elsewhere after receipt + T + 50 ms, so removing
+ * the VIP may take up to 300 ms minus the clocks' drift (2% of T = 18 ms; one machine here).
+ * Liveness: the lease outlives one lost heartbeat (650 ms after the send, 250 ms reply timeout).
+ */
+export const LAB_POLICY: LabPolicy = { name: "lab", heartbeatIntervalMs: 300, leaseTtlMs: 900, driftMarginMs: 50, probeIntervalMs: 100, probeTimeoutMs: 80, probeFall: 1, probeRise: 1, localMarginMs: 250, heartbeatTimeoutMs: 250 };
 /** chime-ha's defaults, with probes at keepalived's cadence (1 s): the like-for-like comparison. */
-export const DEFAULT_POLICY: LabPolicy = { name: "default", heartbeatIntervalMs: 1000, leaseTtlMs: 3000, driftMarginMs: 500, probeIntervalMs: 1000, probeTimeoutMs: 800 };
+export const DEFAULT_POLICY: LabPolicy = { name: "default", heartbeatIntervalMs: 1000, leaseTtlMs: 3000, driftMarginMs: 500, probeIntervalMs: 1000, probeTimeoutMs: 800, probeFall: 2, probeRise: 1, localMarginMs: 200, heartbeatTimeoutMs: 500 };
 
 export const policySummary = (p: LabPolicy) =>
-  `heartbeat ${p.heartbeatIntervalMs} ms, lease TTL ${p.leaseTtlMs} ms, drift margin ${p.driftMarginMs} ms, tcp probes every ${p.probeIntervalMs} ms (${p.probeTimeoutMs} ms timeout) fall 2 rise 1, shim lease margin 200 ms`;
+  `heartbeat ${p.heartbeatIntervalMs} ms, lease TTL ${p.leaseTtlMs} ms, drift margin ${p.driftMarginMs} ms, tcp probes every ${p.probeIntervalMs} ms (${p.probeTimeoutMs} ms timeout) fall ${p.probeFall} rise ${p.probeRise}, shim lease margin ${p.localMarginMs} ms, heartbeat timeout ${p.heartbeatTimeoutMs} ms`;
 const CP_PORT = 8787;
 /** Bits of the sampler's mask. */
 export const API_BIT = 0;
 export const PORTAL_BIT = 1;
 
-export function labSpec(net: string, policy: LabPolicy = LAB_POLICY): ClusterSpecInput {
+export function labSpec(net: string, policy: LabPolicy = LAB_POLICY, shadow = false): ClusterSpecInput {
   return {
     apiVersion: "chime-ha/v1",
     name: "lab",
@@ -62,6 +75,8 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY): ClusterSpe
       driftMarginMs: policy.driftMarginMs,
       // A holder cut off from the control plane keeps the VIP while its peer promises not to take it.
       failsafe: true,
+      // Shadow lab: keepalived acts, chime-ha decides and compares (test/lab/shadow.test.ts).
+      shadow,
       // No anti-flap hold-down: the runs fail over back and forth on purpose.
       holdDownMs: 0,
       deadAfterMs: 3_600_000,
@@ -83,7 +98,9 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY): ClusterSpe
           { port: 8801, label: "API" },
           { port: 8802, label: "grpc" },
         ],
-        probe: { type: "tcp", port: 8801, intervalMs: policy.probeIntervalMs, timeoutMs: policy.probeTimeoutMs, fall: 2, rise: 1 },
+        probe: { type: "tcp", port: 8801, intervalMs: policy.probeIntervalMs, timeoutMs: policy.probeTimeoutMs, fall: policy.probeFall, rise: policy.probeRise },
+        // The stand-in service names itself so (process.title): keepalived-tuned tracks it.
+        process: "chime-server",
       },
       {
         name: "portal",
@@ -92,7 +109,8 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY): ClusterSpe
         vip: `${net}.20`,
         interface: "eth0",
         ports: [{ port: 80, realPort: 8033, label: "web UI" }],
-        probe: { type: "tcp", port: 8033, intervalMs: policy.probeIntervalMs, timeoutMs: policy.probeTimeoutMs, fall: 2, rise: 1 },
+        probe: { type: "tcp", port: 8033, intervalMs: policy.probeIntervalMs, timeoutMs: policy.probeTimeoutMs, fall: policy.probeFall, rise: policy.probeRise },
+        process: "chime-portal",
         lb: { backend: "nftables", scheduler: "wrr" },
       },
     ],
@@ -125,12 +143,19 @@ export interface LabOptions {
   octet?: number;
   /** Echo lab progress to stderr. */
   verbose?: boolean;
-  /** chime-ha's policy in the lab spec (keepalived's config is the same either way). */
+  /** chime-ha's policy in the lab spec (keepalived-tuned's advert_int is its heartbeat interval). */
   policy?: LabPolicy;
+  /** How the shims heartbeat (default: websocket, the shim's default). */
+  transport?: Transport;
+  /** With a keepalived system: chime-ha shims beside it in shadow mode (they act on nothing). */
+  shadow?: boolean;
 }
 
 export class Lab {
   readonly system: System;
+  readonly transport: Transport;
+  /** keepalived acts and chime-ha runs beside it in shadow mode. */
+  readonly shadow: boolean;
   readonly net: string;
   readonly prefix: string;
   readonly dir: string;
@@ -158,12 +183,14 @@ export class Lab {
 
   constructor(opts: LabOptions) {
     this.system = opts.system;
-    const octet = opts.octet ?? (opts.system === "chime-ha" ? 70 : 71);
+    this.transport = opts.transport ?? "websocket";
+    this.shadow = opts.shadow === true && isKeepalived(opts.system);
+    const octet = opts.octet ?? (opts.system === "chime-ha" ? 70 : opts.system === "keepalived" ? 71 : 73);
     this.net = `10.231.${octet}`;
     this.prefix = `chl${octet}-`;
     this.dir = mkdtempSync(join(tmpdir(), `chime-lab-${opts.system}-`));
     this.policy = opts.policy ?? LAB_POLICY;
-    const r = validateSpec(labSpec(this.net, this.policy));
+    const r = validateSpec(labSpec(this.net, this.policy, this.shadow));
     if (!r.ok) throw new Error(`lab spec invalid: ${JSON.stringify(r.problems)}`);
     this.spec = r.spec;
     this.vipApi = `${this.net}.10`;
@@ -259,13 +286,13 @@ export class Lab {
       this.samplerStart(h);
       await this.startServices(h);
     }
-    if (this.system === "chime-ha") {
+    if (this.system === "chime-ha" || this.shadow) {
       this.cp = await startControlPlane({ netns: this.ns("cp"), host: this.ip.cp, port: CP_PORT, logLevel: "warn", readyTimeoutMs: 90_000 });
       this.note(`control plane up at ${this.cp.url}`);
       this.startBridge();
       const site = await this.api("POST", "/v1/sites", { id: "lab" });
       if (site.status !== 201 && site.status !== 200 && site.status !== 409) throw new Error(`create site: ${site.status} ${JSON.stringify(site.body)}`);
-      const created = await this.api("POST", "/v1/clusters", { site: "lab", spec: labSpec(this.net, this.policy) });
+      const created = await this.api("POST", "/v1/clusters", { site: "lab", spec: labSpec(this.net, this.policy, this.shadow) });
       if (created.status !== 201 && created.status !== 200) throw new Error(`create cluster: ${created.status} ${JSON.stringify(created.body)}`);
       const body = created.body as { cluster: { id: string }; nodeTokens: Record<string, string> };
       this.clusterId = body.cluster.id;
@@ -345,6 +372,11 @@ export class Lab {
       if (lastApi.length < 10 || !lastApi.every((r) => r.ok && r.who === NODE_OF[api[0]!])) return !(why = `client api: ${lastApi.map((r) => r.who).join(",")}`);
       // keepalived without IPVS cannot balance the portal (80 -> 8033): only its VIP is watched.
       if (this.system === "chime-ha" && (lastPortal.length < 10 || !lastPortal.every((r) => r.ok))) return !(why = `client portal: ${lastPortal.map((r) => r.who).join(",")}`);
+      if (this.shadow) {
+        // Every shadow shim alive at the control plane, so a keepalived move is compared.
+        const st = await this.status();
+        if (!st || st.nodes.filter((n) => n.role === "server").some((n) => !n.alive)) return !(why = "shadow shims not all alive");
+      }
       if (this.system === "chime-ha") {
         const st = await this.status();
         if (!st) return !(why = "no status");
@@ -376,17 +408,29 @@ export class Lab {
   // ---------------------------------------------------------------- services and agents
 
   async startServices(h: Server): Promise<void> {
-    const node = NODE_OF[h];
-    for (const [what, ports] of [
-      ["chime-server", ["8801", "8802"]],
-      ["chime-portal", ["8033"]],
-    ] as const) {
-      let resolveUp!: () => void;
-      const up = new Promise<void>((r) => (resolveUp = r));
-      const p = this.spawnIn(h, what, [process.execPath, join(REPO_ROOT, "test/lab/agents/service.mjs"), node, ...ports], (l) => l === "listening" && resolveUp());
-      this.hostProcs[h].set(what, p);
-      await Promise.race([up, sleep(10_000).then(() => Promise.reject(new Error(`${what} on ${h} did not start`)))]);
-    }
+    for (const what of ["chime-server", "chime-portal"] as const) await this.startService(h, what);
+  }
+
+  /**
+   * keepalived-tuned's view of a service process. vrrp_track_process cannot work here: the
+   * kernel's process connector exists only in the initial network namespace. The lab tells
+   * keepalived the same thing the same way: the service's parent, which the kernel tells of the
+   * exit the moment it happens, writes a track_file keepalived watches with inotify (0 running,
+   * 1 gone).
+   */
+  trackFile(h: Server, what: string): string {
+    return join(this.dir, `${h}-${what}.track`);
+  }
+
+  private async startService(h: Server, what: "chime-server" | "chime-portal"): Promise<void> {
+    const ports = what === "chime-server" ? ["8801", "8802"] : ["8033"];
+    let resolveUp!: () => void;
+    const up = new Promise<void>((r) => (resolveUp = r));
+    const p = this.spawnIn(h, what, [process.execPath, join(REPO_ROOT, "test/lab/agents/service.mjs"), NODE_OF[h], ...ports], (l) => l === "listening" && resolveUp(), { ...process.env, LAB_PROCESS_NAME: what });
+    this.hostProcs[h].set(what, p);
+    if (this.system === "keepalived-tuned") p.child.once("exit", () => writeFileSync(this.trackFile(h, what), "1\n"));
+    await Promise.race([up, sleep(10_000).then(() => Promise.reject(new Error(`${what} on ${h} did not start`)))]);
+    if (this.system === "keepalived-tuned") writeFileSync(this.trackFile(h, what), "0\n");
   }
 
   async killService(h: Server, what: "chime-server" | "chime-portal"): Promise<void> {
@@ -397,13 +441,7 @@ export class Lab {
 
   async restartService(h: Server, what: "chime-server" | "chime-portal"): Promise<void> {
     await this.killService(h, what);
-    const node = NODE_OF[h];
-    const ports = what === "chime-server" ? ["8801", "8802"] : ["8033"];
-    let resolveUp!: () => void;
-    const up = new Promise<void>((r) => (resolveUp = r));
-    const p = this.spawnIn(h, what, [process.execPath, join(REPO_ROOT, "test/lab/agents/service.mjs"), node, ...ports], (l) => l === "listening" && resolveUp());
-    this.hostProcs[h].set(what, p);
-    await Promise.race([up, sleep(10_000).then(() => Promise.reject(new Error(`${what} on ${h} did not start`)))]);
+    await this.startService(h, what);
   }
 
   /** Where a host's shim keeps its upgrade handover marker (CHIME_HA_RUNTIME_DIR). */
@@ -417,11 +455,12 @@ export class Lab {
   }
 
   /**
-   * The shim (chime-ha) or keepalived (keepalived) on a server host. chime-ha: `command` runs
-   * another shim executable than the source under tsx (e.g. the single executable), with `env`.
+   * The shim (chime-ha) or keepalived (keepalived, keepalived-tuned; with the shim beside it in
+   * shadow mode) on a server host. The shim: `command` runs another shim executable than the
+   * source under tsx (e.g. the single executable), with `env`.
    */
   async startAgent(h: Server, run: { command?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
-    if (this.system === "chime-ha") {
+    if (this.system === "chime-ha" || this.shadow) {
       const node = NODE_OF[h];
       const cfg = join(this.dir, `${node}-shim.yaml`);
       // JSON is YAML: the shim reads it with its own loader and validation.
@@ -434,14 +473,14 @@ export class Lab {
           token: this.tokens[node],
           interface: "eth0",
           probeHost: "127.0.0.1",
-          localLeaseMarginMs: 200,
+          localLeaseMarginMs: this.policy.localMarginMs,
           releaseOnSigterm: true,
           reannounceSeconds: 10,
           lbDrainSeconds: 0,
-          // A slow reply only shortens the lease (it counts from send time). Long enough for a busy
-          // machine, short enough that one lost heartbeat is retried (500 + 300 ms) well inside
-          // the local lease (TTL 1500 - margin 200 ms); the default is 80% of the interval (240 ms).
-          heartbeatTimeoutMs: 500,
+          transport: this.transport,
+          // A slow reply only shortens the lease (it counts from send time); a lost heartbeat is
+          // retried after timeout + interval, inside the local lease (LAB_POLICY says how).
+          heartbeatTimeoutMs: this.policy.heartbeatTimeoutMs,
           failsafe: {
             listen: `${this.ip[h]}:7480`,
             peers: Object.fromEntries((["s1", "s2"] as const).filter((x) => x !== h).map((x) => [NODE_OF[x], `http://${this.ip[x]}:7480`])),
@@ -452,11 +491,22 @@ export class Lab {
       );
       const argv = run.command ?? [process.execPath, "--import", "tsx", join(REPO_ROOT, "node-shim/bin/chime-ha-shim.ts")];
       const p = this.spawnIn(h, "shim", [...argv, "--config", cfg], undefined, { ...process.env, CHIME_HA_RUNTIME_DIR: this.runDir(h), ...run.env });
-      this.hostProcs[h].set("agent", p);
-    } else {
+      this.hostProcs[h].set(this.shadow ? "shim" : "agent", p);
+    }
+    if (isKeepalived(this.system)) {
       const node = NODE_OF[h];
       const conf = join(this.dir, `${node}-keepalived.conf`);
-      writeFileSync(conf, exportKeepalived(this.spec, { node, iface: "eth0", advertInt: 1, virtualServers: false }));
+      // default: VRRPv2 adverts every second and vrrp_script checks; tuned: VRRPv3 adverts at the
+      // heartbeat interval and vrrp_track_process (a process death is seen at once).
+      const tuned = this.system === "keepalived-tuned";
+      let text = exportKeepalived(this.spec, tuned ? { node, iface: "eth0", vrrpVersion: 3, advertInt: this.policy.heartbeatIntervalMs / 1000, virtualServers: false } : { node, iface: "eth0", advertInt: 1, virtualServers: false, trackProcess: false });
+      // Process tracking through a track_file in the lab (trackFile() says why).
+      if (tuned) {
+        text = text
+          .replace(/^vrrp_track_process (\S+) \{\n {2}process (\S+)\n {2}quorum 1\n {2}weight 0\n\}/gm, (_m, name: string, proc: string) => `track_file ${name} {\n  file "${this.trackFile(h, proc)}"\n  weight 0\n}`)
+          .replace(/^ {2}track_process \{/gm, "  track_file {");
+      }
+      writeFileSync(conf, text);
       const pid = (n: string) => join(this.dir, `${node}-${n}.pid`);
       this.vrrpState[h] = {};
       const log = createWriteStream(this.logFile(h, "keepalived-states"), { flags: "a" });
@@ -473,7 +523,7 @@ export class Lab {
       createInterface({ input: p.child.stderr! }).on("line", onLine);
       this.hostProcs[h].set("agent", p);
     }
-    this.note(`${this.system === "chime-ha" ? "shim" : "keepalived"} started on ${h}`);
+    this.note(`${this.system === "chime-ha" ? "shim" : this.shadow ? `${this.system} and a shadow shim` : this.system} started on ${h}`);
   }
 
   /** Graceful stop of the agent: SIGTERM (shim releases its groups; keepalived resigns with priority 0). */

@@ -1,7 +1,7 @@
 // The failover scenarios (a)..(h), each one run on a started Lab: inject the fault on the
 // current holder, wait for the service to come back, observe, recover the faulted host, wait for
 // the steady state again. What the observers recorded is analysed in analyze.ts.
-import { API_BIT, type Lab, NODE_OF, other, PORTAL_BIT, type Server, type System, waitUntil } from "./lab.js";
+import { API_BIT, isKeepalived, type Lab, NODE_OF, other, PORTAL_BIT, type Server, type System, type Transport, waitUntil } from "./lab.js";
 import { answerers, dualVip, interleavedAnswers, outage } from "./analyze.js";
 import { upgradeScenario } from "./upgrade.js";
 
@@ -18,6 +18,8 @@ export interface Scenario {
 export interface RunResult {
   scenario: ScenarioId;
   system: System;
+  /** chime-ha: how the shims heartbeated. */
+  transport?: Transport;
   /** Client-visible downtime (ms); null: the service did not come back in time. */
   downtimeMs: number | null;
   /** Fault to the first good answer after the last failure (ms); 0 without failures. */
@@ -65,6 +67,7 @@ function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyF
   return {
     scenario: id,
     system: lab.system,
+    ...(lab.system === "chime-ha" ? { transport: lab.transport } : {}),
     downtimeMs: o.downtimeMs,
     backAfterMs: o.failures === 0 ? 0 : o.backAt === null ? null : o.backAt - faultAt,
     failures: o.failures,
@@ -192,7 +195,7 @@ export const SCENARIOS: Scenario[] = [
           } else await lab.stopAgent(h, "SIGTERM");
         },
         async (h) => {
-          if (lab.system === "keepalived") await lab.startAgent(h);
+          if (isKeepalived(lab.system)) await lab.startAgent(h);
         },
         lab.system === "chime-ha" ? "switchover through the API" : "keepalived stopped (SIGTERM)",
       ),
@@ -200,7 +203,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: "f",
     title: "control plane killed and restarted: no VIP moves",
-    notFor: { keepalived: "no control plane" },
+    notFor: { keepalived: "no control plane", "keepalived-tuned": "no control plane" },
     run: async (lab) => {
       const h = await lab.waitSteady();
       const safetyFrom = Date.now() - 200;
@@ -246,7 +249,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: "h",
     title: "portal load balancing: one real server dies",
-    notFor: { keepalived: "this kernel has no IPVS (keepalived's load balancer)" },
+    notFor: { keepalived: "this kernel has no IPVS (keepalived's load balancer)", "keepalived-tuned": "this kernel has no IPVS (keepalived's load balancer)" },
     run: async (lab) => {
       await lab.waitSteady();
       const director = lab.vipHosts(PORTAL_BIT)[0]!;
@@ -268,6 +271,7 @@ export const SCENARIOS: Scenario[] = [
         extra: { lastFailureAfterKillMs: lastFail ? lastFail.t - faultAt : 0, goodRequestsAfterLastFailure: lab.client.portal.filter((x) => x.t >= quietFrom && x.t <= end && x.ok).length },
         scenario: "h",
         system: lab.system,
+        transport: lab.transport,
         // For a pool, "down" is partial: from the kill until the last failed request (about half
         // of the requests fail meanwhile); after that the pool is healed.
         downtimeMs: o.failures === 0 ? 0 : o.backAt === null ? null : lastFail!.t - faultAt,

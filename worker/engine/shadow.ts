@@ -27,8 +27,10 @@ export interface ShadowEntry {
 export interface ShadowState {
   /** Per group and host: whether the VIP is there, since when (this object's clock). */
   hosts: Record<string, Record<string, { present: boolean; since: number }>>;
-  /** Per group: the one host the incumbent had the VIP on when last seen (null: none or several). */
+  /** Per group: the one host the incumbent last had the VIP on alone (kept through a split brain). */
   holder: Record<string, string | null>;
+  /** Per group: the hosts that have the VIP at once right now (a split brain), else null. */
+  split?: Record<string, string[] | null>;
   entries: ShadowEntry[];
 }
 
@@ -39,7 +41,7 @@ const emptyShadow = (): ShadowState => ({ hosts: {}, holder: {}, entries: [] });
 /** Copy-on-write: the engine's state is shared between steps, so the ledger is copied once per change. */
 function writable(ctx: StepCtx): ShadowState {
   const cur = ctx.state.persisted.shadow ?? emptyShadow();
-  const copy: ShadowState = { hosts: {}, holder: { ...cur.holder }, entries: [...cur.entries] };
+  const copy: ShadowState = { hosts: {}, holder: { ...cur.holder }, split: { ...cur.split }, entries: [...cur.entries] };
   for (const [g, h] of Object.entries(cur.hosts)) copy.hosts[g] = { ...h };
   ctx.state.persisted.shadow = copy;
   ctx.persistNeeded = true;
@@ -78,35 +80,47 @@ export function observe(ctx: StepCtx, node: string, observed: ObservedVip[]): vo
     }
     return sh;
   };
-  for (const o of observed) {
-    if (!shadowGroups.some((g) => g.name === o.group)) continue;
-    const was = sh.hosts[o.group]?.[node];
+  for (const g of shadowGroups) {
+    const o = observed.find((x) => x.group === g.name);
+    const was = sh.hosts[g.name]?.[node];
+    if (!o) {
+      // Not reported (a shim just started, or one that does not watch): what it said before is stale.
+      if (was) {
+        const w = edit();
+        const { [node]: _gone, ...rest } = w.hosts[g.name]!;
+        w.hosts[g.name] = rest;
+      }
+      continue;
+    }
     if (was && was.present === o.present) continue;
     const w = edit();
-    w.hosts[o.group] = { ...w.hosts[o.group], [node]: { present: o.present, since: Math.min(ctx.now, ctx.now - o.forMs) } };
+    w.hosts[g.name] = { ...w.hosts[g.name], [node]: { present: o.present, since: Math.min(ctx.now, ctx.now - o.forMs) } };
   }
   // Who has each VIP now (a node gone late no longer counts), and whether that is a move.
   for (const g of shadowGroups) {
     const now = holders(s, sh, g.name, ctx.now);
-    const before = sh.holder[g.name];
     if (now === null || now.length === 0) continue; // between hosts, or reports racing: the move ends when one host has it
-    const one = now.length === 1 ? now[0]! : null;
-    if (before !== undefined && one === before) continue;
-    const last = sh.entries.filter((e) => e.group === g.name && e.keepalived).at(-1)?.keepalived;
-    if (!one && last?.dual && last.dual.join() === now.join()) continue; // the same split brain, still
-    const w = edit();
-    w.holder[g.name] = one;
-    const hosts = w.hosts[g.name]!;
-    const at = Math.max(...now.map((n) => hosts[n]!.since));
-    if (!one) {
+    const split = sh.split?.[g.name] ?? null;
+    if (now.length > 1) {
+      if (split && split.join() === now.join()) continue; // the same split brain, still
+      const w = edit();
+      w.split = { ...w.split, [g.name]: now };
+      const at = Math.max(...now.map((n) => w.hosts[g.name]![n]!.since));
       add(w, { group: g.name, keepalived: { to: null, at, dual: now }, chimeHa: null });
       ctx.event("shadow.split-brain", "critical", `shadow: the VIP of ${g.name} is on ${now.join(" and ")} at once (the HA system in place has two masters); chime-ha's holder is ${s.groups[g.name]?.holder ?? "nobody"}`, { group: g.name });
-    } else if (before === undefined) {
+      continue;
+    }
+    const one = now[0]!;
+    const before = sh.holder[g.name];
+    if (split) edit().split = { ...sh.split, [g.name]: null };
+    if (before === one) continue; // no move (a split brain may have ended on the host that had it)
+    const w = edit();
+    w.holder[g.name] = one;
+    const at = w.hosts[g.name]![one]!.since;
+    if (before === undefined) {
       const holder = s.groups[g.name]?.holder ?? null;
       add(w, { group: g.name, keepalived: { to: one, at, initial: true }, chimeHa: { to: holder, at: ctx.now, epoch: s.groups[g.name]?.epoch ?? 0 } });
-    } else {
-      pair(w, g.name, "keepalived", { to: one, at });
-    }
+    } else pair(w, g.name, "keepalived", { to: one, at });
   }
 }
 
@@ -137,13 +151,15 @@ type Side = { keepalived: { to: string | null; at: number }; chimeHa: { to: stri
 /** Pair a move with the other system's unpaired move of the same group within the window, else open a new entry. */
 function pair<K extends keyof Side>(sh: ShadowState, group: string, side: K, move: Side[K]): void {
   const other: keyof Side = side === "keepalived" ? "chimeHa" : "keepalived";
-  const open = sh.entries.find((e) => {
+  const candidates = sh.entries.filter((e) => {
     const o = e[other];
     if (e.group !== group || e[side] !== null || o === null) return false;
     // An incumbent's split brain or first sighting is no move to pair with.
     if (e.keepalived?.dual || e.keepalived?.initial) return false;
     return Math.abs(o.at - move.at) <= SHADOW_MATCH_MS;
   });
+  // The same destination first (an agreement); else the oldest open move (a disagreement).
+  const open = candidates.find((e) => e[other]!.to === move.to) ?? candidates[0];
   if (open) {
     const i = sh.entries.indexOf(open);
     sh.entries[i] = { ...open, [side]: move };

@@ -2,6 +2,9 @@
 // every port given (chime-server: 8801 8802; chime-portal: 8033). Prints "listening" when up.
 import http from "node:http";
 
+// Named like the real service (/proc/PID/comm), so keepalived's vrrp_track_process can follow it.
+if (process.env.LAB_PROCESS_NAME) process.title = process.env.LAB_PROCESS_NAME;
+
 const [name, ...ports] = process.argv.slice(2);
 let up = 0;
 for (const port of ports) {
