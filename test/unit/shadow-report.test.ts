@@ -32,10 +32,10 @@ describe("shadow-report", () => {
       [
         "server-api: keepalived holder server1, chime-ha holder server1",
         "  time (UTC)    keepalived            chime-ha              verdict                 difference",
-        "  06:40:00.000  at server1            at server1 (epoch 1)  agreed                  ",
+        "  06:40:00.000  at server1            at server1 (epoch 1)  agreed",
         "  06:40:10.180  -> server2            -> server2 (epoch 2)  agreed                  chime-ha 70ms earlier",
         "  06:40:22.900  -> server1            -> server1 (epoch 3)  agreed                  chime-ha 1.23s later",
-        "  06:40:40.000  on server1 + server2  -                     keepalived-split-brain  ",
+        "  06:40:40.000  on server1 + server2  -                     keepalived-split-brain",
         "  2 keepalived move(s): 2 agreed, 0 disagreed, 0 chime-ha would not have made; 0 move(s) only chime-ha would have made; 1 keepalived split brain(s); chime-ha median 70ms earlier than keepalived (largest difference 1230ms)",
       ].join("\n"),
     );
