@@ -28,22 +28,26 @@ function newOpId(ctx: StepCtx, kind: string, node: string): string {
   return id;
 }
 
-function startEvacuation(ctx: StepCtx, node: string, why: string): void {
+/** The detail of a node fenced while nobody held chime-server: its evacuation starts once somebody does. */
+const AWAITING_EXECUTOR = "waiting for a chime-server holder to evacuate";
+
+/** `fenced`: how it came to be fenced, e.g. "node1 fenced (fence by server1: ok)". */
+function startEvacuation(ctx: StepCtx, node: string, fenced: string): void {
   const s = ctx.state;
   if (!s.persisted.spec.evacuation) {
     setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: "no evacuation request configured" });
-    ctx.event("compute.fenced", "critical", `${node} fenced (${why}); no evacuation request in the spec: move its VMs by hand`, { node, incident: `compute:${node}` });
+    ctx.event("compute.fenced", "critical", `${fenced}; no evacuation request in the spec: move its VMs by hand`, { node, incident: `compute:${node}` });
     return;
   }
   const ex = executor(s);
   if (!ex) {
-    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: "waiting for a chime-server holder to evacuate" });
-    ctx.event("compute.fenced", "critical", `${node} fenced (${why}); evacuation waits for a chime-server holder`, { node, incident: `compute:${node}` });
+    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: AWAITING_EXECUTOR });
+    ctx.event("compute.fenced", "critical", `${fenced}; evacuation waits for a chime-server holder`, { node, incident: `compute:${node}` });
     return;
   }
   const id = newOpId(ctx, "evacuate", node);
   setPhase(ctx, node, { phase: "evacuating", since: ctx.now, operationId: id, executor: ex });
-  ctx.event("compute.evacuating", "critical", `${node} fenced (${why}); asking chime-server on ${ex} to evacuate its VMs`, { node, incident: `compute:${node}` });
+  ctx.event("compute.evacuating", "critical", `${fenced}; asking chime-server on ${ex} to evacuate its VMs`, { node, incident: `compute:${node}` });
 }
 
 export function computeOnHeartbeat(ctx: StepCtx, node: string): void {
@@ -87,6 +91,10 @@ export function evaluateComputes(ctx: StepCtx): void {
       }
       continue;
     }
+    if (c.phase === "fenced" && c.detail === AWAITING_EXECUTOR) {
+      if (executor(s)) startEvacuation(ctx, n.name, `${n.name} was fenced while no server held chime-server`);
+      continue;
+    }
     if (c.phase !== "alive" && c.phase !== "suspect") continue;
     // A compute node never heard from is not set up yet: nothing to fence (status says it waits).
     if (!s.persisted.heard.includes(n.name)) continue;
@@ -118,7 +126,7 @@ export function operationResult(ctx: StepCtx, from: string, r: OperationResult):
   for (const [node, c] of Object.entries(s.persisted.computes)) {
     if (c.operationId !== r.id || c.executor !== from) continue;
     if (c.phase === "fencing") {
-      if (r.ok) startEvacuation(ctx, node, `fence by ${from}: ${r.detail || "ok"}`);
+      if (r.ok) startEvacuation(ctx, node, `${node} fenced (fence by ${from}: ${r.detail || "ok"})`);
       else {
         setPhase(ctx, node, { phase: "fence-failed", since: ctx.now, detail: r.detail });
         ctx.event("compute.fence-failed", "critical", `fencing ${node} from ${from} failed (${r.detail}); its VMs are NOT evacuated until it is fenced or an operator acks the fence`, { node, incident: `compute:${node}` });
@@ -140,7 +148,7 @@ export function ackFence(ctx: StepCtx, node: string, actor: string): void {
   if (!c) return void (ctx.rejected = `${node} is not a compute node`);
   if (!["suspect", "fencing", "fence-failed"].includes(c.phase)) return void (ctx.rejected = `${node} is ${c.phase}; there is no fence to acknowledge`);
   ctx.event("compute.fence-acked", "warning", `${actor} acknowledged that ${node} is fenced`, { node, actor });
-  startEvacuation(ctx, node, `acknowledged by ${actor}`);
+  startEvacuation(ctx, node, `${node} fenced (acknowledged by ${actor})`);
 }
 
 function fenceOperation(id: string, n: NodeSpec): Operation | null {
