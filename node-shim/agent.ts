@@ -59,6 +59,8 @@ export class ShimAgent {
   private inFlight: Promise<void> | null = null;
   private again = false;
   private stopped = true;
+  /** Leases (group@epoch) the last heartbeat reported in `holding`. */
+  private reported = new Set<string>();
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? monotonic;
@@ -160,6 +162,7 @@ export class ShimAgent {
     const req: HeartbeatRequest = this.core.request(probes, sentAt);
     const shadow = this.shadowGroups();
     if (shadow.length) req.observed = this.observer.observed(sentAt);
+    this.reported = new Set(req.holding.map((h) => `${h.group}@${h.epoch}`));
     const interval = this.core.desired?.heartbeatIntervalMs ?? 1000;
     const timeoutMs = this.opts.config.heartbeatTimeoutMs ?? Math.max(200, Math.round(interval * 0.8));
     const out = await this.transport.heartbeat(req, timeoutMs);
@@ -175,9 +178,13 @@ export class ShimAgent {
   private perform(actions: CoreAction[]): void {
     for (const a of actions) {
       switch (a.type) {
-        case "reconcile":
-          void this.enqueueReconcile();
+        case "reconcile": {
+          const done = this.enqueueReconcile();
+          // A group taken since the last heartbeat: say so as soon as its VIP is up (the control
+          // plane's availability ledger counts the group as down until the new holder reports it).
+          if (this.core.leases.held(this.clock()).some((l) => !this.reported.has(`${l.group}@${l.epoch}`))) void done.then(() => this.heartbeatNow());
           break;
+        }
         case "heartbeat-now":
           this.heartbeatNow();
           break;

@@ -2,6 +2,7 @@
 // Only zod here (see DESIGN.md layout). Cross-field rules live in superRefine so every error
 // carries the exact path of the offending value.
 import { z } from "zod";
+import { parseDurationText, parseWindow } from "./schedule.js";
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -109,6 +110,17 @@ export const ProbeSpec = z.discriminatedUnion("type", [
 ]);
 export type ProbeSpec = z.infer<typeof ProbeSpec>;
 
+/**
+ * Availability target in percent, measured per group over the calendar month and a rolling 30
+ * days (the error budget is what the target leaves: 0.5 % of the time at 99.5). Absent: 99.5, the
+ * HA guide's promise.
+ */
+export const SlaSpec = z.strictObject({
+  target: z.number().gt(50, "target is a percentage, e.g. 99.5 (more than 50)").lt(100, "target must be below 100 % (100 % leaves no error budget)"),
+});
+export type SlaSpec = z.infer<typeof SlaSpec>;
+export const DEFAULT_SLA_TARGET = 99.5;
+
 export const GroupSpec = z.strictObject({
   name: Name,
   /** Service name for the guide's second table ("chime-server"). */
@@ -168,6 +180,8 @@ export const GroupSpec = z.strictObject({
       backfillMaxPoints: z.number().int().min(1000).max(10_000_000).default(200_000),
     })
     .optional(),
+  /** This group's own availability target (overrides the cluster's `sla`). */
+  sla: SlaSpec.optional(),
 });
 export type GroupSpec = z.infer<typeof GroupSpec>;
 
@@ -211,6 +225,27 @@ export const EvacuationSpec = z.strictObject({
   body: z.string().max(4000).default('{"host":"{hostname}"}'),
 });
 
+
+const DurationText = z.string().regex(/^\d{1,6}(s|m|h|d|w)$/, 'must be a duration like "90s", "5m", "24h", "7d" or "2w"');
+
+/**
+ * A scheduled failover drill: within the window, at most once per `every`, the group moves to the
+ * best candidate (or `to`) and back after `returnAfter` — only while every member is healthy and
+ * nothing is in maintenance or hold-down.
+ */
+export const DrillSpec = z.strictObject({
+  group: Name,
+  every: DurationText,
+  /** `[days] HH:MM-HH:MM UTC`, e.g. "Sun 02:00-04:00 UTC", "Mon-Fri 03:00-03:30 UTC". */
+  window: z.string().min(1).max(100),
+  /** How long the group stays on the other node before it moves back (default 60s). */
+  returnAfter: DurationText.optional(),
+  /** The node to move to (default: the best candidate). */
+  to: Name.optional(),
+});
+export type DrillSpec = z.infer<typeof DrillSpec>;
+export const DEFAULT_DRILL_RETURN_MS = 60_000;
+
 const ClusterSpecShape = z.strictObject({
   apiVersion: z.literal("chime-ha/v1"),
   /** Cluster name, unique within its site. */
@@ -220,6 +255,8 @@ const ClusterSpecShape = z.strictObject({
   nodes: z.array(NodeSpec).min(1),
   groups: z.array(GroupSpec).default([]),
   evacuation: EvacuationSpec.optional(),
+  sla: SlaSpec.optional(),
+  drills: z.array(DrillSpec).max(16).optional(),
 });
 
 type Issue = { path: (string | number)[]; message: string };
@@ -303,6 +340,25 @@ export function clusterSpecIssues(spec: z.infer<typeof ClusterSpecShape>): Issue
     const wantProbe: Partial<Record<GroupMode, ProbeSpec["type"]>> = { "mysql-writer": "mysql", "influxdb-read": "influxdb", minio: "minio" };
     const want = wantProbe[g.mode];
     if (want && g.probe.type !== want) issues.push({ path: ["groups", gi, "probe", "type"], message: `mode ${g.mode} needs a '${want}' probe` });
+  });
+  const groupAt = new Map(spec.groups.map((g, i) => [g.name, i]));
+  const drilled = new Map<string, number>();
+  spec.drills?.forEach((d, di) => {
+    const at = (k: string) => ["drills", di, k];
+    const gi = groupAt.get(d.group);
+    if (gi === undefined) issues.push({ path: at("group"), message: `unknown group '${d.group}'` });
+    const before = drilled.get(d.group);
+    if (before !== undefined) issues.push({ path: at("group"), message: `group '${d.group}' already has a drill (drills[${before}])` });
+    else drilled.set(d.group, di);
+    const members = gi === undefined ? [] : (spec.groups[gi]!.members ?? servers.map((s) => s.name));
+    if (gi !== undefined && members.length < 2) issues.push({ path: at("group"), message: `group '${d.group}' has one member: a drill needs somewhere to move to` });
+    if (d.to !== undefined && gi !== undefined && !members.includes(d.to)) issues.push({ path: at("to"), message: `'${d.to}' is not a member of group '${d.group}'` });
+    const w = parseWindow(d.window);
+    if (!w.ok) issues.push({ path: at("window"), message: w.message });
+    const every = parseDurationText(d.every);
+    if (every !== null && every < 3_600_000) issues.push({ path: at("every"), message: `drills run at most once an hour (got ${d.every})` });
+    const back = d.returnAfter === undefined ? null : parseDurationText(d.returnAfter);
+    if (back !== null && (back < 5000 || back > 3_600_000)) issues.push({ path: at("returnAfter"), message: `returnAfter must be 5s to 1h (got ${d.returnAfter})` });
   });
   const p = spec.policy;
   if (p.leaseTtlMs <= 2 * p.heartbeatIntervalMs) {

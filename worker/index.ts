@@ -8,6 +8,7 @@ import { registerClusterStatus } from "./api/cluster-status.js";
 import { registerShadow } from "./api/shadow.js";
 import { registerClusters } from "./api/clusters.js";
 import { registerAdminSecrets } from "./api/admin-secrets.js";
+import { registerAvailability } from "./api/availability.js";
 import { registerAudit } from "./api/audit.js";
 import { auditCalls } from "./audit/middleware.js";
 import { sealAudit } from "./audit/log.js";
@@ -70,6 +71,7 @@ registerAdminSecrets(app);
 registerAudit(app);
 registerMetrics(app);
 registerFleet(app);
+registerAvailability(app);
 registerWhoAmI(app);
 registerOpenApi(app);
 

@@ -25,6 +25,8 @@ interface Target {
   node: string;
   token: string;
   seq: number;
+  /** What the node holds (its grants), reported like a shim does: the availability ledger is on. */
+  holding: { group: string; epoch: number }[];
 }
 
 const Status = z.object({ storage: z.object({ statePuts: z.number(), alarmWrites: z.number(), heartbeats: z.number() }) });
@@ -36,7 +38,7 @@ function body(t: Target): HeartbeatRequestInput {
     bootId: `bench-${t.node}`,
     seq: t.seq++,
     probes: server ? { "server-api": ok, portal: ok, influxdb: ok } : { "chime-agent": ok },
-    holding: [],
+    holding: t.holding,
     released: [],
     operations: [],
   };
@@ -99,7 +101,7 @@ try {
   for (let i = 0; i < CLUSTERS; i++) {
     const made = await createCluster(cp.url, cp.adminToken, { ...spec, name: `bench${i}` }, "bench");
     clusters.push(made.clusterId);
-    for (const [node, token] of Object.entries(made.nodeTokens)) targets.push({ cluster: made.clusterId, node, token, seq: 1 });
+    for (const [node, token] of Object.entries(made.nodeTokens)) targets.push({ cluster: made.clusterId, node, token, seq: 1, holding: [] });
   }
   const heartbeat = (t: Target) =>
     fetch(`${cp.url}/v1/clusters/${t.cluster}/nodes/${t.node}/heartbeat`, {
@@ -116,7 +118,13 @@ try {
 
   // Warm-up: every node beats until groups are granted (first grants are transitions and are
   // written), and both routes have compiled and instantiated their objects.
-  for (let i = 0; i < 3; i++) for (const t of targets) await (await heartbeat(t)).arrayBuffer();
+  // Each node then reports what it holds, so the groups are in service in the availability ledger.
+  const learn = async (t: Target) => {
+    const res = await heartbeat(t);
+    const reply = (await res.json().catch(() => null)) as { grants?: { group: string; epoch: number }[] } | null;
+    if (res.ok && reply?.grants) t.holding = reply.grants.map((g) => ({ group: g.group, epoch: g.epoch }));
+  };
+  for (let i = 0; i < 3; i++) for (const t of targets) await learn(t);
   for (const t of targets) await (await echo(t)).arrayBuffer();
 
   // Keep every node beating at its real cadence (1 s) through both kinds of rounds, so leases stay
@@ -125,7 +133,7 @@ try {
   const keeper = (async () => {
     while (keeping) {
       const t0 = performance.now();
-      await Promise.all(targets.map(async (t) => (await heartbeat(t)).arrayBuffer().catch(() => undefined)));
+      await Promise.all(targets.map((t) => learn(t).catch(() => undefined)));
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - t0))));
     }
   })();

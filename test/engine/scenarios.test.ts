@@ -34,6 +34,8 @@ class Harness {
   seq: Record<string, number> = {};
   health: Record<string, Record<string, ProbeReport>> = {};
   released: Record<string, { group: string; epoch: number }[]> = {};
+  /** What each node holds, as a shim reports it (`holding`): its grants, until it releases. */
+  held: Record<string, Map<string, number>> = {};
 
   constructor(readonly spec: ClusterSpec, now = 0) {
     this.persisted = newPersistedState("dc1.chimestack", spec, 1);
@@ -58,8 +60,15 @@ class Harness {
   beat(node: string, now: number): HeartbeatReply {
     const released = this.released[node] ?? [];
     this.released[node] = [];
-    const request = { bootId: `${node}-boot`, seq: (this.seq[node] = (this.seq[node] ?? 0) + 1), probes: this.health[node]!, holding: [], released, operations: [] };
-    return this.run({ type: "heartbeat", node, request }, now).reply!;
+    const held = (this.held[node] ??= new Map());
+    for (const r of released) held.delete(r.group);
+    const holding = [...held].map(([group, epoch]) => ({ group, epoch }));
+    const request = { bootId: `${node}-boot`, seq: (this.seq[node] = (this.seq[node] ?? 0) + 1), probes: this.health[node]!, holding, released, operations: [] };
+    const reply = this.run({ type: "heartbeat", node, request }, now).reply!;
+    for (const g of reply.grants) held.set(g.group, g.epoch);
+    // A lease that the reply no longer renews is over on the node too (it lets go at its end).
+    for (const group of [...held.keys()]) if (!reply.grants.some((g) => g.group === group)) held.delete(group);
+    return reply;
   }
 
   tick(now: number) {

@@ -74,6 +74,9 @@ const ROUTES: Route[] = [
   { method: "POST", template: "/v1/clusters/{id}/nodes/{node}/heartbeat", path: () => `/v1/clusters/${ctx.cluster}/nodes/server1/heartbeat`, body: () => beat({ seq: 50 }, ALL_HEALTHY), role: "node", scope: "A", ok: [200] },
   { method: "GET", template: "/v1/clusters/{id}/nodes/{node}/watch", path: () => `/v1/clusters/${ctx.cluster}/nodes/server1/watch`, role: "node", scope: "A", ok: [426] },
   { method: "POST", template: "/v1/clusters/{id}/switchover", path: () => `/v1/clusters/${ctx.cluster}/switchover`, body: () => ({ group: "server-api", to: "server2" }), role: "operator", scope: "A", ok: [200], mutation: true },
+  // Refused by the engine when the cluster is in maintenance or a member is unfit (409, a drill.refused event); auth passed.
+  { method: "POST", template: "/v1/clusters/{id}/drills", path: () => `/v1/clusters/${ctx.cluster}/drills`, body: () => ({ group: "server-api", returnAfterMs: 1000 }), role: "operator", scope: "A", ok: [200, 409], mutation: true },
+  { method: "GET", template: "/v1/clusters/{id}/availability", path: () => `/v1/clusters/${ctx.cluster}/availability`, role: "viewer", scope: "A", ok: [200] },
   { method: "POST", template: "/v1/clusters/{id}/maintenance", path: () => `/v1/clusters/${ctx.cluster}/maintenance`, body: () => ({ on: true }), role: "operator", scope: "A", ok: [200], mutation: true },
   { method: "POST", template: "/v1/clusters/{id}/nodes/{node}/maintenance", path: () => `/v1/clusters/${ctx.cluster}/nodes/server2/maintenance`, body: () => ({ on: true }), role: "operator", scope: "A", ok: [200], mutation: true },
   // The engine refuses an ack for a compute node that is not being fenced (409); auth passed.
@@ -105,6 +108,7 @@ const ROUTES: Route[] = [
   { method: "POST", template: "/v1/dead-letters/replay", path: () => "/v1/dead-letters/replay", body: () => ({}), role: "operator", scope: "list", ok: [200] },
   { method: "GET", template: "/v1/metrics", path: () => "/v1/metrics", role: "viewer", scope: "list", ok: [200] },
   { method: "GET", template: "/v1/fleet", path: () => "/v1/fleet", role: "viewer", scope: "list", ok: [200] },
+  { method: "GET", template: "/v1/availability", path: () => "/v1/availability", role: "viewer", scope: "list", ok: [200] },
   { method: "GET", template: "/v1/whoami", path: () => "/v1/whoami", role: "viewer", scope: "list", ok: [200] },
   { method: "GET", template: "/v1/openapi.json", path: () => "/v1/openapi.json", role: "public", scope: "global", ok: [200] },
   { method: "GET", template: "/v1/admin/secrets", path: () => "/v1/admin/secrets", role: "admin", scope: "global", ok: [200] },
@@ -244,7 +248,7 @@ describe("authorization matrix", () => {
   });
 
   it("scoped lists show nothing of other sites", async () => {
-    for (const path of ["/v1/clusters", "/v1/sites", "/v1/webhooks", "/v1/events", "/v1/metrics", "/v1/fleet"]) {
+    for (const path of ["/v1/clusters", "/v1/sites", "/v1/webhooks", "/v1/events", "/v1/metrics", "/v1/fleet", "/v1/availability"]) {
       const r = await call("GET", path, { token: ctx.operatorB });
       expect(r.status, path).toBe(200);
       expect(JSON.stringify(r.json), path).not.toContain(ctx.cluster);

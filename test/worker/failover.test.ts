@@ -81,6 +81,8 @@ describe("heartbeats, grants and failover", () => {
     const c = await newCluster(SLOW);
     await heartbeat(c.id, "server1", c.tokens.server1!, beat({}, ALL_HEALTHY));
     await heartbeat(c.id, "server2", c.tokens.server2!, beat({}, ALL_HEALTHY));
+    // server1 reports the VIP up: the availability ledger starts (a transition, written once).
+    await heartbeat(c.id, "server1", c.tokens.server1!, beat({ seq: 1, holding: [{ group: "server-api", epoch: 1 }] }, ALL_HEALTHY));
     const before = (await status(c.id)).storage.statePuts;
     for (let i = 2; i < 30; i++) {
       await heartbeat(c.id, "server1", c.tokens.server1!, beat({ seq: i, holding: [{ group: "server-api", epoch: 1 }] }, ALL_HEALTHY));

@@ -142,8 +142,11 @@ describe("heartbeats on the watch socket", () => {
     const s1 = await open(c.id, "server1", c.tokens.server1!);
     s1.send(beat({ seq: 1 }, ALL_HEALTHY));
     await s1.reply(1);
+    // server1 reports the VIP up: the availability ledger starts (a transition, written once).
+    s1.send(beat({ seq: 2, holding: [{ group: "server-api", epoch: 1 }] }, ALL_HEALTHY));
+    await s1.reply(2);
     const before = await usage(c.id);
-    for (let seq = 2; seq <= 21; seq++) {
+    for (let seq = 3; seq <= 22; seq++) {
       s1.send(beat({ seq, holding: [{ group: "server-api", epoch: 1 }] }, ALL_HEALTHY));
       await s1.reply(seq);
     }

@@ -11,8 +11,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const stubOf = (id: string) => env.CLUSTER.get(env.CLUSTER.idFromName(id));
 
 describe("state schema migrations (pure)", () => {
-  it("v0 -> v1 adds the token overlap and stamps both keys, and moves no holder or epoch", () => {
+  it("v0 -> v1 -> v2 adds the token overlap, then an empty availability ledger and drills; stamps both keys; moves no holder or epoch", () => {
     const m = migrateStored(structuredClone(fixture.state), structuredClone(fixture.meta));
+    expect(m.state.ledger).toEqual({});
+    expect(m.state.drills).toEqual({});
     expect(m.from).toBe(0);
     expect(m.migrated).toBe(true);
     expect(m.state.schemaVersion).toBe(STATE_SCHEMA_VERSION);

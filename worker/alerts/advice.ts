@@ -40,6 +40,11 @@ const ACTIONS: Record<string, string> = {
   "mysql.two-writers": "Two servers accept writes: set read_only=1 on the one that is not the holder at once and check its shim and lease.",
   "mysql.data-loss-accepted": "An operator promoted a server that may lack acknowledged writes: reconcile what the old writer had (its errant transactions are reported when it returns).",
   "mysql.possible-loss-promotion": "The policy promoted a server that may lack acknowledged writes: reconcile what the old writer had when it returns.",
+  "sla.burn": "The group is spending its error budget fast: find why it is down (`chime-ha status`, the group's events), then see what is left with `chime-ha report CLUSTER`.",
+  "sla.burn-stopped": "Nothing to do now; `chime-ha report CLUSTER` shows how much of the budget the outage took.",
+  "drill.passed": "Nothing to do: failover works. The figures are in `chime-ha report CLUSTER`.",
+  "drill.refused": "The drill did not run: fix what the reason names (an unhealthy member, maintenance, hold-down); it is tried again while its window lasts, or ask for one with POST /v1/clusters/:id/drills.",
+  "drill.failed": "Failover did not complete as planned: check the target node and the group's events before a real failure needs it.",
 };
 
 export function actionFor(kind: string, phase: Phase): string {

@@ -35,7 +35,7 @@ export function registerMetrics(app: App): void {
       method: "get",
       path: "/v1/metrics",
       security: SECURITY,
-      description: "Prometheus text format: group holder/epoch/lease left, node alive, failovers, alert deliveries and failures.",
+      description: "Prometheus text format: group holder/epoch/lease left, node alive, failovers, availability and error budget left (this month, last 30 days), alert deliveries and failures.",
       responses: { 200: { description: "Prometheus text exposition format 0.0.4", content: { "text/plain": { schema: z.string() } } } },
     }),
     async (c) => {
@@ -51,6 +51,11 @@ export function registerMetrics(app: App): void {
       m.declare("chime_ha_alert_delivery_failures_total", "counter", "Failed delivery attempts, per destination.");
       m.declare("chime_ha_alert_dead_letters", "gauge", "Alerts in the dead-letter table not yet replayed, per destination.");
       m.declare("chime_ha_alert_pending", "gauge", "Alerts waiting for delivery, per destination.");
+      m.declare("chime_ha_group_sla_target_ratio", "gauge", "The group's availability target (0.995 for 99.5 %).");
+      m.declare("chime_ha_group_availability_ratio", "gauge", "Availability so far in the window (month: this calendar month; 30d: the last 30 days): up / (up + unplanned down).");
+      m.declare("chime_ha_group_downtime_seconds", "gauge", "Unplanned downtime in the window so far.");
+      m.declare("chime_ha_group_error_budget_remaining_seconds", "gauge", "Error budget left in the window (negative: overspent).");
+      m.declare("chime_ha_group_error_budget_remaining_ratio", "gauge", "Error budget left as a share of the window's budget (1 untouched, 0 spent, below 0 overspent).");
 
       const rows = await d
         .select({ id: clusters.id, siteId: clusters.siteId })
@@ -59,6 +64,22 @@ export function registerMetrics(app: App): void {
         .orderBy(clusters.id)
         .all();
       const statuses = await Promise.all(rows.map(async (r) => (await clusterStub(c.env, r.id)).status()));
+      const availability = await Promise.all(rows.map(async (r) => (await clusterStub(c.env, r.id)).availabilitySummary()));
+      rows.forEach((r, i) => {
+        for (const g of availability[i] ?? []) {
+          const base = { site: r.siteId, cluster: r.id, group: g.group };
+          m.add("chime_ha_group_sla_target_ratio", "gauge", "", base, g.target / 100);
+          for (const [window, b] of [["month", g.month], ["30d", g.rolling30d]] as const) {
+            // Not in service yet: no figure rather than a made-up 100 %.
+            if (b.availability === null) continue;
+            const l = { ...base, window };
+            m.add("chime_ha_group_availability_ratio", "gauge", "", l, b.availability / 100);
+            m.add("chime_ha_group_downtime_seconds", "gauge", "", l, b.usedMs / 1000);
+            m.add("chime_ha_group_error_budget_remaining_seconds", "gauge", "", l, b.leftMs / 1000);
+            m.add("chime_ha_group_error_budget_remaining_ratio", "gauge", "", l, b.leftRatio);
+          }
+        }
+      });
       rows.forEach((r, i) => {
         const st = statuses[i];
         if (!st) return;

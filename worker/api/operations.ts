@@ -2,6 +2,7 @@
 // acknowledgement that a compute node is fenced (lets evacuation go ahead without IPMI proof).
 import { createRoute, z } from "@hono/zod-openapi";
 import { AdminOpResult, Maintenance, RunOperation, Switchover } from "../../protocol/api.js";
+import { DrillRequest } from "../../protocol/availability.js";
 import { apiEvent, db, loadCluster } from "../db/registry.js";
 import { events } from "../db/schema.js";
 import { actorOf, requireRole } from "../http/auth.js";
@@ -47,6 +48,24 @@ export function registerOperations(app: App): void {
       const body = c.req.valid("json");
       const { actor } = await operatorTarget(c, id, { group: body.group, nodes: [body.to] });
       return c.json(await runAdmin(c, id, { type: "switchover", group: body.group, to: body.to ?? null, actor, ...(body.acceptDataLoss ? { acceptDataLoss: true } : {}) }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/clusters/{id}/drills",
+      security: SECURITY,
+      description:
+        "A failover drill now: the group moves to the best candidate (or the spec drill's `to`) and back after returnAfterMs, planned (not counted against the target). Refused (409, and a drill.refused event) unless every member is healthy and nothing is in maintenance or hold-down. The result is a drill.passed / drill.failed event.",
+      request: { params: z.object({ id: z.string() }), body: { required: true, content: { "application/json": { schema: DrillRequest } } } },
+      responses: { ...ok, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const { actor } = await operatorTarget(c, id, { group: body.group });
+      return c.json(await runAdmin(c, id, { type: "drill", group: body.group, actor, ...(body.returnAfterMs !== undefined ? { returnAfterMs: body.returnAfterMs } : {}) }), 200);
     },
   );
 

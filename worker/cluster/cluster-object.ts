@@ -16,6 +16,9 @@ import { enqueueEvents } from "../alerts/consumer.js";
 import type { AlertEvent } from "../alerts/types.js";
 import { events } from "../db/schema.js";
 import { boot, desiredFor, newPersistedState, SHADOW_MATCH_MS, type ShadowGroupReport, shadowReport, statusView, step } from "../engine/index.js";
+import type { ClusterAvailability, GroupAvailabilitySummary } from "../../protocol/availability.js";
+import { type LedgerMonth, memoryMonths, monthBefore, monthOf, monthsBetween, RETENTION_MONTHS } from "../engine/ledger.js";
+import { clusterReport, clusterSummary, type LedgerView, monthsNeeded } from "../engine/report.js";
 import type { EngineEffect, EngineInput, EngineState, StepResult } from "../engine/types.js";
 import type { Env } from "../env.js";
 import { constantTimeEqual } from "../http/tokens.js";
@@ -27,6 +30,8 @@ import { appendAudit, sealAudit } from "../audit/log.js";
 
 const STATE_KEY = "state";
 const META_KEY = "meta";
+/** One key per month of the availability ledger (engine/ledger.ts), kept for RETENTION_MONTHS. */
+const ledgerKey = (month: string) => `ledger:${month}`;
 
 export type HeartbeatOutcome =
   | { ok: true; reply: HeartbeatReply }
@@ -78,6 +83,8 @@ export class ClusterObject extends DurableObject<Env> {
   private meta: Meta | null = null;
   /** The alarm time we last set (memory), so a renewal that moves the deadline later costs no write. */
   private alarmAt: number | null = null;
+  /** The newest ledger month this incarnation wrote: a newer one prunes months past retention. */
+  private ledgerMonth: string | null = null;
   private counters: StorageCounters = { statePuts: 0, alarmWrites: 0, heartbeats: 0 };
   /** The protocol version each node's shim last spoke (pushes are shaped for it; unknown: the oldest). */
   private protocolOf = new Map<string, number>();
@@ -99,9 +106,24 @@ export class ClusterObject extends DurableObject<Env> {
           console.log(JSON.stringify({ msg: "cluster state migrated", cluster: m.state.clusterId, from: m.from, to: m.state.schemaVersion }));
         }
         this.meta = m.meta;
-        this.engine = boot(m.state, Date.now());
+        const now = Date.now();
+        this.engine = boot(m.state, now, await this.loadMonths(this.bootMonths(m.state.ledger, now)));
       }
     });
+  }
+
+  /** The ledger months an engine needs in memory: the last 30 days, and back to each open interval's start. */
+  private bootMonths(ledger: EngineState["persisted"]["ledger"] | undefined, now: number): string[] {
+    const need = new Set(memoryMonths(now));
+    const oldest = monthBefore(monthOf(now), RETENTION_MONTHS - 1);
+    for (const led of Object.values(ledger ?? {})) for (const m of monthsBetween(led.open.start, now)) if (m >= oldest) need.add(m);
+    return [...need].sort();
+  }
+
+  private async loadMonths(months: string[]): Promise<LedgerMonth[]> {
+    if (months.length === 0) return [];
+    const got = await this.ctx.storage.get<LedgerMonth>(months.map(ledgerKey));
+    return [...got.values()];
   }
 
   /** Create the cluster's state (idempotent for the same spec version). */
@@ -148,7 +170,7 @@ export class ClusterObject extends DurableObject<Env> {
     return { ok: true, reply: replyFor(protocol, await this.withCredentials(result.reply)) };
   }
 
-  async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" | "run-operation" }>): Promise<AdminOutcome> {
+  async admin(input: Extract<EngineInput, { type: "switchover" | "maintenance" | "ack-fence" | "run-operation" | "drill" }>): Promise<AdminOutcome> {
     this.usage.rpcCalls++;
     if (!this.engine) return { ok: false, status: 404, detail: "no such cluster" };
     const result = await this.run(input);
@@ -224,6 +246,33 @@ export class ClusterObject extends DurableObject<Env> {
     if (current !== undefined && constantTimeEqual(current, hash)) return true;
     const prev = m.previousTokens[node];
     return prev !== undefined && Date.now() < prev.until && constantTimeEqual(prev.hash, hash);
+  }
+
+  private ledgerView(months: LedgerMonth[], now: number): LedgerView {
+    const p = this.engine!.persisted;
+    const byMonth: LedgerView["months"] = {};
+    for (const m of months) byMonth[m.month] = m;
+    // What memory holds is what storage holds (written together), without the read.
+    Object.assign(byMonth, this.engine!.ledger.months);
+    return { spec: p.spec, ledger: p.ledger, drills: p.drills, months: byMonth, now };
+  }
+
+  /** The availability ledger over [from, to] per group (months beyond memory read from storage). */
+  async availability(from: number, to: number): Promise<Omit<ClusterAvailability, "cluster" | "site"> | null> {
+    this.usage.rpcCalls++;
+    if (!this.engine) return null;
+    const now = Date.now();
+    const inMemory = this.engine.ledger.months;
+    const months = await this.loadMonths(monthsNeeded(from, to).filter((m) => !(m in inMemory)));
+    const { cluster: _c, site: _s, ...report } = clusterReport(this.ledgerView(months, now), this.engine.persisted.clusterId, "", from, to);
+    return report;
+  }
+
+  /** This month and the last 30 days per group, from memory (fleet roll-up, metrics). */
+  async availabilitySummary(): Promise<GroupAvailabilitySummary[] | null> {
+    this.usage.rpcCalls++;
+    if (!this.engine) return null;
+    return clusterSummary(this.ledgerView([], Date.now()));
   }
 
   async status(): Promise<(ReturnType<typeof statusView> & { storage: StorageCounters; usage: UsageCounters; alarmAt: number | null }) | null> {
@@ -332,14 +381,20 @@ export class ClusterObject extends DurableObject<Env> {
     const pushTo = new Set<string>();
     const grantsTo = new Map<string, PushedGrants>();
     let alarm: number | undefined;
+    // Ledger months changed in this step go with its snapshot, in one atomic put.
+    const months = effects.flatMap((e) => (e.type === "ledger" ? e.months : []));
     for (const e of effects) {
       switch (e.type) {
-        case "persist":
+        case "persist": {
           // Awaited before the reply: the output gate would hold it anyway, but be explicit.
-          await this.ctx.storage.put(STATE_KEY, stamp(e.state));
+          const entries: Record<string, unknown> = { [STATE_KEY]: stamp(e.state) };
+          for (const m of months) entries[ledgerKey(m.month)] = m;
+          await this.ctx.storage.put(entries);
           this.counters.statePuts++;
-          this.usage.rowsWritten++;
+          this.usage.rowsWritten += 1 + months.length;
+          if (months.length) await this.pruneLedger(months);
           break;
+        }
         case "event":
           eventRows.push({
             at: now,
@@ -379,6 +434,18 @@ export class ClusterObject extends DurableObject<Env> {
       }
     }
     if (eventRows.length > 0) this.ctx.waitUntil(this.writeEvents(eventRows, hints));
+  }
+
+  /** A month written for the first time in this incarnation: drop months past retention (13). */
+  private async pruneLedger(written: LedgerMonth[]): Promise<void> {
+    const newest = written.map((m) => m.month).sort().at(-1)!;
+    if (this.ledgerMonth !== null && newest <= this.ledgerMonth) return;
+    this.ledgerMonth = newest;
+    const keep = ledgerKey(monthBefore(newest, RETENTION_MONTHS - 1));
+    const old = [...(await this.ctx.storage.list({ prefix: "ledger:", end: keep })).keys()];
+    if (old.length === 0) return;
+    await this.ctx.storage.delete(old);
+    this.usage.rowsWritten += old.length;
   }
 
   private send(ws: WebSocket, msg: WatchMessage): void {

@@ -1,5 +1,8 @@
 // What a ClusterObject keeps in its storage, versioned. Two keys: `state` (the engine's
-// PersistedState) and `meta` (shell facts: site, node token hashes). Both carry `schemaVersion`;
+// PersistedState) and `meta` (shell facts: site, node token hashes), plus one key per month of the
+// availability ledger (`ledger:YYYY-MM`, engine/ledger.ts: written with `state`, unversioned:
+// a month record only gains fields, and a reader ignores what it does not know). `state` and
+// `meta` carry `schemaVersion`;
 // a Worker that finds an older version migrates it on load, in memory, one step at a time, and
 // writes it back once, before it serves anything. Migrations only add or fill fields, never move
 // a holder or an epoch, so a new Worker version loads old state without a VIP moving
@@ -8,7 +11,7 @@
 // one version works too.
 import type { PersistedState } from "../engine/types.js";
 
-export const STATE_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 2;
 
 export interface Meta {
   schemaVersion: number;
@@ -32,6 +35,12 @@ const MIGRATIONS: ((s: Raw) => Raw)[] = [
   ({ state, meta }) => ({
     state: { ...state, operations: state.operations ?? {}, schemaVersion: 1 },
     meta: { ...meta, previousTokens: meta.previousTokens ?? {}, schemaVersion: 1 },
+  }),
+  // v1 -> v2: the availability ledger (its open interval per group; it starts at each group's next
+  // healthy report) and failover drills.
+  ({ state, meta }) => ({
+    state: { ...state, ledger: state.ledger ?? {}, drills: state.drills ?? {}, schemaVersion: 2 },
+    meta: { ...meta, schemaVersion: 2 },
   }),
 ];
 

@@ -9,6 +9,8 @@ export class StepCtx {
   effects: EngineEffect[] = [];
   persistNeeded = false;
   rejected: string | undefined;
+  /** The groups the node whose heartbeat this step handles says it holds, with their epochs (ledger.ts). */
+  reportedHolding: { node: string; groups: Map<string, number> } | null = null;
   constructor(
     public state: EngineState,
     readonly now: number,

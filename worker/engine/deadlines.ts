@@ -7,14 +7,16 @@
 // armed only once their node is late (silent for T + margin - 2 intervals, at least 1.5
 // intervals): then the alarm fires exactly at the deadline. One-off deadlines (restart grace, hold-down, preemption
 // delay, a revoke that is never confirmed) are armed as they are. A slow backstop alarm covers the
-// one case no message reaches: every node silent. So steady renewals arm nothing, and the
-// Durable Object never writes an alarm per renewal.
+// one case no message reaches: every node silent. A drill's next window opening and its return
+// are reached by the holder's heartbeats (armed only when it is late); a drill move's timeout is a
+// one-off. So steady renewals arm nothing, and the Durable Object never writes an alarm per renewal.
 //
 // Failover bound: with T + margin >= 3.5 x interval (the defaults and the lab policy) a late holder
 // is seen by another node's heartbeat before its lease end + margin, and the alarm fires exactly there.
 // With a shorter T, or when every other node is slow too, the next heartbeat after the deadline
 // decides: the bound grows by at most one heartbeat interval (test/engine/alarm-policy.test.ts).
 import { groupMembers } from "../../protocol/spec.js";
+import { drillDeadlines } from "./drills.js";
 import { inRestartGrace, leaseEnd, M, T } from "./lease-rules.js";
 import type { EngineState } from "./types.js";
 
@@ -69,6 +71,8 @@ function deadlines(s: EngineState, now: number): Deadline[] {
     }
   }
   if (inRestartGrace(s, now)) out.push({ at: s.bootedAt + T(s) + M(s), movedBy: null });
+  // Drills: the next window opening and the return are reached by the holder's heartbeats.
+  out.push(...drillDeadlines(s, now));
   return out;
 }
 

@@ -41,7 +41,7 @@ export function evaluateGroups(ctx: StepCtx): void {
     // 3. Node maintenance: drain the group away (planned, no lease wait).
     if (s.persisted.nodeMaintenance.includes(holder)) {
       const to = candidates(s, group, now, holder)[0] ?? null;
-      if (to) revoke(ctx, group, g, to, `${holder} is in maintenance (drain)`);
+      if (to) revoke(ctx, group, g, to, `${holder} is in maintenance (drain)`, "engine", `drain of ${holder}`);
       else ctx.note(`wait:${group.name}`, "group.drain-blocked", "warning", `${holder} is in maintenance but no healthy candidate can take ${group.name}; it stays`, { group: group.name });
       continue;
     }
@@ -76,7 +76,7 @@ export function evaluateGroups(ctx: StepCtx): void {
       const bp = best ? (nodeSpec(s, best)?.priority ?? 0) : 0;
       if (best && best !== holder && bp > hp) {
         const since = s.nodes[best]?.healthySince[group.name] ?? now;
-        if (now - since >= policy.preempt.delayMs) revoke(ctx, group, g, best, `${best} (priority ${bp}) healthy for ${secs(now - since)} outranks ${holder} (priority ${hp}): preempting`);
+        if (now - since >= policy.preempt.delayMs) revoke(ctx, group, g, best, `${best} (priority ${bp}) healthy for ${secs(now - since)} outranks ${holder} (priority ${hp}): preempting`, "engine", "preemption");
       }
     }
   }

@@ -36,6 +36,7 @@ export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null,
   const target = to ?? candidates(s, group, now, g.holder)[0] ?? null;
   if (!target) return void (ctx.rejected = `no healthy candidate other than ${g.holder ?? "the holder"} for ${groupName}`);
   if (g.holder === null) {
+    g.plannedBy = `switchover by ${actor}`;
     grant(ctx, group, g, target, `switchover of ${groupName} requested by ${actor}`, false);
     return;
   }

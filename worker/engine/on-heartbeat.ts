@@ -4,6 +4,7 @@ import type { HeartbeatRequest } from "../../protocol/heartbeat.js";
 import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
 import type { StepCtx } from "./context.js";
+import { noteHolding } from "./ledger.js";
 import { groupSpec, nodeSpec } from "./lease-rules.js";
 import { secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
@@ -50,6 +51,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     }
   }
   onApplyErrors(ctx, node, req.applyErrors ?? []);
+  noteHolding(ctx, node, req.holding);
   // Releases confirmed at the current epoch free the group at once (planned switchover, drain).
   for (const r of req.released) {
     const group = groupSpec(s, r.group);

@@ -18,6 +18,9 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   fresh.nodeMaintenance = old.nodeMaintenance.filter((n) => input.spec.nodes.some((x) => x.name === n));
   fresh.nextOperation = old.nextOperation;
   fresh.operations = old.operations ?? {};
+  // The ledger ends removed groups itself (ledger.ts); drills of removed groups are forgotten.
+  fresh.ledger = old.ledger;
+  fresh.drills = Object.fromEntries(Object.entries(old.drills).filter(([g]) => g in fresh.groups));
   fresh.heard = old.heard.filter((n) => input.spec.nodes.some((x) => x.name === n));
   // Reported conditions carry over while their group or node is still there (the key ends in it).
   const names = new Set([...input.spec.groups.map((g) => g.name), ...input.spec.nodes.map((n) => n.name)]);
@@ -25,7 +28,7 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   const groups: EngineState["groups"] = {};
   for (const [name, pg] of Object.entries(fresh.groups)) {
     const prev = s.groups[name];
-    groups[name] = prev && prev.holder === pg.holder ? prev : { holder: pg.holder, epoch: pg.epoch, leaseUntil: null, phase: pg.holder ? "held" : "free", revokeTo: null, revokeReason: null, revokeAt: null, lastAutoFailoverAt: pg.lastAutoFailoverAt };
+    groups[name] = prev && prev.holder === pg.holder ? prev : { holder: pg.holder, epoch: pg.epoch, leaseUntil: null, phase: pg.holder ? "held" : "free", revokeTo: null, revokeReason: null, revokeAt: null, lastAutoFailoverAt: pg.lastAutoFailoverAt, confirmedEpoch: pg.epoch, plannedBy: null };
   }
   const nodes: EngineState["nodes"] = {};
   for (const n of input.spec.nodes) nodes[n.name] = s.nodes[n.name] ?? emptyNode();

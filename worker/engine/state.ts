@@ -1,5 +1,6 @@
 // Creating, restoring and copying engine state. Pure.
 import type { ClusterSpec } from "../../protocol/spec.js";
+import { type LedgerMonth, ledgerMemoryFrom } from "./ledger.js";
 import type { EngineState, GroupRuntime, NodeRuntime, PersistedState, StoredState } from "./types.js";
 
 export function newPersistedState(clusterId: string, spec: ClusterSpec, specVersion: number): PersistedState {
@@ -7,14 +8,17 @@ export function newPersistedState(clusterId: string, spec: ClusterSpec, specVers
   for (const g of spec.groups) groups[g.name] = { holder: null, epoch: 0, lastAutoFailoverAt: null };
   const computes: PersistedState["computes"] = {};
   for (const n of spec.nodes) if (n.role === "compute") computes[n.name] = { phase: "alive", since: 0 };
-  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1, operations: {}, heard: [], notes: {} };
+  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1, operations: {}, heard: [], notes: {}, ledger: {}, drills: {} };
 }
 
 export function emptyNode(): NodeRuntime {
   return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false, applyErrors: {} };
 }
 
-function groupRuntime(p: PersistedState["groups"][string]): GroupRuntime {
+function groupRuntime(p: PersistedState["groups"][string], ledger: PersistedState["ledger"][string] | undefined): GroupRuntime {
+  // A holder that served before the restart still counts as serving; one whose new grant was not
+  // reported up yet must report it (ledger.ts).
+  const cause = ledger?.open.cause;
   return {
     holder: p.holder,
     epoch: p.epoch,
@@ -25,6 +29,8 @@ function groupRuntime(p: PersistedState["groups"][string]): GroupRuntime {
     revokeReason: null,
     revokeAt: null,
     lastAutoFailoverAt: p.lastAutoFailoverAt,
+    confirmedEpoch: cause === "unconfirmed" || cause === "no-holder" ? -1 : p.epoch,
+    plannedBy: null,
   };
 }
 
@@ -32,13 +38,13 @@ function groupRuntime(p: PersistedState["groups"][string]): GroupRuntime {
  * A Durable Object incarnation loads its state: leases are unknown, the restart grace begins.
  * A snapshot from before `heard` existed counts every node as heard (nothing changes for it).
  */
-export function boot(stored: StoredState, now: number): EngineState {
-  const persisted: PersistedState = { ...stored, heard: stored.heard ?? stored.spec.nodes.map((n) => n.name), notes: stored.notes ?? {} };
+export function boot(stored: StoredState, now: number, ledgerMonths: LedgerMonth[] = []): EngineState {
+  const persisted: PersistedState = { ...stored, heard: stored.heard ?? stored.spec.nodes.map((n) => n.name), notes: stored.notes ?? {}, ledger: stored.ledger ?? {}, drills: stored.drills ?? {} };
   const nodes: EngineState["nodes"] = {};
   for (const n of persisted.spec.nodes) nodes[n.name] = emptyNode();
   const groups: EngineState["groups"] = {};
-  for (const [name, g] of Object.entries(persisted.groups)) groups[name] = groupRuntime(g);
-  return { persisted, bootedAt: now, nodes, groups, decisions: [], desiredKeys: {}, mysql: {} };
+  for (const [name, g] of Object.entries(persisted.groups)) groups[name] = groupRuntime(g, persisted.ledger[name]);
+  return { persisted, bootedAt: now, nodes, groups, decisions: [], desiredKeys: {}, mysql: {}, ledger: ledgerMemoryFrom(ledgerMonths) };
 }
 
 /** Copy what a step may change (small: a handful of nodes and groups). */
@@ -61,5 +67,7 @@ export function cloneState(s: EngineState): EngineState {
     desiredKeys: s.desiredKeys,
     // Each group's memory is replaced, never mutated, by the step that changes it.
     mysql: { ...s.mysql },
+    // Replaced, never mutated, by the step that closes an interval.
+    ledger: s.ledger,
   };
 }

@@ -7,14 +7,17 @@ import { ackFence, evaluateComputes } from "./compute.js";
 import { StepCtx } from "./context.js";
 import { nextAlarm } from "./deadlines.js";
 import { desiredFor, desiredKey } from "./desired.js";
+import { evaluateDrills, onDrill } from "./drills.js";
 import { evaluateGroups } from "./evaluate-groups.js";
 import { evaluateLiveness } from "./evaluate-liveness.js";
 import { T } from "./lease-rules.js";
+import { recordLedger } from "./ledger.js";
 import { onMaintenance, onSwitchover } from "./on-admin.js";
 import { onHeartbeat } from "./on-heartbeat.js";
 import { onSpec } from "./on-spec.js";
 import { chimeMoves, observe } from "./shadow.js";
 import { requestOperation } from "./operations.js";
+import { evaluateBurn } from "./sla.js";
 import { boot, cloneState, newPersistedState } from "./state.js";
 import type { EngineInput, EngineState, StepResult } from "./types.js";
 
@@ -43,13 +46,20 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
     case "run-operation":
       requestOperation(ctx, input.request, input.actor);
       break;
+    case "drill":
+      onDrill(ctx, input.group, input.actor, input.returnAfterMs);
+      break;
   }
   evaluateLiveness(ctx);
   evaluateGroups(ctx);
   evaluateComputes(ctx);
+  evaluateDrills(ctx);
   // Shadow mode: the incumbent's VIPs as this node reports them, then chime-ha's own moves.
   if (input.type === "heartbeat") observe(ctx, input.node, input.request.observed ?? []);
   chimeMoves(ctx, state);
+  // Availability: the ledger notes what changed (transitions only), then burn-rate alerts.
+  recordLedger(ctx);
+  evaluateBurn(ctx);
   const s = ctx.state;
   let reply: HeartbeatReply | undefined;
   if (input.type === "heartbeat") {

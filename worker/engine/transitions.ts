@@ -42,8 +42,10 @@ export function free(ctx: StepCtx, group: GroupSpec, g: GroupRuntime): void {
   setPersistedGroup(ctx, group.name, g);
 }
 
-export function revoke(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: string | null, reason: string, actor: Actor = "engine"): void {
+/** `planned`: who planned the move (its gap is planned downtime in the ledger); an operator's by default. */
+export function revoke(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: string | null, reason: string, actor: Actor = "engine", planned: string | null = actor === "engine" ? null : `switchover by ${actor}`): void {
   g.phase = "revoking";
+  g.plannedBy = planned;
   g.revokeTo = to;
   g.revokeReason = reason;
   g.revokeAt = ctx.now;

@@ -5,6 +5,8 @@ import type { ClusterSpec } from "../../protocol/spec.js";
 import type { RunOperation } from "../../protocol/api.js";
 import type { ApplyError, HeartbeatReply, HeartbeatRequest, MysqlReport, Operation, ProbeReport, PushedGrants } from "../../protocol/heartbeat.js";
 import type { ShadowState } from "./shadow.js";
+import type { DrillState } from "./drills.js";
+import type { GroupLedger, LedgerMemory, LedgerMonth } from "./ledger.js";
 
 /** What survives a Durable Object restart. Written only on transitions, never on plain renewals. */
 export interface PersistedState {
@@ -30,10 +32,14 @@ export interface PersistedState {
   notes: Record<string, string>;
   /** Shadow mode's ledger: the incumbent HA system's moves beside chime-ha's (shadow.ts). */
   shadow?: ShadowState;
+  /** Availability ledger: per group, since when it counts and the interval it is in now (ledger.ts). */
+  ledger: Record<string, GroupLedger>;
+  /** Failover drills per group: the last one and the one under way (drills.ts). */
+  drills: Record<string, DrillState>;
 }
 
-/** A snapshot as stored by an older version (before `heard` and `notes` were persisted). */
-export type StoredState = Omit<PersistedState, "heard" | "notes"> & Partial<Pick<PersistedState, "heard" | "notes">>;
+/** A snapshot as stored by an older version (before `heard`, `notes`, `ledger`, `drills` were persisted). */
+export type StoredState = Omit<PersistedState, "heard" | "notes" | "ledger" | "drills"> & Partial<Pick<PersistedState, "heard" | "notes" | "ledger" | "drills">>;
 
 export interface RequestedOperation {
   node: string;
@@ -87,6 +93,10 @@ export interface GroupRuntime {
   /** Revoke started at; a holder that never confirms is covered by lease expiry. */
   revokeAt: number | null;
   lastAutoFailoverAt: number | null;
+  /** The epoch the holder last reported holding (heartbeat `holding`): a new grant is up only once reported. */
+  confirmedEpoch: number;
+  /** Who planned the move under way (an operator's switchover, a drain, a drill); null: none or unplanned. */
+  plannedBy: string | null;
 }
 
 export interface Decision {
@@ -110,6 +120,8 @@ export interface EngineState {
   desiredKeys: Record<string, string>;
   /** mysql-writer groups: what the servers last reported (memory only; see modes/mysql-writer.ts). */
   mysql: Record<string, MysqlMemory>;
+  /** The availability ledger's month records this incarnation holds (current and previous month). */
+  ledger: LedgerMemory;
 }
 
 /** One server's last mysql facts and when the probe that produced them ran (bounds, control-plane clock). */
@@ -157,7 +169,8 @@ export type EngineInput =
   | { type: "maintenance"; node: string | null; on: boolean; actor: Actor }
   | { type: "spec"; spec: ClusterSpec; specVersion: number; actor: Actor }
   | { type: "ack-fence"; node: string; actor: Actor }
-  | { type: "run-operation"; request: RunOperation; actor: Actor };
+  | { type: "run-operation"; request: RunOperation; actor: Actor }
+  | { type: "drill"; group: string; actor: Actor; returnAfterMs?: number };
 
 export type Severity = "info" | "warning" | "critical";
 
@@ -183,7 +196,9 @@ export type EngineEffect =
    */
   | { type: "push"; node: string; grants?: PushedGrants }
   /** Keep one alarm, at this time at the latest (deadlines.ts: only what no heartbeat will reach). */
-  | { type: "alarm"; at: number };
+  | { type: "alarm"; at: number }
+  /** Availability ledger months that changed: written with this step's snapshot, one key per month. */
+  | { type: "ledger"; months: LedgerMonth[] };
 
 export interface StepResult {
   state: EngineState;
