@@ -1,7 +1,8 @@
 // Mutation testing of the engine and the shim's pure core (README, "Mutation testing").
 // `npm run test:mutation` measures everything; `npm run test:mutation -- --mutate <file>` one file.
-// CI runs it incrementally against test/mutation/baseline.json (committed): only mutants in changed
-// code, or covered by changed tests, run again.
+// `-- --incremental` (CI) reuses test/mutation/baseline.json (committed): only mutants in changed
+// code, or covered by changed tests, run again; the file is rewritten with the new results
+// (`-- --incremental --force` rebuilds it from scratch).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
@@ -11,7 +12,8 @@ export default {
   // The sandbox needs only what the engine suites import.
   ignorePatterns: ["/console", "/docs", "/migrations", "/scripts", "/dist", "/reports", "/scratch", "/test/{bench,console,data,lab,shim,worker}", "/coverage"],
   concurrency: 2,
-  incremental: true,
+  // Incremental only when asked (`-- --incremental`, as CI does): a one-file run must not overwrite the baseline.
+  incremental: false,
   incrementalFile: "test/mutation/baseline.json",
   reporters: ["clear-text", "progress", "html", "json"],
   htmlReporter: { fileName: "reports/mutation/index.html" },

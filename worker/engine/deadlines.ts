@@ -76,9 +76,15 @@ function deadlines(s: EngineState, now: number): Deadline[] {
   return out;
 }
 
+/**
+ * The earliest deadline after `now`. One at or before `now` was judged by the step asking (every
+ * input re-evaluates every deadline at `now`); if it changed nothing (a frozen cluster, a
+ * preemption nobody qualifies for) only an input can, so arming it again would wake the object
+ * every millisecond.
+ */
 const earliest = (times: number[], now: number): number | null => {
   let next = Infinity;
-  for (const t of times) next = Math.min(next, t > now ? t : now + 1);
+  for (const t of times) if (t > now) next = Math.min(next, t);
   return Number.isFinite(next) ? next : null;
 };
 
