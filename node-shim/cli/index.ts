@@ -15,6 +15,7 @@ import { registerShadowReport } from "./shadow-report.js";
 import { registerMaintenance } from "./maintenance.js";
 import { registerOperation } from "./operation.js";
 import { registerPlan } from "./plan.js";
+import { registerReport } from "./report.js";
 import { registerStatus } from "./status.js";
 import { registerSwitchover } from "./switchover.js";
 import { registerToken } from "./token.js";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => {} });
   registerStatus(program);
   registerEvents(program);
+  registerReport(program);
   registerSwitchover(program);
   registerMaintenance(program);
   registerApply(program);

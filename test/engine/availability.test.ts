@@ -144,6 +144,7 @@ describe("availability ledger", () => {
     sim.beatsEvery("server2", t0, t0 + 20_000, 1000, 100);
     sim.at(t0 + 4500, () => {
       sim.up.delete("server1"); // nothing from it reaches the control plane
+      sim.keep.add("server1"); // its peer's promises keep its lease going
       sim.refuse.server2 = new Set(["server-api"]);
     });
     sim.at(t0 + 8999, () => sim.up.add("server1"));

@@ -43,8 +43,13 @@ export class AvailSim {
   up = new Set<string>();
   /** node -> groups it refuses grants for (a failsafe promise to their holder). */
   refuse: Record<string, Set<string>> = {};
+  /** Nodes whose leases their failsafe peers extend (kept past their end while cut off). */
+  keep = new Set<string>();
+  /** The shim's local lease margin. */
+  localMarginMs = 200;
   private seq: Record<string, number> = {};
-  private held: Record<string, Map<string, number>> = {};
+  /** What each node holds: group -> epoch and the end of its local lease (send time + TTL - margin). */
+  private held: Record<string, Map<string, { epoch: number; until: number }>> = {};
   private released: Record<string, GroupEpoch[]> = {};
   private queue: { at: number; order: number; fn: () => void }[] = [];
   private order = 0;
@@ -91,15 +96,17 @@ export class AvailSim {
   beat(node: string, now = this.now): void {
     if (!this.up.has(node)) return;
     const held = (this.held[node] ??= new Map());
+    // A lease that ran out on the node is gone (unless failsafe peers keep it going).
+    for (const [group, l] of [...held]) if (l.until <= now && !this.keep.has(node)) held.delete(group);
     const released = this.released[node] ?? [];
     this.released[node] = [];
-    const holding = [...held].map(([group, epoch]) => ({ group, epoch }));
+    const holding = [...held].map(([group, l]) => ({ group, epoch: l.epoch }));
     const request = { bootId: `${node}-boot`, seq: (this.seq[node] = (this.seq[node] ?? 0) + 1), probes: this.probes[node] ?? {}, holding, released, operations: [] };
     const reply = this.input({ type: "heartbeat", node, request }, now).reply!;
     // Told to release: drop the VIP, then report it in a heartbeat at once.
     for (const d of reply.desired.groups) {
       if (d.role === "release" && held.has(d.name)) {
-        const epoch = held.get(d.name)!;
+        const epoch = held.get(d.name)!.epoch;
         held.delete(d.name);
         this.at(now + this.react.releaseMs, () => {
           (this.released[node] ??= []).push({ group: d.name, epoch });
@@ -110,8 +117,8 @@ export class AvailSim {
     let took = false;
     for (const g of reply.grants) {
       if (this.refuse[node]?.has(g.group)) continue;
-      if (held.get(g.group) !== g.epoch) took = true;
-      held.set(g.group, g.epoch);
+      if (held.get(g.group)?.epoch !== g.epoch) took = true;
+      held.set(g.group, { epoch: g.epoch, until: now + g.ttlMs - this.localMarginMs });
     }
     // A lease the reply does not renew ends on the node (at its end; here at once, which only matters for reports).
     for (const [group] of [...held]) if (!reply.grants.some((g) => g.group === group) && reply.desired.groups.find((d) => d.name === group)?.role !== "holder") held.delete(group);
