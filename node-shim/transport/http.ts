@@ -81,7 +81,9 @@ export class HttpTransport implements ControlPlaneTransport {
     this.stopped = true;
     if (this.wsTimer) clearTimeout(this.wsTimer);
     this.wsTimer = null;
-    this.ws?.removeAllListeners();
+    // A socket still connecting emits "error" when terminated: keep a listener so shutdown
+    // cannot raise an uncaught exception.
+    this.ws?.removeAllListeners().on("error", () => {});
     this.ws?.terminate();
     this.ws = null;
   }

@@ -79,9 +79,15 @@ export class WebSocketTransport implements ControlPlaneTransport {
     this.stopped = true;
     if (this.wsTimer) clearTimeout(this.wsTimer);
     this.wsTimer = null;
-    this.ws?.removeAllListeners();
-    this.ws?.terminate();
+    const ws = this.ws;
     this.ws = null;
+    if (ws) {
+      ws.removeAllListeners();
+      // Terminating a socket still connecting emits "error" (closed before the connection was
+      // established): with the listeners gone that would be an uncaught exception at shutdown.
+      ws.on("error", () => {});
+      ws.terminate();
+    }
     this.open = false;
     this.failAll("transport stopped");
   }
