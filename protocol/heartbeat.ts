@@ -7,6 +7,7 @@
 // correlated by `seq`); the rule is the same on both. A desired-state push carries no lease: it
 // tells the shim to heartbeat now. A pushed grant counts as a reply to a heartbeat already sent.
 import { z } from "zod";
+import { LimitRefusal, LimitsReport } from "./limits.js";
 import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
 
 /**
@@ -149,6 +150,26 @@ export const ApplyError = z.strictObject({
 });
 export type ApplyError = z.infer<typeof ApplyError>;
 
+/**
+ * The control plane did not answer this node for a while (two or more heartbeats in a row failed):
+ * sent with every heartbeat until one is answered, so the control plane records the outage as the
+ * node saw it. Times are ms before this heartbeat was sent, on the node's monotonic clock.
+ */
+export const OutageReport = z.strictObject({
+  /** The same for every report of one outage (the seq of its first failed heartbeat). */
+  id: z.number().int().min(0),
+  /** When the first failed heartbeat was sent. */
+  fromAgoMs: z.number().int().min(0),
+  /** Heartbeats that failed, and how the last one failed. */
+  failures: z.number().int().min(0),
+  lastError: z.string().max(300),
+  /** Groups this node held when the outage began: kept throughout (on failsafe promises), or lost when its lease ended. */
+  held: z
+    .array(z.strictObject({ group: Name, epoch: z.number().int().min(0), keptOnPromises: z.boolean(), lostAgoMs: z.number().int().min(0).optional() }))
+    .max(64),
+});
+export type OutageReport = z.infer<typeof OutageReport>;
+
 export const HeartbeatRequest = z.strictObject({
   /** Protocol version the shim speaks; absent: 1 (shims from before versioning). */
   protocol: z.number().int().min(1).max(1000).optional(),
@@ -166,6 +187,12 @@ export const HeartbeatRequest = z.strictObject({
   observed: z.array(ObservedVip).max(64).optional(),
   /** Results of operations the control plane asked this node to run. */
   operations: z.array(OperationResult).max(64).default([]),
+  /** What this node's local limits allow (optional: older shims do not send it). */
+  limits: LimitsReport.optional(),
+  /** Desired state and operations this node refused because its local limits do not allow them. */
+  limitRefusals: z.array(LimitRefusal).max(64).optional(),
+  /** The control plane did not answer this node for a while; this heartbeat is the first it may get. */
+  outage: OutageReport.optional(),
   /** Apply failures that persist right now (optional: older shims do not send it). */
   applyErrors: z.array(ApplyError).max(32).optional(),
   shimVersion: z.string().max(64).optional(),

@@ -1,6 +1,7 @@
 // GET /v1/clusters/:id/status: what the cluster's Durable Object knows right now.
 import { z } from "zod";
 import { ApplyError } from "./heartbeat.js";
+import { LimitRefusal, LimitsReport } from "./limits.js";
 
 /**
  * ok: held by a fit holder. waiting: never held, its members have not reported yet (setup).
@@ -45,6 +46,10 @@ export const NodeStatus = z.object({
   heard: z.boolean().optional(),
   /** Changes the node's shim keeps failing to apply (persistent ones only). */
   applyErrors: z.array(ApplyError).optional(),
+  /** What the node's local limits allow for VIPs, as it last reported (absent until it does). */
+  limits: LimitsReport.optional(),
+  /** What the node refuses now as outside its local limits (absent when nothing). */
+  limitRefusals: z.array(LimitRefusal).optional(),
 });
 export type NodeStatus = z.infer<typeof NodeStatus>;
 

@@ -13,6 +13,7 @@ import { ApiError } from "../http/problem.js";
 import { newId, newToken, sha256Hex } from "../http/tokens.js";
 import { issuesToErrors } from "../http/validation.js";
 import { specUrlProblems } from "../net/url-policy.js";
+import { specLimitProblems } from "../engine/limits.js";
 import { sealSpec } from "../secrets/spec-secrets.js";
 import { isYamlRequest, YAML_MEDIA, yamlSpecBody } from "../http/yaml-body.js";
 import { type App, problemResponse, SECURITY } from "./app.js";
@@ -158,6 +159,7 @@ export function registerClusters(app: App): void {
         200: { description: "new spec version; tokens for nodes the spec added", content: { "application/json": { schema: ClusterCreated } } },
         400: problemResponse("invalid spec"),
         404: problemResponse("no such cluster"),
+        409: problemResponse("a group's VIP would lie outside the local limits every member reported"),
         412: problemResponse("If-Match does not match the current version"),
         428: problemResponse("If-Match is missing"),
       },
@@ -181,6 +183,15 @@ export function registerClusters(app: App): void {
       // A credential sent back as REDACTED keeps the stored one.
       const spec = await sealSpec(c.env, id, parsed, row.specParsed);
       if (spec.name !== row.name) throw new ApiError(400, "Invalid cluster spec", { errors: [{ path: "spec.name", message: `a cluster cannot be renamed (is '${row.name}')` }] });
+      // Before anything is stored: a VIP no member of its group would accept (their local limits,
+      // as they reported them) is refused here rather than by every node.
+      const outside = specLimitProblems(row.specParsed, spec, await (await clusterStub(c.env, id)).nodeLimits());
+      if (outside.length > 0) {
+        throw new ApiError(409, "Outside the nodes' local limits", {
+          detail: `${outside.length} group(s) would get a VIP that none of their members' local limits allow; nothing was stored (${outside.map((o) => o.message).join(" | ")})`,
+          errors: outside.map((o) => ({ path: `spec.groups[${o.group}].${o.field}`, message: o.message })),
+        });
+      }
       const oldNames = new Set(row.specParsed.nodes.map((n) => n.name));
       const newNames = new Set(spec.nodes.map((n) => n.name));
       const added = [...newNames].filter((n) => !oldNames.has(n));

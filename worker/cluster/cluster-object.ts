@@ -11,6 +11,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { type HeartbeatReply, HeartbeatRequest, OLDEST_PROTOCOL_VERSION, type PushedGrants, SocketHeartbeat, type WatchMessage } from "../../protocol/heartbeat.js";
+import type { LimitsReport } from "../../protocol/limits.js";
 import type { ClusterSpec } from "../../protocol/spec.js";
 import { enqueueEvents } from "../alerts/consumer.js";
 import type { AlertEvent } from "../alerts/types.js";
@@ -279,6 +280,12 @@ export class ClusterObject extends DurableObject<Env> {
     this.usage.rpcCalls++;
     if (!this.engine) return null;
     return { ...statusView(this.engine, Date.now()), storage: { ...this.counters }, usage: { ...this.usage }, alarmAt: this.alarmAt };
+  }
+
+  /** Each node's local limits as it last reported them (the API checks a spec change against them). */
+  async nodeLimits(): Promise<Record<string, LimitsReport>> {
+    this.usage.rpcCalls++;
+    return this.engine?.persisted.limits ?? {};
   }
 
   /** Shadow mode's ledger, judged now. */

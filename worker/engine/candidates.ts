@@ -2,6 +2,7 @@
 // fit by the group's mode; ordered by the mode's preference, then priority, then spec order. Pure.
 import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
 import { nodeSpec } from "./lease-rules.js";
+import { limitsHold } from "./limits.js";
 import { isAlive, secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
 import type { Hold } from "./modes/types.js";
@@ -19,6 +20,9 @@ export function whyNotCandidateHold(s: EngineState, group: GroupSpec, node: stri
     if (rt?.lastBeatAt != null) return unfit(`${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`);
     return unfit(s.persisted.heard.includes(node) ? `${node} has not sent a heartbeat since the control plane started` : `${node} has not sent a heartbeat`);
   }
+  // The node's own limits do not let it hold this VIP (it said so, or its reported limits say so).
+  const refused = limitsHold(s, group, node);
+  if (refused) return unfit(refused);
   const report = rt?.probes[group.name];
   if (!report) return unfit(`${node} has not reported its ${group.name} probe yet`);
   if (!report.healthy) return unfit(`${node}'s probe for ${group.name} is failing${report.detail ? ` (${report.detail})` : ""}`);

@@ -5,6 +5,8 @@ import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
 import type { StepCtx } from "./context.js";
 import { noteHolding } from "./ledger.js";
+import { onLimits } from "./limits.js";
+import { onOutage } from "./outage.js";
 import { groupSpec, nodeSpec } from "./lease-rules.js";
 import { secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
@@ -51,6 +53,9 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     }
   }
   onApplyErrors(ctx, node, req.applyErrors ?? []);
+  // Before releases: a group released because the node refuses it must not go straight back to it.
+  onLimits(ctx, node, req.limits, req.limitRefusals ?? []);
+  onOutage(ctx, node, req.bootId, req.outage);
   noteHolding(ctx, node, req.holding);
   // Releases confirmed at the current epoch free the group at once (planned switchover, drain).
   for (const r of req.released) {

@@ -22,6 +22,7 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   fresh.ledger = old.ledger;
   fresh.drills = Object.fromEntries(Object.entries(old.drills).filter(([g]) => g in fresh.groups));
   fresh.heard = old.heard.filter((n) => input.spec.nodes.some((x) => x.name === n));
+  if (old.limits) fresh.limits = Object.fromEntries(Object.entries(old.limits).filter(([n]) => input.spec.nodes.some((x) => x.name === n)));
   // Reported conditions carry over while their group or node is still there (the key ends in it).
   const names = new Set([...input.spec.groups.map((g) => g.name), ...input.spec.nodes.map((n) => n.name)]);
   fresh.notes = Object.fromEntries(Object.entries(old.notes).filter(([k]) => names.has(k.slice(k.lastIndexOf(":") + 1))));

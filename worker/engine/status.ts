@@ -80,6 +80,9 @@ export function statusView(s: EngineState, now: number): ClusterStatus {
         heard: p.heard.includes(n.name),
         applyErrors: persistentApplyErrors(s, n.name, now),
       };
+      const limits = p.limits?.[n.name];
+      if (limits) view.limits = limits;
+      if (rt?.limitRefusals.length) view.limitRefusals = rt.limitRefusals;
       const c = p.computes[n.name];
       if (c) view.computePhase = c.detail ? `${c.phase} (${c.detail})` : c.phase;
       return view;

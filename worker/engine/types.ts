@@ -3,6 +3,7 @@
 // reads a clock or draws random numbers. All times are milliseconds on the Durable Object's clock.
 import type { ClusterSpec } from "../../protocol/spec.js";
 import type { RunOperation } from "../../protocol/api.js";
+import type { LimitRefusal, LimitsReport } from "../../protocol/limits.js";
 import type { ApplyError, HeartbeatReply, HeartbeatRequest, MysqlReport, Operation, ProbeReport, PushedGrants } from "../../protocol/heartbeat.js";
 import type { ShadowState } from "./shadow.js";
 import type { DrillState } from "./drills.js";
@@ -36,6 +37,8 @@ export interface PersistedState {
   ledger: Record<string, GroupLedger>;
   /** Failover drills per group: the last one and the one under way (drills.ts). */
   drills: Record<string, DrillState>;
+  /** Each node's local limits as it last reported them (limits.ts); absent before the first report. */
+  limits?: Record<string, LimitsReport>;
 }
 
 /** A snapshot as stored by an older version (before `heard`, `notes`, `ledger`, `drills` were persisted). */
@@ -78,6 +81,10 @@ export interface NodeRuntime {
    * each: one still reported APPLY_PERSIST_MS later is persistent (an event, and status shows it).
    */
   applyErrors: Record<string, { error: ApplyError; firstSeenAt: number }>;
+  /** What the node refused as outside its local limits, as its last heartbeat said (limits.ts). */
+  limitRefusals: LimitRefusal[];
+  /** The control-plane outage this node reported last (`bootId:id`), so it is recorded once (outage.ts). */
+  outageSeen: string | null;
 }
 
 export interface GroupRuntime {
