@@ -199,10 +199,12 @@ export const PolicySpec = z.strictObject({
   /** Compute nodes silent this long are declared dead (then fenced, then evacuated). */
   deadAfterMs: z.number().int().min(1000).max(3_600_000).default(15_000),
   /**
-   * Failsafe mode (DESIGN.md): a holder that cannot reach the control plane keeps its groups past
-   * its lease only while every peer server promises not to take them (shim config `failsafe`).
+   * Failsafe mode (README, "How it stays split-brain safe"): a holder that cannot reach the control
+   * plane keeps its groups past its lease only while every other member promises not to take them.
+   * Unset: on whenever a group has two or more members (see failsafeOn), so an outage of a hosted
+   * control plane moves no VIP; false turns it off.
    */
-  failsafe: z.boolean().default(false),
+  failsafe: z.boolean().optional(),
   /**
    * Shadow mode (README, "Moving from keepalived"): the control plane decides as usual but the
    * shims act on nothing; they report which host has each VIP (the HA system already in place,
@@ -404,6 +406,14 @@ export function validateSpec(input: unknown, locate?: Locate): SpecResult {
       return { path: formatPath(i.path), message: i.message, ...(at ? { line: at.line, column: at.column } : {}) };
     }),
   };
+}
+
+/**
+ * Failsafe is on: as the policy says, or, unset, when some group has two or more members (a
+ * group with one member has no peer to promise anything, so there is nothing to turn on).
+ */
+export function failsafeOn(spec: ClusterSpec): boolean {
+  return spec.policy.failsafe ?? spec.groups.some((g) => groupMembers(spec, g).length >= 2);
 }
 
 /** Members of a group, resolved (defaults to every server node, in spec order). */

@@ -90,4 +90,13 @@ describe("desired state", () => {
     expect(pushes(r)).toEqual(["server1", "server2", "server3", "node1"]);
     expect(desiredFor(sh.state, "node1", 100).specVersion).toBe(2);
   });
+  it("failsafe is on by default when a group has two or more members, off when no group has, and as the policy says when set", () => {
+    const two = smallSpec();
+    expect(two.policy.failsafe).toBeUndefined();
+    expect(desiredFor(new Shell(two).state, "server1", 0).failsafe).toBe(true);
+    const alone = smallSpec({ groups: [{ ...API_GROUP, members: ["server1"] }] });
+    expect(desiredFor(new Shell(alone).state, "server1", 0).failsafe).toBe(false);
+    expect(desiredFor(new Shell(smallSpec({ policy: { failsafe: false } })).state, "server1", 0).failsafe).toBe(false);
+    expect(desiredFor(new Shell(smallSpec({ policy: { failsafe: true }, groups: [{ ...API_GROUP, members: ["server1"] }] })).state, "server1", 0).failsafe).toBe(true);
+  });
 });

@@ -1,7 +1,7 @@
 // What one node should do right now: per group its role (holder / release / standby), the epoch,
 // mode extras (the director's real servers, mysql settings), and operations to run. Pure.
 import type { DesiredGroup, DesiredState, Operation } from "../../protocol/heartbeat.js";
-import { groupMembers } from "../../protocol/spec.js";
+import { failsafeOn, groupMembers } from "../../protocol/spec.js";
 import { operationsFor } from "./compute.js";
 import { MODES } from "./modes/index.js";
 import { requestedOperationsFor } from "./operations.js";
@@ -42,7 +42,7 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
     maintenance: p.maintenance || p.nodeMaintenance.includes(node),
     groups,
     operations,
-    failsafe: p.spec.policy.failsafe,
+    failsafe: failsafeOn(p.spec),
   };
 }
 
