@@ -18,7 +18,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { z } from "zod";
 import type { HeartbeatRequestInput } from "../../protocol/heartbeat.js";
-import { api, createCluster, loadSpecFile, REPO_ROOT, startControlPlane } from "../support/control-plane.js";
+import { createCluster, loadSpecFile, REPO_ROOT, startControlPlane } from "../support/control-plane.js";
 import { PLAN_BASE_USD_PER_MONTH, PRICES, PRICES_READ_ON, type PriceKey, SELF_HOSTED } from "./prices.js";
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 50);
@@ -55,7 +55,6 @@ const Usage = z.object({
   heartbeatsSocket: z.number(),
 });
 type Usage = z.infer<typeof Usage>;
-const StatusUsage = z.object({ usage: Usage });
 
 /** CPU seconds used so far by the workerd processes of the control plane's process group. */
 function workerdCpuSeconds(pgid: number): number {
@@ -188,11 +187,19 @@ try {
     return { state, done: () => Promise.all(loops) };
   }
 
+  /** Every object's counters and the Worker's request count, in one bench-only request (retried: the machine is busy). */
   async function snapshot(ids: string[]) {
-    const perCluster = new Map<string, Usage>();
-    for (const id of ids) perCluster.set(id, StatusUsage.parse(await api(cp.url, cp.adminToken, "GET", `/v1/clusters/${id}/status`)).usage);
-    const worker = z.object({ workerRequests: z.number() }).parse(await api(cp.url, cp.adminToken, "GET", "/v1/bench/usage"));
-    return { perCluster, workerRequests: worker.workerRequests, cpu: workerdCpuSeconds(cp.pid), at: performance.now() };
+    const Snapshot = z.object({ workerRequests: z.number(), clusters: z.record(z.string(), Usage) });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await fetch(`${cp.url}/v1/bench/usage?clusters=${ids.join(",")}`, { headers: { authorization: `Bearer ${cp.adminToken}` }, signal: AbortSignal.timeout(60_000) });
+        const s = Snapshot.parse(await res.json());
+        return { perCluster: new Map(Object.entries(s.clusters)), workerRequests: s.workerRequests, cpu: workerdCpuSeconds(cp.pid), at: performance.now() };
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        process.stderr.write(`usage snapshot failed (${(err as Error).message}); again\n`);
+      }
+    }
   }
 
   interface Measured {
@@ -250,10 +257,10 @@ try {
         counted++;
         for (const k of Object.keys(sum) as (keyof Usage)[]) sum[k] += u1[k] - u0[k];
       }
-      // The bench's own status reads in the second snapshot: one RPC and one Worker request per cluster
-      // (the usage read itself is not counted).
+      // The bench's own status read of each object in the first snapshot is one RPC within the window
+      // (the usage route itself is not counted as a Worker request).
       sum.rpcCalls -= counted;
-      const workerRequests = b.workerRequests - a.workerRequests - ids.length;
+      const workerRequests = b.workerRequests - a.workerRequests;
       const cpuMs = (b.cpu - a.cpu) * 1000;
       const beatsCounted = sum.heartbeatsHttp + sum.heartbeatsSocket;
       // CPU per heartbeat: on the socket it is the object's work alone; over HTTP the rest is the Worker's.
