@@ -196,8 +196,8 @@ try {
         const s = Snapshot.parse(await res.json());
         return { perCluster: new Map(Object.entries(s.clusters)), workerRequests: s.workerRequests, cpu: workerdCpuSeconds(cp.pid), at: performance.now() };
       } catch (err) {
+        process.stderr.write(`usage snapshot failed (${(err as Error).message})\n${cp.logTail(20)}\n`);
         if (attempt >= 3) throw err;
-        process.stderr.write(`usage snapshot failed (${(err as Error).message}); again\n`);
       }
     }
   }
@@ -221,34 +221,29 @@ try {
     const nodes = nodesByPolicy.get(p.name)!;
     const ids = clustersByPolicy.get(p.name)!;
     for (const transport of ["websocket", "http"] as const) {
+      if (process.env.BENCH_ONLY && process.env.BENCH_ONLY !== `${p.name} ${transport}`) continue;
       const note = (what: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${p.name} ${transport}: ${what}\n`);
       if (transport === "websocket") {
         note(`connecting ${nodes.length} sockets`);
         await Promise.all(nodes.map(connect));
       }
       note(`${WARMUP} s warm-up`);
-      const warm = drive(nodes, transport, p.heartbeatIntervalMs);
-      await sleep(WARMUP * 1000);
-      // The counters are read with the load paused for a moment (shorter than a node takes to
-      // count as late): a loaded local workerd answers a read too slowly otherwise.
-      warm.state.stop = true;
-      await warm.done();
-      const a = await snapshot(ids);
-      note(`measuring ${SECONDS} s`);
-      const started = performance.now();
       const run = drive(nodes, transport, p.heartbeatIntervalMs);
+      await sleep(WARMUP * 1000);
+      note(`measuring ${SECONDS} s`);
+      const a = await snapshot(ids);
+      const okBefore = run.state.ok;
+      const failedBefore = run.state.failed;
       await sleep(SECONDS * 1000);
+      const b = await snapshot(ids);
+      const heartbeats = run.state.ok - okBefore;
+      const failed = run.state.failed - failedBefore;
       run.state.stop = true;
       await run.done();
-      const stoppedAt = performance.now();
-      // Replies still on their way are counted by the objects; give them a moment.
-      await sleep(Math.min(2000, p.heartbeatIntervalMs));
-      const b = await snapshot(ids);
-      const heartbeats = run.state.ok;
-      const failed = run.state.failed;
+      await sleep(500);
       if (transport === "websocket") for (const n of nodes) n.ws?.close(1000, "phase over");
 
-      const seconds = (stoppedAt - started) / 1000;
+      const seconds = (b.at - a.at) / 1000;
       const sum: Usage = { rpcCalls: 0, fetches: 0, wsMessagesIn: 0, alarms: 0, rowsWritten: 0, d1RowsWritten: 0, queueMessages: 0, heartbeatsHttp: 0, heartbeatsSocket: 0 };
       let restarted = 0;
       let counted = 0;
