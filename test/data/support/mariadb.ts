@@ -64,7 +64,8 @@ export interface MariaOptions {
   semiSyncTimeoutMs?: number;
   /** rpl_semi_sync_master_wait_no_slave (default ON). */
   waitNoSlave?: boolean;
-  /** Galera: wsrep settings replace replication (see galera.ts). */
+  /** Galera node: wsrep settings (extraArgs) replace binlog replication (see galera.ts). */
+  galera?: boolean;
   extraArgs?: string[];
 }
 
@@ -93,18 +94,13 @@ export class MariaInstance {
 
   /** Start mariadbd; `readOnly` as an old writer rejoins (never writable before the control plane says so). */
   async start(readOnly: boolean): Promise<void> {
-    const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
+    // Galera's rsync SST daemon drops to `nobody` when started by root: a Galera node runs as
+    // Debian's mysql user instead, owning its directory.
+    const asRoot = process.getuid?.() !== 0 ? [] : this.opts.galera ? ["--user=mysql"] : ["--user=root"];
+    if (this.opts.galera && process.getuid?.() === 0) await exec("chown", ["-R", "mysql:mysql", this.dir]);
     const o = this.opts;
     const semi = o.semiSync ?? true;
-    const args = [
-      "--no-defaults",
-      `--datadir=${this.datadir}`,
-      `--socket=${this.socket}`,
-      `--pid-file=${join(this.dir, "mysqld.pid")}`,
-      `--port=${this.port}`,
-      `--bind-address=${o.ns ? "0.0.0.0" : "127.0.0.1"}`,
-      "--skip-name-resolve",
-      `--server-id=${this.serverId}`,
+    const replication = [
       `--gtid-domain-id=${o.domainId ?? 0}`,
       "--gtid-strict-mode=ON",
       "--log-bin=binlog",
@@ -124,6 +120,17 @@ export class MariaInstance {
       // Apply in parallel what the writer committed in parallel, or the standby's SQL thread falls
       // seconds behind 8 writing connections and every promotion waits for it.
       "--slave-parallel-threads=4",
+    ];
+    const args = [
+      "--no-defaults",
+      `--datadir=${this.datadir}`,
+      `--socket=${this.socket}`,
+      `--pid-file=${join(this.dir, "mysqld.pid")}`,
+      `--port=${this.port}`,
+      `--bind-address=${o.ns ? "0.0.0.0" : "127.0.0.1"}`,
+      "--skip-name-resolve",
+      `--server-id=${this.serverId}`,
+      ...(o.galera ? [] : replication),
       "--innodb-buffer-pool-size=32M",
       "--innodb-log-file-size=16M",
       "--performance-schema=OFF",
@@ -137,7 +144,7 @@ export class MariaInstance {
     const child = o.ns ? spawn("ip", ["netns", "exec", o.ns, BIN.server, ...args], { stdio: ["ignore", "pipe", "pipe"] }) : spawn(BIN.server, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     this.output = "";
-    const keep = (d: Buffer) => (this.output = (this.output + String(d)).slice(-6000));
+    const keep = (d: Buffer) => (this.output = (this.output + String(d)).slice(-30_000));
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
     const deadline = performance.now() + 30_000;

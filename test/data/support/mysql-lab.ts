@@ -14,6 +14,7 @@ import { createLocalCluster, type LocalControlPlane } from "../../shim/support/c
 import { CutProxy } from "../../shim/support/cut-proxy.js";
 import { NetnsLab, NetnsRunner } from "../../shim/support/netns.js";
 import { DataCluster, waitFor } from "./cluster.js";
+import { type GaleraCluster, startGalera } from "./galera.js";
 import { AGENT, APP, type DualMaster, type MariaInstance, type MariaOptions, readOnlyOf, REPL, seqsOn, startDualMaster } from "./mariadb.js";
 
 export const NET = "10.231.70";
@@ -28,7 +29,7 @@ export interface LabPolicy {
 }
 export const LAB_POLICY: LabPolicy = { heartbeatIntervalMs: 500, leaseTtlMs: 2000, driftMarginMs: 300, probeIntervalMs: 200 };
 
-export function mysqlSpec(name: string, mysql: { promoteOnPossibleLoss?: boolean } = {}, p = LAB_POLICY): ClusterSpecInput {
+export function mysqlSpec(name: string, mysql: { promoteOnPossibleLoss?: boolean; topology?: "dual-master" | "galera" } = {}, p = LAB_POLICY): ClusterSpecInput {
   return {
     apiVersion: "chime-ha/v1",
     name,
@@ -47,7 +48,7 @@ export function mysqlSpec(name: string, mysql: { promoteOnPossibleLoss?: boolean
         interface: "eth0",
         ports: [{ port: 3306 }],
         probe: { type: "mysql", intervalMs: p.probeIntervalMs, timeoutMs: 500, fall: 2, rise: 1, maxLagSeconds: 5 },
-        mysql: { promoteOnPossibleLoss: mysql.promoteOnPossibleLoss ?? false },
+        mysql: { topology: mysql.topology ?? "dual-master", promoteOnPossibleLoss: mysql.promoteOnPossibleLoss ?? false },
       },
     ],
   };
@@ -136,6 +137,7 @@ export function captureShimLog(): void {
 /** The namespaces, built once per suite or benchmark; each scenario gets fresh servers and shims. */
 export class MysqlLab {
   readonly lab: NetnsLab;
+  private runs = 0;
 
   constructor(
     readonly cp: LocalControlPlane,
@@ -144,25 +146,26 @@ export class MysqlLab {
     this.lab = new NetnsLab(prefix, NET);
   }
 
-  async build(): Promise<void> {
+  /** s1, s2, the client, and (Galera) the arbitrator's host. */
+  async build(arbitrator = false): Promise<void> {
     await this.lab.createBridge();
     await this.lab.addHost("s1", 11);
     await this.lab.addHost("s2", 12);
     await this.lab.addHost("client", 50);
+    if (arbitrator) await this.lab.addHost("arb", 13);
   }
 
-  ns(host: "s1" | "s2" | "client"): string {
+  ns(host: "s1" | "s2" | "client" | "arb"): string {
     return this.lab.host(host).ns;
   }
 
-  /** A partition between the two servers (both directions), or its end. */
-  async partition(on: boolean): Promise<void> {
+  /** s1 cut off from the other servers (and the arbitrator) in both directions, or its end. */
+  async partition(on: boolean, peers = [`${NET}.12`]): Promise<void> {
     const ns = this.ns("s1");
     if (!on) return void (await this.lab.inNs(ns, "nft", ["delete", "table", "inet", "chdpart"]).catch(() => undefined));
-    const peer = `${NET}.12`;
-    for (const cmd of ["add table inet chdpart", "add chain inet chdpart in { type filter hook input priority 0 ; }", "add chain inet chdpart out { type filter hook output priority 0 ; }", `add rule inet chdpart in ip saddr ${peer} drop`, `add rule inet chdpart out ip daddr ${peer} drop`]) {
-      await this.lab.inNs(ns, "nft", cmd.split(" "));
-    }
+    const cmds = ["add table inet chdpart", "add chain inet chdpart in { type filter hook input priority 0 ; }", "add chain inet chdpart out { type filter hook output priority 0 ; }"];
+    for (const peer of peers) cmds.push(`add rule inet chdpart in ip saddr ${peer} drop`, `add rule inet chdpart out ip daddr ${peer} drop`);
+    for (const cmd of cmds) await this.lab.inNs(ns, "nft", cmd.split(" "));
   }
 
   async setLink(host: "s1" | "s2", up: boolean): Promise<void> {
@@ -170,6 +173,28 @@ export class MysqlLab {
   }
 
   /** Undo what a scenario left in the namespaces: VIPs, partitions, links. */
+  /** A Galera cluster (db1 in s1, db2 in s2, garbd in arb) with the writer VIP on server1. */
+  async galeraScenario(name: string): Promise<Scenario> {
+    await this.reset();
+    const gc = await startGalera({ nsA: this.ns("s1"), ipA: `${NET}.11`, nsB: this.ns("s2"), ipB: `${NET}.12`, nsArb: this.ns("arb"), ipArb: `${NET}.13` });
+    let made: { id: string; tokens: Record<string, string> };
+    try {
+      made = await createLocalCluster(this.cp, "dblab", mysqlSpec(`${name}-${++this.runs}`, { topology: "galera" }));
+    } catch (err) {
+      await gc.cleanup();
+      throw err;
+    }
+    const sc = new Scenario(this, gc, new DataCluster(this.cp, made.id, made.tokens));
+    sc.galera = gc;
+    try {
+      await sc.startShims();
+    } catch (err) {
+      await sc.cleanup();
+      throw err;
+    }
+    return sc;
+  }
+
   async reset(): Promise<void> {
     for (const h of ["s1", "s2"] as const) {
       await this.setLink(h, true);
@@ -190,8 +215,15 @@ export class MysqlLab {
       a: { ...opts.a, ns: this.ns("s1"), ip: `${NET}.11` },
       b: { ...opts.b, ns: this.ns("s2"), ip: `${NET}.12` },
     });
-    const { id, tokens } = await createLocalCluster(this.cp, "dblab", mysqlSpec(name, { promoteOnPossibleLoss: opts.promoteOnPossibleLoss }));
-    const sc = new Scenario(this, dm, new DataCluster(this.cp, id, tokens));
+    let made: { id: string; tokens: Record<string, string> };
+    try {
+      // Cluster names are unique per site: one per run.
+      made = await createLocalCluster(this.cp, "dblab", mysqlSpec(`${name}-${++this.runs}`, { promoteOnPossibleLoss: opts.promoteOnPossibleLoss }));
+    } catch (err) {
+      await dm.cleanup();
+      throw err;
+    }
+    const sc = new Scenario(this, dm, new DataCluster(this.cp, made.id, made.tokens));
     try {
       if (opts.cutProxyForServer1) {
         sc.proxy = new CutProxy("127.0.0.1", Number(new URL(this.cp.url).port));
@@ -208,6 +240,7 @@ export class MysqlLab {
 
 /** One scenario's servers, shims, load and sampler. */
 export class Scenario {
+  galera: GaleraCluster | null = null;
   proxy: CutProxy | null = null;
   proxyUrl = "";
   load: VipLoad | null = null;

@@ -6,7 +6,7 @@
 import type { EventRow } from "../../../protocol/api.js";
 import { waitFor } from "./cluster.js";
 import { readOnlyOf, seqsOn } from "./mariadb.js";
-import { clock, type MysqlLab, type SamplerSummary, type Scenario } from "./mysql-lab.js";
+import { clock, type MysqlLab, NET, type SamplerSummary, type Scenario } from "./mysql-lab.js";
 
 export interface Run {
   scenario: string;
@@ -271,6 +271,59 @@ export async function controlSemiSyncOff(lab: MysqlLab): Promise<Run> {
     const g = await sc.cl.group("mysql");
     const lost = await sc.lost(sc.dm.b);
     return await finish(sc, "control: semi-sync off, standby lagging, promoteOnPossibleLoss", { promoted: g.holder === "server2", refused: null, unavailableMs: Math.round(first.at - t0), lost: lost.length, rate, sampler, facts: await sc.timeline(t0) });
+  } finally {
+    await sc.cleanup();
+  }
+}
+
+/** Galera: the writer node fails one way or another; the writer VIP goes to the other Synced node in the Primary component. */
+export async function galeraFault(lab: MysqlLab, fault: "kill" | "stop" | "partition"): Promise<Run> {
+  const sc = await lab.galeraScenario(`galera-${fault}`);
+  const gc = sc.galera!;
+  try {
+    const { rate } = await sc.startLoad();
+    const t0 = clock();
+    if (fault === "kill") await sc.dm.a.kill();
+    else if (fault === "stop") sc.dm.a.pause(true);
+    else await lab.partition(true, [`${NET}.12`, `${NET}.13`]);
+    const first = await waitFor("an insert acknowledged by db2 through the VIP", async () => sc.firstAckAfter(t0, 2), 30_000, 10);
+    await sleep(1000);
+    const sampler = await sc.stopLoad();
+    const g = await sc.cl.group("mysql");
+    const lost = await sc.lost(sc.dm.b);
+    const facts = { holder: g.holder, ...(await sc.timeline(t0)), db2: await gc.state(sc.dm.b), clusterSize: await gc.size(sc.dm.b), db1: fault === "stop" ? "stopped" : await gc.state(sc.dm.a) };
+    const names = { kill: "galera: writer node's mariadbd SIGKILL", stop: "galera: writer node's mariadbd SIGSTOP (hung)", partition: "galera: writer node partitioned from the other node and garbd" };
+    return await finish(sc, names[fault], { promoted: g.holder === "server2", refused: null, unavailableMs: Math.round(first.at - t0), lost: lost.length, rate, sampler, facts, faultAt: t0 });
+  } finally {
+    if (fault === "stop") sc.dm.a.pause(false);
+    if (fault === "partition") await lab.partition(false);
+    await sc.cleanup();
+  }
+}
+
+/** Galera: a desynced (donor) node is never given the writer VIP, even when the writer dies; once Synced again it is. */
+export async function galeraDesynced(lab: MysqlLab): Promise<Run & { heldBack: { ms: number; holder: string | null; reason: string; db2: string | null; acksOnDb2: boolean } }> {
+  const sc = await lab.galeraScenario("galera-desync");
+  const gc = sc.galera!;
+  try {
+    const { rate } = await sc.startLoad();
+    await sc.dm.b.sql("SET GLOBAL wsrep_desync = ON");
+    await waitFor("server2 reported not Synced", async () => /Donor\/Desynced/.test((await sc.cl.status()).nodes.find((n) => n.name === "server2")?.probes.mysql?.detail ?? ""), 10_000, 50);
+    const t0 = clock();
+    await sc.dm.a.kill();
+    await sleep(3000);
+    const group = await sc.cl.group("mysql");
+    const why = group.members?.find((m) => m.node === "server2")?.why ?? "";
+    const heldBack = { ms: 3000, holder: group.holder, reason: why, db2: await gc.state(sc.dm.b), acksOnDb2: sc.firstAckAfter(t0, 2) !== null };
+    const t1 = clock();
+    await sc.dm.b.sql("SET GLOBAL wsrep_desync = OFF");
+    const first = await waitFor("an insert acknowledged by db2 once it is Synced", async () => sc.firstAckAfter(t1, 2), 30_000, 10);
+    await sleep(500);
+    const sampler = await sc.stopLoad();
+    const lost = await sc.lost(sc.dm.b);
+    const g = await sc.cl.group("mysql");
+    const run = await finish(sc, "galera: the other node desynced (donor) when the writer dies", { promoted: g.holder === "server2", refused: null, unavailableMs: Math.round(first.at - t0), lost: lost.length, rate, sampler, facts: { heldBack, resyncedToFirstAckMs: Math.round(first.at - t1) }, faultAt: t0 });
+    return { ...run, heldBack: { ...heldBack } };
   } finally {
     await sc.cleanup();
   }

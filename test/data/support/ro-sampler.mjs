@@ -20,8 +20,9 @@ process.stdin.on("data", (d) => {
 
 async function read(i) {
   try {
+    // A hung server (SIGSTOP) must not hang the sampler: bounded connect and query.
     conns[i] ??= await mysql.createConnection({ socketPath: socks[i], user: "root", password: "", connectTimeout: 200 });
-    const [r] = await conns[i].query("SELECT @@global.read_only AS ro");
+    const [r] = await conns[i].query({ sql: "SELECT @@global.read_only AS ro", timeout: 200 });
     return { ro: Number(r[0].ro), at: now() };
   } catch {
     conns[i]?.destroy();
