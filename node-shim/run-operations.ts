@@ -18,12 +18,13 @@ export class OperationsRunner {
       this.started.add(op.id);
       const handler = operationHandlerFor(op.kind);
       log("operation started", { id: op.id, kind: op.kind });
-      const run = handler ? handler(op, this.ctx) : Promise.resolve({ ok: false, detail: `this shim cannot run '${op.kind}'` });
+      const run: Promise<Omit<OperationResult, "id">> = handler ? handler(op, this.ctx) : Promise.resolve({ ok: false, detail: `this shim cannot run '${op.kind}'` });
       void run
-        .catch((err: Error) => ({ ok: false, detail: `failed: ${err.message}` }))
+        .catch((err: Error): Omit<OperationResult, "id"> => ({ ok: false, detail: `failed: ${err.message}` }))
         .then((r) => {
           log("operation finished", { id: op.id, kind: op.kind, ok: r.ok, detail: r.detail });
-          this.onDone({ id: op.id, ok: r.ok, detail: r.detail });
+          // A bounded run (backfill) says how far it got: the control plane continues from there.
+          this.onDone({ id: op.id, ok: r.ok, detail: r.detail, ...(r.progress ? { progress: r.progress } : {}) });
         });
     }
   }

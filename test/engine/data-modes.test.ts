@@ -105,7 +105,7 @@ describe("influxdb-read", () => {
     const ev = d.events("influxdb.outage-window");
     expect(ev).toHaveLength(1);
     expect(ev[0]!.node).toBe("server1");
-    expect(ev[0]!.reason).toBe(`influxdb on server1 missed writes from ${isoTime(t0 + 1000)} to ${isoTime(t0 + 61_000)} (60.0 s); backfill it from the healthy peer`);
+    expect(ev[0]!.reason).toBe(`influxdb on server1 missed writes from ${isoTime(t0 + 1000)} to ${isoTime(t0 + 61_000)} (60.0 s); copying it back from a healthy peer`);
     expect(ev[0]!.incident).toBe(`influxdb-gap:influxdb:server1:${t0 + 1000}`);
     // No preemption: the VIP stays where it is.
     expect(d.holder("influxdb")).toBe("server2");

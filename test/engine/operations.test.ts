@@ -24,7 +24,7 @@ describe("operator-requested operations", () => {
     expect(r.effects.some((e) => e.type === "push" && e.node === "server2")).toBe(true);
     expect(d.events("operation.requested").map((e) => e.reason)).toEqual(["token:ops asked server2 to copy database chime from server1 for 60 s of missed writes (operation op-1-influxdb-backfill)"]);
     expect(ops(d, "server2", 100)).toEqual([
-      { id: "op-1-influxdb-backfill", kind: "influxdb-backfill", group: "influxdb", fromNode: "server1", fromUrl: "http://192.168.231.11:8086", database: "chime", startMs: 1_000, endMs: 61_000 },
+      { id: "op-1-influxdb-backfill", kind: "influxdb-backfill", group: "influxdb", fromNode: "server1", fromUrl: "http://192.168.231.11:8086", database: "chime", startMs: 1_000, endMs: 61_000, maxPoints: 200_000 },
     ]);
     expect(ops(d, "server1", 100)).toEqual([]);
     // A result from another node is ignored; the runner's result ends it, once.
@@ -33,7 +33,7 @@ describe("operator-requested operations", () => {
     d.beat("server2", 300, { probes: { influxdb: healthy }, operations: [{ id: "op-1-influxdb-backfill", ok: true, detail: "copied 110 points" }] });
     d.beat("server2", 400, { probes: { influxdb: healthy }, operations: [{ id: "op-1-influxdb-backfill", ok: false, detail: "late duplicate" }] });
     expect(ops(d, "server2", 400)).toEqual([]);
-    expect(d.events("operation.finished").map((e) => e.reason)).toEqual(["influxdb-backfill on server2 finished: copied 110 points (operation op-1-influxdb-backfill)"]);
+    expect(d.events("operation.finished").map((e) => e.reason)).toEqual(["influxdb-backfill on server2 finished: 0 points in 1 run; copied 110 points (operation op-1-influxdb-backfill)"]);
     expect(d.events("operation.failed")).toEqual([]);
   });
 

@@ -43,7 +43,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
       delete rt.downSince[name];
       if (group) {
         if (before) ctx.event("probe.recovered", "info", `${node}'s probe for ${name} is healthy again (${report.detail})`, { group: name, node, incident: `probe:${name}:${node}`, resolves: true });
-        ctx.effects.push(...(MODES[group.mode].onHealthChange?.({ group, node, healthy: true, since, now }) ?? []));
+        ctx.effects.push(...(MODES[group.mode].onHealthChange?.({ group, node, healthy: true, since, now, ctx }) ?? []));
       }
     } else if (!report.healthy && (before?.healthy ?? true)) {
       // The outage began after the probe's last success, which the report dates (at most a probe interval early).

@@ -51,6 +51,22 @@ export interface RequestedOperation {
   requestedAt: number;
   actor: string;
   detail?: string;
+  /** influxdb-backfill: the whole window and the progress of its bounded runs (one op per run). */
+  backfill?: BackfillProgress;
+}
+
+export interface BackfillProgress {
+  windowStartMs: number;
+  windowEndMs: number;
+  /** Points copied by the runs before this one. */
+  points: number;
+  /** This run's number (1 = first), and failed attempts of this run so far. */
+  run: number;
+  attempt: number;
+  /** The outage-window incident this backfill closes. */
+  incident?: string;
+  /** The first run's operation id: an operator's request is answered under it. */
+  first?: string;
 }
 
 export type ComputeState = {
@@ -62,6 +78,8 @@ export type ComputeState = {
   detail?: string;
   /** Idempotency key of this death's evacuation: the same for every re-issue (new executor). */
   evacuationKey?: string;
+  /** Runs of this operation on earlier executors (re-issued when the executor changed). */
+  earlier?: { operationId: string; executor: string }[];
 };
 
 export interface NodeRuntime {

@@ -27,8 +27,8 @@ export interface ModeRules {
   compare?(a: CandidateInfo, b: CandidateInfo, group: GroupSpec): number;
   /** Extra DesiredGroup fields for `node` (e.g. the director's real servers). */
   desiredExtras?(state: EngineState, group: GroupSpec, node: string, isHolder: boolean, now: number): Partial<DesiredGroup>;
-  /** A member's health for this group changed (probe flip or node death/return). */
-  onHealthChange?(ctx: { group: GroupSpec; node: string; healthy: boolean; since: number | null; now: number }): EngineEffect[];
+  /** A member's health for this group changed (probe flip or node death/return); `ctx` to act on it. */
+  onHealthChange?(ev: { group: GroupSpec; node: string; healthy: boolean; since: number | null; now: number; ctx?: StepCtx }): EngineEffect[];
   /** Beyond the report: what the mode remembers (another node's last position, a running backfill). Never asked about the holder. */
   hold?(state: EngineState, group: GroupSpec, node: string, now: number): Hold | null;
   /** Every probe report of a member for this group, as it arrives (the mode records what it needs). */
