@@ -18,7 +18,7 @@ describe("fence and evacuation handlers", () => {
   beforeAll(() => hook.start());
   afterAll(() => hook.stop());
 
-  it("fence-ipmi: no password, a refused power-off, or a BMC that never reports off are failures", async () => {
+  it("fence-ipmi: no password, a refused or hung power-off, or a BMC that never reports off are failures, with the command's output", async () => {
     const op = { id: "op-1", kind: "fence-ipmi" as const, target: "node1", host: "10.9.9.9", user: "u", passwordEnv: "CHD_TEST_NO_SUCH_VAR" };
     delete process.env.CHD_TEST_NO_SUCH_VAR;
     const r0 = new CommandRunner("recording");
@@ -35,9 +35,29 @@ describe("fence and evacuation handlers", () => {
     const started = performance.now();
     const r2 = await fenceIpmi({ ...op, passwordEnv: "CHD_TEST_IPMI" }, ctx(stuck));
     expect(r2.ok).toBe(false);
-    expect(r2.detail).toBe("power off sent to 10.9.9.9, but the BMC does not report it off: Chassis Power is on");
+    expect(r2.detail).toBe("power off sent to 10.9.9.9, but the BMC does not report it off after 5 checks: Chassis Power is on");
     expect(stuck.lines().filter((l) => l.endsWith("status"))).toHaveLength(5);
     expect(performance.now() - started).toBeGreaterThan(3500);
+
+    // A BMC that hangs: the runner's timeout (exit 124) is named, with what the command printed.
+    const hung = new CommandRunner("recording").respond(["ipmitool"], { code: 124, stderr: "Command failed: ipmitool -I lanplus -H 10.9.9.9 -U u -E chassis power off\n" });
+    expect(await fenceIpmi({ ...op, passwordEnv: "CHD_TEST_IPMI" }, ctx(hung))).toEqual({
+      ok: false,
+      detail: "ipmitool chassis power off on 10.9.9.9 timed out after 20 s: Command failed: ipmitool -I lanplus -H 10.9.9.9 -U u -E chassis power off",
+    });
+    // Off accepted, but status checks fail or time out: every distinct answer is in the alert.
+    const flaky = new CommandRunner("recording")
+      .respond(["ipmitool", "-I", "lanplus", "-H", "10.9.9.9", "-U", "u", "-E", "chassis", "power", "off"], { code: 0, stdout: "Chassis Power Control: Down/Off" })
+      .respond((c) => (c.args.at(-1) === "status" ? { code: 124, stderr: "Get Chassis Power Status failed: Timeout" } : undefined));
+    const r3 = await fenceIpmi({ ...op, passwordEnv: "CHD_TEST_IPMI" }, ctx(flaky));
+    expect(r3).toEqual({ ok: false, detail: "power off sent to 10.9.9.9, but the BMC does not report it off after 5 checks: timed out after 20 s: Get Chassis Power Status failed: Timeout" });
+    // A BMC that reports off on the second check: fenced, with its answer.
+    let checks = 0;
+    const late = new CommandRunner("recording")
+      .respond(["ipmitool", "-I", "lanplus", "-H", "10.9.9.9", "-U", "u", "-E", "chassis", "power", "off"], { code: 0, stdout: "Chassis Power Control: Down/Off" })
+      .respond((c) => (c.args.at(-1) === "status" ? { code: 0, stdout: ++checks < 2 ? "Chassis Power is on\n" : "Chassis Power is off\n" } : undefined));
+    expect(await fenceIpmi({ ...op, passwordEnv: "CHD_TEST_IPMI" }, ctx(late))).toEqual({ ok: true, detail: "node1 powered off through IPMI 10.9.9.9 (Chassis Power is off)" });
+    expect(late.lines().filter((l) => l.endsWith("status"))).toHaveLength(2);
   });
 
   it("fence-webhook and evacuate: only a 2xx counts; bearer tokens come from the shim's environment", async () => {
@@ -62,14 +82,13 @@ describe("fence and evacuation handlers", () => {
     expect(down).toEqual({ ok: false, detail: `fence webhook http://127.0.0.1:${closed}/fence: ECONNREFUSED` });
   });
 
-  it("a backfill window comes from the outage event, padded", () => {
+  it("a backfill window comes from the outage event, exactly (no padding that would hide a wrong window)", () => {
     const op = backfillForOutage(
-      { kind: "influxdb.outage-window", group: "influxdb", node: "server1", reason: "influxdb on server1 missed writes from 2026-11-25T12:00:01.000Z to 2026-11-25T12:01:01.000Z (60.0 s); backfill it from the healthy peer" },
+      { kind: "influxdb.outage-window", group: "influxdb", node: "server1", reason: "influxdb on server1 missed writes from 2026-11-25T12:00:01.000Z to 2026-11-25T12:01:01.000Z (60.0 s); copying it back from a healthy peer" },
       { node: "server2", url: "http://192.168.231.12:8086" },
       "chime",
-      5000,
     );
-    expect(op).toEqual({ id: `backfill-influxdb-server1-${Date.parse("2026-11-25T12:00:01.000Z")}`, kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8086", database: "chime", startMs: Date.parse("2026-11-25T12:00:01.000Z") - 5000, endMs: Date.parse("2026-11-25T12:01:01.000Z") + 5000 });
+    expect(op).toEqual({ id: `backfill-influxdb-server1-${Date.parse("2026-11-25T12:00:01.000Z")}`, kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8086", database: "chime", startMs: Date.parse("2026-11-25T12:00:01.000Z"), endMs: Date.parse("2026-11-25T12:01:01.000Z") });
     expect(() => backfillForOutage({ kind: "probe.failed", reason: "x" }, { node: "a", url: "b" }, "c")).toThrow(/not an influxdb outage window/);
   });
 });

@@ -35,26 +35,60 @@ const AWAITING_EXECUTOR = "waiting for a chime-server holder to evacuate";
 function startEvacuation(ctx: StepCtx, node: string, fenced: string): void {
   const s = ctx.state;
   if (!s.persisted.spec.evacuation) {
-    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: "no evacuation request configured" });
+    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: "no evacuation request configured", evacuationKey: evacuationKey(ctx, node) });
     ctx.event("compute.fenced", "critical", `${fenced}; no evacuation request in the spec: move its VMs by hand`, { node, incident: `compute:${node}` });
     return;
   }
   const ex = executor(s);
   if (!ex) {
-    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: AWAITING_EXECUTOR });
+    setPhase(ctx, node, { phase: "fenced", since: ctx.now, detail: AWAITING_EXECUTOR, evacuationKey: evacuationKey(ctx, node) });
     ctx.event("compute.fenced", "critical", `${fenced}; evacuation waits for a chime-server holder`, { node, incident: `compute:${node}` });
     return;
   }
   const id = newOpId(ctx, "evacuate", node);
-  setPhase(ctx, node, { phase: "evacuating", since: ctx.now, operationId: id, executor: ex });
-  ctx.event("compute.evacuating", "critical", `${fenced}; asking chime-server on ${ex} to evacuate its VMs`, { node, incident: `compute:${node}` });
+  const key = evacuationKey(ctx, node);
+  setPhase(ctx, node, { phase: "evacuating", since: ctx.now, operationId: id, executor: ex, evacuationKey: key });
+  ctx.event("compute.evacuating", "critical", `${fenced}; asking chime-server on ${ex} to evacuate its VMs (idempotency key ${key})`, { node, incident: `compute:${node}` });
+}
+
+/**
+ * The key of this death's evacuation: made once per death and kept across re-issues, so that
+ * chime-server, seeing it twice (the executor changed while a request was in flight), evacuates
+ * once.
+ */
+function evacuationKey(ctx: StepCtx, node: string): string {
+  return ctx.state.persisted.computes[node]?.evacuationKey ?? `${ctx.state.persisted.clusterId}/${node}/${ctx.state.persisted.nextOperation}`;
 }
 
 export function computeOnHeartbeat(ctx: StepCtx, node: string): void {
+  agentHealth(ctx, node);
   const c = ctx.state.persisted.computes[node];
   if (!c || c.phase === "alive") return;
   setPhase(ctx, node, { phase: "alive", since: ctx.now });
   ctx.event("compute.alive", "info", `${node} heartbeats again (was ${c.phase})`, { node, incident: `compute:${node}`, resolves: true });
+}
+
+/** The compute node's probe of its chime-agent service (see node-shim/probes/chime-agent.ts). */
+export const CHIME_AGENT_PROBE = "chime-agent";
+
+/**
+ * chime-agent down on a host that still answers: a warning, never a fence. The host is alive (its
+ * shim heartbeats), so its VMs run; fencing and evacuating it would start them twice. Only a host
+ * that stops answering (silent for deadAfter) is fenced.
+ */
+function agentHealth(ctx: StepCtx, node: string): void {
+  const report = ctx.state.nodes[node]?.probes[CHIME_AGENT_PROBE];
+  const key = `agent:${node}`;
+  if (report && !report.healthy) {
+    ctx.note(key, "compute.agent-down", "warning", `${node}'s chime-agent is down (${report.detail || "probe failing"}) but the host answers: not fencing it; its VMs keep running, unmanaged until chime-agent is back`, {
+      node,
+      identity: "down",
+      incident: `compute-agent:${node}`,
+    });
+  } else if (report?.healthy && ctx.hasNote(key)) {
+    ctx.clearNote(key);
+    ctx.event("compute.agent-down", "info", `${node}'s chime-agent is running again`, { node, incident: `compute-agent:${node}`, resolves: true });
+  }
 }
 
 /** Said once per compute node (at creation, or when a spec adds it): without a fence a dead node's VMs wait for an operator. */
@@ -86,8 +120,11 @@ export function evaluateComputes(ctx: StepCtx): void {
       if (ex && ex !== c.executor) {
         const kind = c.phase === "fencing" ? "fence" : "evacuate";
         const id = newOpId(ctx, kind, n.name);
-        setPhase(ctx, n.name, { ...c, operationId: id, executor: ex, since: ctx.now });
-        ctx.event(`compute.${c.phase}`, "warning", `${c.executor} no longer holds chime-server; ${kind} of ${n.name} re-issued to ${ex}`, { node: n.name, incident: `compute:${n.name}` });
+        // The earlier run may still finish (or have finished unreported): its result counts too.
+        const earlier = [...(c.earlier ?? []), { operationId: c.operationId!, executor: c.executor }].slice(-4);
+        setPhase(ctx, n.name, { ...c, operationId: id, executor: ex, since: ctx.now, earlier });
+        const same = c.phase === "evacuating" && c.evacuationKey ? ` with the same idempotency key ${c.evacuationKey}` : "";
+        ctx.event(`compute.${c.phase}`, "warning", `${c.executor} no longer holds chime-server; ${kind} of ${n.name} re-issued to ${ex}${same}`, { node: n.name, incident: `compute:${n.name}` });
       }
       continue;
     }
@@ -111,12 +148,13 @@ export function evaluateComputes(ctx: StepCtx): void {
       continue;
     }
     if (!n.fence) {
-      setPhase(ctx, n.name, { phase: "fence-failed", since: ctx.now, detail: "no fence configured" });
+      setPhase(ctx, n.name, { phase: "fence-failed", since: ctx.now, detail: "no fence configured", evacuationKey: evacuationKey(ctx, n.name) });
       ctx.event("compute.fence-failed", "critical", `${n.name} ${silence}; no fence is configured, so its VMs are NOT evacuated: power it off and ack the fence through the API`, { node: n.name, incident: `compute:${n.name}` });
       continue;
     }
+    const key = evacuationKey(ctx, n.name);
     const id = newOpId(ctx, "fence", n.name);
-    setPhase(ctx, n.name, { phase: "fencing", since: ctx.now, operationId: id, executor: ex });
+    setPhase(ctx, n.name, { phase: "fencing", since: ctx.now, operationId: id, executor: ex, evacuationKey: key });
     ctx.event("compute.fencing", "critical", `${n.name} ${silence}; fencing it (${n.fence.type}) from ${ex}`, { node: n.name, incident: `compute:${n.name}` });
   }
 }
@@ -124,11 +162,14 @@ export function evaluateComputes(ctx: StepCtx): void {
 export function operationResult(ctx: StepCtx, from: string, r: OperationResult): void {
   const s = ctx.state;
   for (const [node, c] of Object.entries(s.persisted.computes)) {
-    if (c.operationId !== r.id || c.executor !== from) continue;
+    const current = c.operationId === r.id && c.executor === from;
+    // A run re-issued elsewhere may still report: a success ends it (the re-issue is withdrawn).
+    const earlier = !current && r.ok && (c.earlier ?? []).some((e) => e.operationId === r.id && e.executor === from);
+    if (!current && !earlier) continue;
     if (c.phase === "fencing") {
       if (r.ok) startEvacuation(ctx, node, `${node} fenced (fence by ${from}: ${r.detail || "ok"})`);
       else {
-        setPhase(ctx, node, { phase: "fence-failed", since: ctx.now, detail: r.detail });
+        setPhase(ctx, node, { phase: "fence-failed", since: ctx.now, detail: r.detail, ...(c.evacuationKey ? { evacuationKey: c.evacuationKey } : {}) });
         ctx.event("compute.fence-failed", "critical", `fencing ${node} from ${from} failed (${r.detail}); its VMs are NOT evacuated until it is fenced or an operator acks the fence`, { node, incident: `compute:${node}` });
       }
     } else if (c.phase === "evacuating") {
@@ -136,7 +177,7 @@ export function operationResult(ctx: StepCtx, from: string, r: OperationResult):
         setPhase(ctx, node, { phase: "evacuated", since: ctx.now, detail: r.detail });
         ctx.event("compute.evacuated", "warning", `chime-server on ${from} accepted the evacuation of ${node} (${r.detail || "ok"})`, { node, incident: `compute:${node}` });
       } else {
-        setPhase(ctx, node, { phase: "evacuate-failed", since: ctx.now, detail: r.detail });
+        setPhase(ctx, node, { phase: "evacuate-failed", since: ctx.now, detail: r.detail, ...(c.evacuationKey ? { evacuationKey: c.evacuationKey } : {}) });
         ctx.event("compute.evacuate-failed", "critical", `evacuating ${node} through chime-server on ${from} failed (${r.detail})`, { node, incident: `compute:${node}` });
       }
     }
@@ -174,8 +215,9 @@ export function operationsFor(s: EngineState, node: string): Operation[] {
       if (op) ops.push(op);
     } else if (c.phase === "evacuating" && s.persisted.spec.evacuation) {
       const ev = s.persisted.spec.evacuation;
-      const fill = (t: string) => t.replaceAll("{node}", spec.name).replaceAll("{hostname}", spec.hostname).replaceAll("{ip}", spec.ip);
-      ops.push({ id: c.operationId, kind: "evacuate", target: name, url: fill(ev.url), method: ev.method, body: fill(ev.body) });
+      const key = c.evacuationKey ?? c.operationId;
+      const fill = (t: string) => t.replaceAll("{node}", spec.name).replaceAll("{hostname}", spec.hostname).replaceAll("{ip}", spec.ip).replaceAll("{idempotencyKey}", key);
+      ops.push({ id: c.operationId, kind: "evacuate", target: name, url: fill(ev.url), method: ev.method, body: fill(ev.body), idempotencyKey: key });
     }
   }
   return ops;
