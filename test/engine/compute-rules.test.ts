@@ -37,7 +37,7 @@ describe("compute nodes", () => {
     expect(d.holder("server-api")).toBe("server2");
     expect(d.state.persisted.computes.node1).toMatchObject({ phase: "evacuating", executor: "server2" });
     expect(ops(d, "server2", DEAD + 1000).map((o) => `${o.kind} ${o.target}`)).toEqual(["evacuate node1"]);
-    expect(reasons(d, "compute.evacuating")).toEqual(["node1 was fenced while no server held chime-server; asking chime-server on server2 to evacuate its VMs"]);
+    expect(reasons(d, "compute.evacuating")).toEqual([`node1 was fenced while no server held chime-server; asking chime-server on server2 to evacuate its VMs (idempotency key ${d.state.persisted.computes.node1!.evacuationKey})`]);
   });
 
   it("without an evacuation request in the spec a fenced node stays fenced: its VMs are moved by hand", () => {
@@ -68,8 +68,9 @@ describe("compute nodes", () => {
       url: "http://cs.local/v1/hosts/node1.chime.com/evacuate?ip=192.168.231.101&n=node1&again=node1",
       method: "PUT",
       body: '{"host":"node1.chime.com","h2":"node1.chime.com","ip":"192.168.231.101","ip2":"192.168.231.101"}',
+      idempotencyKey: "dc1.data/node1/1",
     });
-    expect(reasons(d, "compute.evacuating")).toEqual(["node1 fenced (fence by server1: Chassis Power Control: Down/Off); asking chime-server on server1 to evacuate its VMs"]);
+    expect(reasons(d, "compute.evacuating")).toEqual(["node1 fenced (fence by server1: Chassis Power Control: Down/Off); asking chime-server on server1 to evacuate its VMs (idempotency key dc1.data/node1/1)"]);
     // The evacuation is asked only of the executor, and not once the spec no longer says how.
     expect(ops(d, "server2", DEAD + 100)).toEqual([]);
     d.run({ type: "spec", spec: dataSpec({ evacuation: undefined }), specVersion: 2, actor: "op" }, DEAD + 200);
@@ -108,7 +109,7 @@ describe("compute nodes", () => {
     expect(id).toMatch(/^op-\d+-evacuate-node2$/);
     expect(id).not.toBe("op-3-evacuate-node2");
     expect(ops(d, "server2", DEAD + 3600).filter((o) => o.target === "node2").map((o) => [o.kind, o.id])).toEqual([["evacuate", id]]);
-    expect(d.events("compute.evacuating").at(-1)).toMatchObject({ severity: "warning", reason: "server1 no longer holds chime-server; evacuate of node2 re-issued to server2" });
+    expect(d.events("compute.evacuating").at(-1)).toMatchObject({ severity: "warning", reason: `server1 no longer holds chime-server; evacuate of node2 re-issued to server2 with the same idempotency key ${d.state.persisted.computes.node2!.evacuationKey}` });
   });
 
   it("a switchover of chime-server in progress runs no fence: the node is suspect until the new holder has it", () => {

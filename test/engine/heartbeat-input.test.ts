@@ -87,7 +87,7 @@ describe("heartbeat input", () => {
     sh.beat("server2", t0 + 3000, { probes: { influxdb: { healthy: false, detail: "down" } } });
     sh.beat("server2", t0 + 5000, { probes: { influxdb: OK } });
     expect(sh.events("influxdb.outage-window").map((e) => e.reason)).toEqual([
-      `influxdb on server2 missed writes from ${isoTime(t0 + 600)} to ${isoTime(t0 + 5000)} (4.4 s); backfill it from the healthy peer`,
+      `influxdb on server2 missed writes from ${isoTime(t0 + 600)} to ${isoTime(t0 + 5000)} (4.4 s); copying it back from a healthy peer`,
     ]);
     expect(isoTime(t0 + 600)).toBe("2026-11-30T12:00:00.600Z");
     expect(sh.state.nodes.server2!.downSince).toEqual({});

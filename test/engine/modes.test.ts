@@ -72,7 +72,7 @@ describe("influxdb-read", () => {
     sh.beat("server2", 0, { probes: { influxdb: { healthy: false, detail: "down", downForMs: 0 } } });
     sh.beat("server2", 2250, { probes: { influxdb: OK } });
     expect(sh.events("influxdb.outage-window").map((e) => [e.severity, e.actor, e.group, e.node, e.incident, e.reason])).toEqual([
-      ["warning", "engine", "influxdb", "server2", "influxdb-gap:influxdb:server2:0", "influxdb on server2 missed writes from 1970-01-01T00:00:00.000Z to 1970-01-01T00:00:02.250Z (2.3 s); backfill it from the healthy peer"],
+      ["warning", "engine", "influxdb", "server2", "influxdb-gap:influxdb:server2:0", "influxdb on server2 missed writes from 1970-01-01T00:00:00.000Z to 1970-01-01T00:00:02.250Z (2.3 s); copying it back from a healthy peer"],
     ]);
     sh.beat("server2", 3000, { probes: { influxdb: OK } });
     expect(sh.events("influxdb.outage-window")).toHaveLength(1);

@@ -9,7 +9,8 @@ import { Shell, smallSpec } from "./support/small-spec.js";
 const OK: ProbeReport = { healthy: true, detail: "ok" };
 const MINIO: ProbeReport = { healthy: true, detail: "ok", minio: { live: true, writeQuorum: true, readQuorum: true } };
 
-const influx = { name: "influxdb", service: "influxdb", mode: "influxdb-read" as const, vip: "192.168.231.40", ports: [{ port: 8087 }], probe: { type: "influxdb" as const } };
+// autoBackfill off: server1's late start would otherwise start a backfill of its own (see influxdb-backfill.test.ts).
+const influx = { name: "influxdb", service: "influxdb", mode: "influxdb-read" as const, vip: "192.168.231.40", ports: [{ port: 8087 }], probe: { type: "influxdb" as const }, influxdb: { autoBackfill: false } };
 const minio = { name: "minio", service: "minio", mode: "minio" as const, vip: "192.168.231.50", ports: [{ port: 9000 }], probe: { type: "minio" as const } };
 
 /** Three servers; server2 holds both groups (server1 came up unhealthy), server3 is a healthy standby. */
@@ -32,7 +33,7 @@ describe("requested operations", () => {
     const r = sh.run({ type: "run-operation", request: backfill("server1"), actor: "token:ops" }, 200);
     expect(r.rejected).toBeUndefined();
     expect(sh.desired("server1", 200).operations).toEqual([
-      { id: "op-1-influxdb-backfill", kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8087", database: "chime", startMs: 1000, endMs: 31_400 },
+      { id: "op-1-influxdb-backfill", kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8087", database: "chime", startMs: 1000, endMs: 31_400, maxPoints: 200_000 },
     ]);
     expect(sh.events("operation.requested").map((e) => [e.severity, e.group, e.node, e.actor, e.reason])).toEqual([
       ["info", "influxdb", "server1", "token:ops", "token:ops asked server1 to copy database chime from server2 for 30 s of missed writes (operation op-1-influxdb-backfill)"],

@@ -3,7 +3,7 @@
 // in what it knows (which peer is healthy, its address), picks the node that runs it, keeps it in
 // the persisted state until that node reports a result, and says what happened. A backfill runs
 // in bounded runs: each copies at most `maxPoints` and says how far it got; the next run continues
-// from there, and a failed run is retried a few times. Pure.
+// from there; a failed run of the engine's own backfill is retried a few times. Pure.
 import type { RunOperation } from "../../protocol/api.js";
 import type { Operation, OperationResult } from "../../protocol/heartbeat.js";
 import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
@@ -136,21 +136,26 @@ function backfillResult(ctx: StepCtx, node: string, o: RequestedOperation & { op
     const id = `op-${s.persisted.nextOperation}-influxdb-backfill`;
     store(ctx, id, { node, op: backfillOp(s, group, id, from, o.op.database, startMs, b.windowEndMs), phase: "pending", requestedAt: ctx.now, actor: o.actor, backfill: progress });
   };
+  const operator = b.first !== undefined;
   if (!r.ok) {
+    // An operator's request fails at once (they asked; they decide); the engine's own retries.
+    if (operator) return void ctx.event("operation.failed", "warning", `influxdb-backfill on ${node} failed: ${r.detail} (operation ${b.first})`, { group: o.op.group, node });
     if (b.attempt < BACKFILL_ATTEMPTS) {
       ctx.event("influxdb.backfill-progress", "warning", `${node}'s backfill run ${b.run} of ${window} failed (${r.detail}); trying again (attempt ${b.attempt + 1} of ${BACKFILL_ATTEMPTS})`, where);
       return next(o.op.startMs, { ...b, attempt: b.attempt + 1 }, "retry");
     }
     ctx.event("influxdb.backfill-failed", "critical", `${node}'s backfill of ${window} failed ${BACKFILL_ATTEMPTS} times (${r.detail}); it serves reads again with a gap from ${isoTime(o.op.startMs)}: copy it by hand`, where);
-    if (b.first) ctx.event("operation.failed", "warning", `influxdb-backfill on ${node} failed: ${r.detail} (operation ${b.first})`, where);
     return;
   }
   const done = r.progress ?? { doneUntilMs: b.windowEndMs, points: 0, complete: true };
   const points = b.points + done.points;
   if (done.complete) {
-    ctx.event("influxdb.backfill-finished", "info", `${node} has what it missed (${window}) again: ${points} points copied in ${b.run} run${b.run === 1 ? "" : "s"} (${r.detail})`, { ...where, resolves: true });
     // An operator's request is answered under its own id (the CLI's --wait follows it).
-    if (b.first) ctx.event("operation.finished", "info", `influxdb-backfill on ${node} finished: ${points} points in ${b.run} run${b.run === 1 ? "" : "s"}; ${r.detail || "ok"} (operation ${b.first})`, { group: o.op.group, node });
+    if (operator) {
+      const runs = b.run === 1 ? "" : `${points} points in ${b.run} runs; `;
+      return void ctx.event("operation.finished", "info", `influxdb-backfill on ${node} finished: ${runs}${r.detail || "ok"} (operation ${b.first})`, { group: o.op.group, node });
+    }
+    ctx.event("influxdb.backfill-finished", "info", `${node} has what it missed (${window}) again: ${points} points copied in ${b.run} run${b.run === 1 ? "" : "s"} (${r.detail})`, { ...where, resolves: true });
     return;
   }
   ctx.event("influxdb.backfill-progress", "info", `${node} copied ${points} points of ${window}, up to ${isoTime(done.doneUntilMs)} (${pct(b, done.doneUntilMs)} %); run ${b.run + 1} continues`, where);
