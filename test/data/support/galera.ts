@@ -79,6 +79,9 @@ export async function startGalera(o: { nsA: string; ipA: string; nsB: string; ip
   try {
     await a.install();
     await a.start(false);
+    // "ready for connections" comes before the bootstrapped node is Synced; until then every
+    // statement fails with "WSREP has not yet prepared node for application use".
+    await waitFor("db1 bootstrapped and ready (wsrep_ready ON)", async () => (await status(a, ["wsrep_ready"]).catch(() => null))?.get("wsrep_ready") === "ON", 30_000, 100);
     await a.sql(
       `CREATE USER '${AGENT.user}'@'localhost' IDENTIFIED BY '${AGENT.password}';
        GRANT SUPER, READ_ONLY ADMIN, CONNECTION ADMIN, BINLOG MONITOR, PROCESS, SELECT ON *.* TO '${AGENT.user}'@'localhost';
