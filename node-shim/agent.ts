@@ -13,7 +13,7 @@ import { type Clock, monotonic } from "./clock.js";
 import { log } from "./log.js";
 import { createProbe } from "./probes/index.js";
 import { ProbeScheduler } from "./probes/scheduler.js";
-import { NodeReconciler } from "./reconcile.js";
+import { NodeReconciler, type ReconcileInput } from "./reconcile.js";
 import { OperationsRunner } from "./run-operations.js";
 import { VipObserver } from "./shadow-observer.js";
 import { HttpTransport } from "./transport/http.js";
@@ -179,10 +179,10 @@ export class ShimAgent {
     for (const a of actions) {
       switch (a.type) {
         case "reconcile": {
-          const done = this.enqueueReconcile();
-          // A group taken since the last heartbeat: say so as soon as its VIP is up (the control
-          // plane's availability ledger counts the group as down until the new holder reports it).
-          if (this.core.leases.held(this.clock()).some((l) => !this.reported.has(`${l.group}@${l.epoch}`))) void done.then(() => this.heartbeatNow());
+          // Groups taken since the last heartbeat: say so as soon as what serves them is in place
+          // (the control plane's availability ledger counts a group down until its new holder reports it).
+          const taken = this.core.leases.held(this.clock()).filter((l) => !this.reported.has(`${l.group}@${l.epoch}`));
+          void this.enqueueReconcile(taken.length ? { groups: taken.map((l) => l.group), served: () => this.heartbeatNow() } : undefined);
           break;
         }
         case "heartbeat-now":
@@ -255,10 +255,10 @@ export class ShimAgent {
   }
 
   /** Reconcile runs one at a time; callers may await the run that includes their change. */
-  enqueueReconcile(): Promise<void> {
+  enqueueReconcile(taken?: ReconcileInput["taken"]): Promise<void> {
     // Shadow groups are the HA system in place's business: no VIP, no table, no applier for them.
     const acting = (gs: DesiredGroup[]) => gs.filter((g) => !g.shadow);
-    return this.reconciler.enqueue(() => ({ groups: acting(this.core.desired?.groups ?? []), holding: acting(this.core.holding(this.clock())), known: acting(this.core.knownGroups()) }));
+    return this.reconciler.enqueue(() => ({ groups: acting(this.core.desired?.groups ?? []), holding: acting(this.core.holding(this.clock())), known: acting(this.core.knownGroups()), ...(taken ? { taken } : {}) }));
   }
 
   /** Groups in shadow mode on this node (desired state, v3). */

@@ -18,6 +18,12 @@ export interface ReconcileInput {
   holding: DesiredGroup[];
   /** Every group this node knows of (desired and once held): their interfaces are read back. */
   known: DesiredGroup[];
+  /**
+   * Groups this node has just taken (not yet in a heartbeat): `served` is called once what serves
+   * all of them is in place, so the new holder reports at once (the control plane's availability
+   * ledger counts a group down until its new holder says it holds it).
+   */
+  taken?: { groups: string[]; served: () => void };
 }
 
 export class NodeReconciler {
@@ -70,7 +76,14 @@ export class NodeReconciler {
     }
   }
 
-  private async reconcile({ groups, holding, known }: ReconcileInput): Promise<void> {
+  private async reconcile({ groups, holding, known, taken }: ReconcileInput): Promise<void> {
+    // A group is served once its VIP is up (stage 0); a director's once its table is in place too
+    // (1); a data service's once its appliers have run (2), e.g. the MySQL writer made writable.
+    const stageOf = (g: DesiredGroup) => (groupAppliersFor(g.mode).length ? 2 : g.mode === "active-active-lb" ? 1 : 0);
+    const last = taken ? Math.max(0, ...holding.filter((g) => taken.groups.includes(g.name)).map(stageOf)) : -1;
+    const reached = (stage: number) => {
+      if (stage === last) taken!.served();
+    };
     const wanted: VipWanted[] = holding.map((g) => ({ vip: g.vip, prefix: g.prefix, iface: this.iface(g) }));
     const ifaces = new Set<string>(known.map((g) => this.iface(g)));
     if (this.cfg.interface) ifaces.add(this.cfg.interface);
@@ -86,6 +99,7 @@ export class NodeReconciler {
     const now = this.clock();
     if (key !== this.appliedKey || now - this.appliedAt >= this.cfg.resyncSeconds * 1000) {
       await this.vip.reconcile(wanted, [...ifaces]);
+      reached(0);
       if (backends.has("nftables") || this.nftUsed) {
         this.nftUsed = true;
         await this.nft.reconcile(nftServices);
@@ -98,6 +112,10 @@ export class NodeReconciler {
       // reconcile tries again.
       this.appliedKey = key;
       this.appliedAt = now;
+      reached(1);
+    } else {
+      reached(0);
+      reached(1);
     }
     for (const g of groups) {
       for (const apply of groupAppliersFor(g.mode)) {
@@ -108,5 +126,6 @@ export class NodeReconciler {
         }
       }
     }
+    reached(2);
   }
 }
