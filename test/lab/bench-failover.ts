@@ -13,6 +13,7 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { stats } from "./analyze.js";
+import { addLedger, agreementMs, LEDGER_OVER, ledgerAgrees } from "./ledger.js";
 import { DEFAULT_POLICY, isKeepalived, Lab, LAB_POLICY, labMissing, policySummary, type System, type Transport } from "./lab.js";
 import { type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
 
@@ -88,9 +89,9 @@ for (const col of columns) {
       for (let i = 0; i < runs; i++) {
         const what = `${col.label} (${sc.id})${underHog ? " under a CPU hog" : ""} run ${i + 1}/${runs}`;
         try {
-          const r = await sc.run(lab);
+          const r = await addLedger(lab, await sc.run(lab));
           results.push({ ...r, ...(underHog ? { hog: true } : {}) });
-          process.stderr.write(`${what}: downtime ${r.downtimeMs ?? "NOT BACK"} ms, failures ${r.failures} (${r.laterFailures} after recovery), dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved} — ${r.detail}\n`);
+          process.stderr.write(`${what}: downtime ${r.downtimeMs ?? "NOT BACK"} ms${r.ledgerDowntimeMs !== undefined ? ` (ledger ${r.ledgerDowntimeMs ?? "?"} ms)` : ""}, failures ${r.failures} (${r.laterFailures} after recovery), dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved} — ${r.detail}${r.ledgerIntervals?.length ? `\n  ledger: ${r.ledgerIntervals.join("\n  ledger: ")}` : ""}\n`);
         } catch (err) {
           errors.push(`${what}: ${(err as Error).message}`);
           process.stderr.write(`${what} FAILED: ${(err as Error).message}\n`);
@@ -132,6 +133,18 @@ const splitBrain = (col: Column, id: ScenarioId, hog: boolean): string => {
   const inter = rs.reduce((a, r) => a + r.interleaved, 0);
   return `${dual + inter}${dual + inter ? ` (${dual} dual-VIP, ${inter} interleaved)` : ""}`;
 };
+/** The control plane's own figure for the same runs: its availability ledger, and how many runs agree with the client. */
+const ledgerCell = (col: Column, id: ScenarioId, hog: boolean): string => {
+  const rs = of(col, id, hog);
+  if (rs.length === 0) return "-";
+  if (rs.every((r) => r.ledgerWindow === undefined)) return "n/a (a pool member failed; the group's holder did not)";
+  const xs = rs.map((r) => r.ledgerDowntimeMs).filter((x): x is number => typeof x === "number");
+  const st = stats(xs);
+  if (!st) return "not read";
+  const agree = rs.filter((r) => ledgerAgrees(r) === true).length;
+  const worst = Math.max(...rs.filter((r) => r.downtimeMs !== null && typeof r.ledgerDowntimeMs === "number").map((r) => Math.abs(r.ledgerDowntimeMs! - r.downtimeMs!) - agreementMs(r.downtimeMs!)));
+  return `${fmt(st.min)} / ${fmt(st.median)} / ${fmt(st.max)} (${agree}/${rs.length} agree${agree < rs.length ? `, worst ${fmt(worst)} over` : ""})${LEDGER_OVER[id] ? `; counts more here: ${LEDGER_OVER[id]}` : ""}`;
+};
 const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "-" : b === 0 ? (a === 0 ? "1.00x" : "inf") : `${(a / b).toFixed(2)}x`);
 
 const chime = columns.filter((c) => c.system === "chime-ha");
@@ -140,6 +153,7 @@ const deflt = columns.find((c) => c.system === "keepalived");
 const header = [
   "scenario",
   ...columns.map((c) => `${c.label} min / median / max (${runs} runs)`),
+  ...chime.map((c) => `${c.label} ledger downtime (agrees with the client within max(10 %, 300 ms))`),
   ...chime.flatMap((c) => [...(tuned ? [`${c.label} / keepalived tuned`] : []), ...(deflt ? [`${c.label} / keepalived default`] : [])]),
   ...columns.map((c) => `split-brain instants ${c.label}`),
 ];
@@ -151,6 +165,7 @@ for (const { id, hog } of [...wanted.map((id) => ({ id, hog: false })), ...hogge
   rows.push([
     `(${id}) ${sc.title}${hog ? ", with a CPU hog on both cores" : ""}`,
     ...cells.map((c) => c.text),
+    ...chime.map((c) => ledgerCell(c, id, hog)),
     ...chime.flatMap((c) => [...(tuned ? [ratio(med(c), med(tuned))] : []), ...(deflt ? [ratio(med(c), med(deflt))] : [])]),
     ...columns.map((c) => splitBrain(c, id, hog)),
   ]);
@@ -162,6 +177,7 @@ const out = [
   `keepalived tuned: VRRPv3 advert_int ${policy.heartbeatIntervalMs / 1000} (chime-ha's heartbeat interval), vrrp_track_process for chime-server and chime-portal, the same vrrp_script, nopreempt`,
   `machine: ${startedAt.toISOString().slice(0, 16)}Z, load average (5 min) ${loadAtStart.toFixed(1)} at start, ${loadavg()[1]!.toFixed(1)} at end`,
   "client: GET every 20 ms, 200 ms budget; VIP samplers every 10 ms; downtime = first failed request to the first good one of 10 in a row",
+  "ledger: the control plane's availability ledger over the run (GET /v1/clusters/:id/availability): time server-api was down or in a planned gap; a silent holder's outage counts from its last heartbeat",
   "",
   line(header),
   line(header.map(() => "---")),

@@ -37,6 +37,11 @@ export interface RunResult {
   detail: string;
   /** Scenario-specific figures (ms), e.g. how long the control plane was down in (f). */
   extra?: Record<string, number>;
+  /** chime-ha: the window the control plane's availability ledger is read over (ledger.ts), and what it says. */
+  ledgerWindow?: { from: number; to: number };
+  ledgerDowntimeMs?: number | null;
+  /** Those intervals without service, with the reasons they began and ended (for a failure message). */
+  ledgerIntervals?: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,7 +66,8 @@ async function waitServedBy(lab: Lab, h: Server, since: number, timeoutMs = BACK
   }
 }
 
-function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyFrom: number, safetyTo: number, detail: string): RunResult {
+/** `ledgerFrom`: from when the ledger may date this fault's outage (a silent holder's from its last heartbeat). */
+function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyFrom: number, safetyTo: number, detail: string, ledgerFrom = faultAt - 2 * lab.policy.heartbeatIntervalMs): RunResult {
   const o = outage(lab.client.api, faultAt, end);
   const dual = dualVip(lab.samples.s1, lab.samples.s2, API_BIT, safetyFrom, safetyTo).instants + dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, safetyFrom, safetyTo).instants;
   return {
@@ -77,6 +83,7 @@ function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyF
     interleaved: interleavedAnswers(lab.client.api, safetyFrom, safetyTo),
     answered: answerers(lab.client.api, faultAt, end),
     detail,
+    ...(lab.system === "chime-ha" ? { ledgerWindow: { from: ledgerFrom, to: end } } : {}),
   };
 }
 
@@ -238,7 +245,8 @@ export const SCENARIOS: Scenario[] = [
       await lab.waitSteady(30_000);
       await sleep(2000);
       const end = Date.now();
-      const r = measure(lab, "g", bootAt, end, safetyFrom, end, `${NODE_OF[h]} crashed and booted again`);
+      // The crash's own outage ended before the boot: the ledger is read from the boot on.
+      const r = measure(lab, "g", bootAt, end, safetyFrom, end, `${NODE_OF[h]} crashed and booted again`, bootAt);
       // Where the VIP is once things are steady (a momentary gap shows in the figures above).
       const holder = await lab.waitSteady(15_000);
       r.detail += holder === to ? `; VIP stayed on ${NODE_OF[to]}` : `; VIP went back to ${NODE_OF[holder]}`;

@@ -52,6 +52,7 @@ export const upgradeScenario: Scenario = {
     return {
       scenario: "u",
       system: lab.system,
+      ...(lab.system === "chime-ha" ? { transport: lab.transport } : {}),
       downtimeMs: o.downtimeMs,
       backAfterMs: o.failures === 0 ? 0 : o.backAt === null ? null : o.backAt - faultAt,
       failures: o.failures + portal.failures,
@@ -61,6 +62,7 @@ export const upgradeScenario: Scenario = {
       interleaved: interleavedAnswers(lab.client.api, safetyFrom, end),
       answered: answerers(lab.client.api, faultAt, end),
       extra: { oldShimStoppedAfterMs: stoppedAt - faultAt, vipAbsentSamples: vipLeft, portalFailures: portal.failures },
+      ledgerWindow: { from: faultAt, to: end },
       detail: `${NODE_OF[h]}'s shim (pid ${oldPid}) handed over to ${version.split(" (")[0]} single executable; VIP ${holder === h ? `stayed on ${NODE_OF[h]}` : `MOVED to ${NODE_OF[holder]}`}; the old shim stopped ${stoppedAt - faultAt} ms after the handover began`,
     };
   },
