@@ -148,6 +148,8 @@ const ledgerCell = (col: Column, id: ScenarioId, hog: boolean): string => {
 const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "-" : b === 0 ? (a === 0 ? "1.00x" : "inf") : `${(a / b).toFixed(2)}x`);
 
 const chime = columns.filter((c) => c.system === "chime-ha");
+const wsCol = chime.find((c) => c.transport === "websocket");
+const httpCol = chime.find((c) => c.transport === "http");
 const tuned = columns.find((c) => c.system === "keepalived-tuned");
 const deflt = columns.find((c) => c.system === "keepalived");
 const header = [
@@ -155,6 +157,8 @@ const header = [
   ...columns.map((c) => `${c.label} min / median / max (${runs} runs)`),
   ...chime.map((c) => `${c.label} ledger downtime (agrees with the client within max(10 %, 300 ms))`),
   ...chime.flatMap((c) => [...(tuned ? [`${c.label} / keepalived tuned`] : []), ...(deflt ? [`${c.label} / keepalived default`] : [])]),
+  // Both transports: the socket's medians against HTTP's, run in the same bench.
+  ...(wsCol && httpCol ? ["chime-ha websocket / http"] : []),
   ...columns.map((c) => `split-brain instants ${c.label}`),
 ];
 const rows: string[][] = [];
@@ -167,6 +171,7 @@ for (const { id, hog } of [...wanted.map((id) => ({ id, hog: false })), ...hogge
     ...cells.map((c) => c.text),
     ...chime.map((c) => ledgerCell(c, id, hog)),
     ...chime.flatMap((c) => [...(tuned ? [ratio(med(c), med(tuned))] : []), ...(deflt ? [ratio(med(c), med(deflt))] : [])]),
+    ...(wsCol && httpCol ? [ratio(med(wsCol), med(httpCol))] : []),
     ...columns.map((c) => splitBrain(c, id, hog)),
   ]);
 }
