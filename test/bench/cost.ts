@@ -22,7 +22,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { z } from "zod";
 import type { HeartbeatRequestInput } from "../../protocol/heartbeat.js";
-import { createCluster, loadSpecFile, REPO_ROOT, startControlPlane } from "../support/control-plane.js";
+import { api, createCluster, loadSpecFile, REPO_ROOT, startControlPlane } from "../support/control-plane.js";
 import { PLAN_BASE_USD_PER_MONTH, PRICES, PRICES_READ_ON, type PriceKey, SELF_HOSTED } from "./prices.js";
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 50);
@@ -329,6 +329,14 @@ try {
         restarted,
       });
       process.stderr.write(`${p.name} ${transport}: ${heartbeats} heartbeats in ${seconds.toFixed(1)} s (${failed} failed), alarms ${sum.alarms}, rows written ${sum.rowsWritten}, D1 rows ${sum.d1RowsWritten}, workerd CPU ${cpuPerBeat.toFixed(3)} ms/heartbeat\n`);
+    }
+    // The next policy's phases must not pay for this one's clusters: left without heartbeats, all
+    // of their nodes would go silent at once (failovers, audit rows, alerts) while the next
+    // window is measured, and the machine's time goes to that. Delete them instead.
+    if (p !== POLICIES[POLICIES.length - 1]) {
+      process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${p.name}: deleting its ${ids.length} clusters\n`);
+      for (const id of ids) await api(cp.url, cp.adminToken, "DELETE", `/v1/clusters/${encodeURIComponent(id)}`);
+      await sleep(2000);
     }
   }
 
