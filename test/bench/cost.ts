@@ -335,7 +335,18 @@ try {
     // window is measured, and the machine's time goes to that. Delete them instead.
     if (p !== POLICIES[POLICIES.length - 1]) {
       process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${p.name}: deleting its ${ids.length} clusters\n`);
-      for (const id of ids) await api(cp.url, cp.adminToken, "DELETE", `/v1/clusters/${encodeURIComponent(id)}`);
+      for (const id of ids) {
+        // A busy local workerd may restart mid-request (503): try again, then go on without it.
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          try {
+            await api(cp.url, cp.adminToken, "DELETE", `/v1/clusters/${encodeURIComponent(id)}`);
+            break;
+          } catch (err) {
+            if (attempt === 3) process.stderr.write(`could not delete cluster ${id}: ${(err as Error).message}\n`);
+            else await sleep(1000);
+          }
+        }
+      }
       await sleep(2000);
     }
   }
