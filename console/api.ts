@@ -1,6 +1,7 @@
 // The console's one way to the API: the token from session storage as a bearer header (never in
 // a URL), JSON in and out, problem+json turned into an error that carries the server's words.
 import type { ClusterStatus } from "../protocol/status.js";
+import type { ClusterAvailability, FleetAvailability } from "../protocol/availability.js";
 import type { Fleet, WhoAmI } from "../protocol/fleet.js";
 
 const KEY = "chime-ha.token";
@@ -67,6 +68,10 @@ export const api = {
   fleet: (etag: string | null) => call<Fleet>("GET", "/v1/fleet", etag ? { headers: { "if-none-match": etag } } : {}),
   status: (id: string) => call<ClusterStatus & { cluster: string; site: string }>("GET", `/v1/clusters/${encodeURIComponent(id)}/status`),
   cluster: (id: string) => call<ClusterInfo>("GET", `/v1/clusters/${encodeURIComponent(id)}`),
+  /** The ledger this month so far (budgets: the month and the last 30 days). */
+  availability: (id: string) => call<ClusterAvailability>("GET", `/v1/clusters/${encodeURIComponent(id)}/availability`),
+  /** Every cluster's groups, this month and the last 30 days, in one request. */
+  fleetAvailability: () => call<FleetAvailability>("GET", "/v1/availability"),
   events: (id: string, q: string) => call<EventPage>("GET", `/v1/clusters/${encodeURIComponent(id)}/events?${q}`),
   post: (path: string, body?: unknown) => call<{ ok: true; detail: string; decisions?: string[] }>("POST", path, body === undefined ? {} : { body }),
 };

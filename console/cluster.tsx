@@ -6,6 +6,7 @@ import { rollUp } from "../protocol/rollup.js";
 import type { ClusterStatus } from "../protocol/status.js";
 import { ActionDialog, type DialogKind, type Outcome } from "./actions.js";
 import { api, type ClusterInfo, type EventRow } from "./api.js";
+import { AvailabilityPanel } from "./availability.js";
 import { Grid } from "./grid.js";
 import { Live } from "./live.js";
 import { Decisions, Timeline } from "./timeline.js";
@@ -123,6 +124,8 @@ export function ClusterView(props: { id: string; me: WhoAmI }) {
 
       <h2>Nodes and groups</h2>
       <Grid status={s} ttlMs={ttl} canAct={canAct} open={open} />
+
+      <AvailabilityPanel id={id} />
 
       <div class="two">
         <section aria-labelledby="topo-h">

@@ -4,6 +4,7 @@ import { useRef, useState } from "preact/hooks";
 import type { Fleet } from "../protocol/fleet.js";
 import { ROLLUP_STATES } from "../protocol/rollup.js";
 import { api } from "./api.js";
+import { FleetAvailabilityCells, useFleetAvailability, worstThisMonth } from "./availability.js";
 import { Live } from "./live.js";
 import { clusterHref, STATE_LABEL, usePoll } from "./util.js";
 
@@ -13,6 +14,8 @@ export function FleetView() {
   const [text, setText] = useState("");
   const [state, setState] = useState("all");
   const [site, setSite] = useState("all");
+  const [order, setOrder] = useState("state");
+  const avail = useFleetAvailability();
 
   const poll = usePoll(
     async (s) => {
@@ -26,18 +29,22 @@ export function FleetView() {
   );
 
   const needle = text.trim().toLowerCase();
-  const shown = (fleet?.clusters ?? []).filter(
+  const filtered = (fleet?.clusters ?? []).filter(
     (c) =>
       (state === "all" || c.state === state) &&
       (site === "all" || c.site === site) &&
       (!needle || [c.id, c.site, c.name, ...c.reasons, ...Object.values(c.holders).map(String)].some((x) => x.toLowerCase().includes(needle))),
   );
+  // The API's order is worst state first; by budget, least of this month's budget left first
+  // (clusters not in service yet last), the state order breaking ties (the sort is stable).
+  const left = (id: string) => worstThisMonth(avail.byId.get(id))?.month.leftRatio ?? Infinity;
+  const shown = order === "budget" ? [...filtered].sort((a, b) => left(a.id) - left(b.id) || 0) : filtered;
 
   return (
     <section aria-labelledby="fleet-title">
       <div class="title-row">
         <h1 id="fleet-title">Fleet</h1>
-        <Live error={poll.error} lastOk={poll.lastOk} />
+        <Live error={poll.error ?? (avail.error && `availability: ${avail.error}`)} lastOk={poll.lastOk} />
       </div>
       {fleet && (
         <ul class="counts" aria-label="Clusters by state">
@@ -76,12 +83,19 @@ export function FleetView() {
             ))}
           </select>
         </label>
+        <label>
+          Order
+          <select value={order} onChange={(e) => setOrder((e.target as HTMLSelectElement).value)}>
+            <option value="state">worst state first</option>
+            <option value="budget">least budget left first</option>
+          </select>
+        </label>
       </form>
       {!fleet && !poll.error && <p>Loading the fleet…</p>}
       {fleet && (
         <div class="scroll">
           <table class="fleet" data-testid="fleet">
-            <caption class="sr-only">Clusters, worst first</caption>
+            <caption class="sr-only">{order === "budget" ? "Clusters, least error budget left first" : "Clusters, worst first"}</caption>
             <thead>
               <tr>
                 <th scope="col">State</th>
@@ -89,6 +103,8 @@ export function FleetView() {
                 <th scope="col">Site</th>
                 <th scope="col">Groups healthy</th>
                 <th scope="col">Nodes alive</th>
+                <th scope="col" title="The group with the least error budget left this month">This month</th>
+                <th scope="col">Budget left</th>
                 <th scope="col" class="holders">Holders</th>
                 <th scope="col">Why</th>
               </tr>
@@ -111,6 +127,7 @@ export function FleetView() {
                   <td>
                     {c.nodes.alive}/{c.nodes.total}
                   </td>
+                  <FleetAvailabilityCells c={avail.byId.get(c.id)} loaded={avail.loaded} />
                   <td class="holders">
                     {Object.entries(c.holders).map(([g, h]) => (
                       <span key={g} class={h ? "chip" : "chip none"}>
