@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ClusterAvailability } from "../../protocol/availability.js";
+import type { ClusterAvailability, FleetAvailability } from "../../protocol/availability.js";
 import { formatAvailability, formatBudgetLeft, formatSpan } from "../../protocol/availability-format.js";
 import type { Fleet } from "../../protocol/fleet.js";
 import { type ClusterSpec, validateSpec } from "../../protocol/spec.js";
@@ -221,7 +221,7 @@ describe("the fleet console in Chromium", () => {
     await ctx.close();
   });
 
-  it("shows each group's availability, budget, downtime, outages and MTTR as the ledger has them after an outage, on the cluster view", async () => {
+  it("shows each group's availability, budget, downtime, outages and MTTR as the ledger has them after an outage, on the cluster and in the fleet", async () => {
     const { ctx, page } = await newPage({ height: 1400 });
     await signIn(page, tokens.operator);
     await openCluster(page);
@@ -294,6 +294,38 @@ describe("the fleet console in Chromium", () => {
     await expectAccessible(page, "cluster view with the availability panel");
     await panel.screenshot({ path: join(SHOTS, "availability.png") });
 
+    // The fleet: this month's availability and budget left of the worst group, as the newest roll-up has them.
+    const fleetReplies: FleetAvailability[] = [];
+    page.on("response", (r) => {
+      if (r.url().endsWith("/v1/availability") && r.status() === 200) void r.json().then((b: FleetAvailability) => fleetReplies.push(b), () => undefined);
+    });
+    await page.goto(`${cp.url}/#/`);
+    const fleetRow = page.locator(`tr[data-cluster="${clusterId}"]`);
+    const shownFleet = await until("the fleet row showing the newest roll-up", 20_000, async () => {
+      const reply = fleetReplies.at(-1)?.clusters.find((c) => c.id === clusterId);
+      const g = await fleetRow.locator("[data-avail-group]").getAttribute("data-avail-group", { timeout: 500 });
+      const sum = reply?.groups.find((x) => x.group === g);
+      if (!reply || !sum) return null;
+      const month = await fleetRow.locator("[data-f=month]").textContent({ timeout: 500 });
+      const budget = await fleetRow.locator("[data-f=budget]").textContent({ timeout: 500 });
+      return month === formatAvailability(sum.month.availability) && budget === formatBudgetLeft(sum.month.leftRatio) ? { reply, sum } : null;
+    });
+    // The row's group has the least of this month's budget left; the month's downtime of every group
+    // not down now (its figure holds still) is the cluster ledger's, and the outage is in it.
+    expect(shownFleet.sum.month.leftRatio).toBe(Math.min(...shownFleet.reply.groups.filter((x) => x.month.availability !== null).map((x) => x.month.leftRatio)));
+    const ledger = ((await api(cp.url, cp.adminToken, "GET", `/v1/clusters/${clusterId}/availability`)) as ClusterAvailability).groups.filter((g) => g.since !== null && !g.intervals.some((iv) => iv.kind === "down" && iv.end === null));
+    expect(ledger.map((g) => g.group)).toContain(GROUP);
+    const usedInFleet = new Map(shownFleet.reply.groups.map((g) => [g.group, g.month.usedMs]));
+    expect(ledger.map((g) => [g.group, usedInFleet.get(g.group)])).toEqual(ledger.map((g) => [g.group, g.downMs]));
+    expect(usedInFleet.get(GROUP)).toBeGreaterThan(0);
+    // Worst state first by default (dc2's cluster has no holder); by budget, the cluster that spent some comes first.
+    const order = () => page.locator("tr[data-cluster]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-cluster")));
+    expect(await order()).toEqual(["dc2.edge", clusterId]);
+    await page.getByLabel("Order").selectOption("budget");
+    expect(await order()).toEqual([clusterId, "dc2.edge"]);
+    await page.getByLabel("Order").selectOption("state");
+    await expectAccessible(page, "fleet with availability");
+    await page.screenshot({ path: join(SHOTS, "fleet.png") });
     await ctx.close();
   });
 
