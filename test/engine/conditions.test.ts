@@ -98,4 +98,23 @@ describe("conditions", () => {
     expect(d.holder("mysql")).toBe("server2");
     expect(d.events("group.granted").at(-1)!.reason).toContain("granting mysql epoch 2 to server2");
   });
+  it("the gap of an engine's move off an unhealthy holder is downtime; the gap of an operator's switchover is planned, and says whose", () => {
+    const run = (move: (sh: Shell) => void) => {
+      const sh = new Shell(smallSpec());
+      for (let t = 0; t <= 2000; t += 1000) {
+        sh.beat("server1", t, { probes: { api: OK }, holding: t > 0 ? [{ group: "api", epoch: 1 }] : [] });
+        sh.beat("server2", t, { probes: { api: OK } });
+      }
+      move(sh);
+      sh.beat("server1", 2600, { probes: { api: OK }, released: [{ group: "api", epoch: 1 }] });
+      expect(sh.holder("api")).toBe("server2");
+      return sh.state.persisted.ledger.api!.open;
+    };
+    // server1's probe fails at 2500: the engine moves api; the gap is unplanned.
+    const engine = run((sh) => sh.beat("server1", 2500, { probes: { api: DOWN }, holding: [{ group: "api", epoch: 1 }] }));
+    expect(engine).toMatchObject({ kind: "down", start: 2500, cause: "probe", holder: "server1", epoch: 1 });
+    expect(engine.plannedBy).toBeUndefined();
+    const operator = run((sh) => sh.run({ type: "switchover", group: "api", to: "server2", actor: ops }, 2500));
+    expect(operator).toMatchObject({ kind: "planned", start: 2600, plannedBy: "switchover by token:ops", grantedTo: "server2" });
+  });
 });
