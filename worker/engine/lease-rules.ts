@@ -24,3 +24,16 @@ export function inRestartGrace(s: EngineState, now: number): boolean {
   return now < s.bootedAt + T(s) + M(s);
 }
 
+
+/**
+ * A removed group's holder may still carry this group's VIP (the same address, reused): until
+ * that lease has surely ended (its end at removal + margin), nobody else may get the VIP.
+ */
+export function retiredVipBusy(s: EngineState, group: GroupSpec, now: number): { name: string; holder: string; until: number } | null {
+  for (const [name, r] of Object.entries(s.persisted.retired ?? {})) {
+    if (r.vip !== group.vip || r.holder === null || name === group.name) continue;
+    const until = (r.until ?? s.bootedAt + T(s)) + M(s);
+    if (now < until) return { name, holder: r.holder, until };
+  }
+  return null;
+}
