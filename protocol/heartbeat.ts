@@ -19,9 +19,10 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
  * versioning); v2: `protocol` in request and reply; v3: mysql `requiredGtid` / `acceptDataLoss` in
  * the desired state, `idempotencyKey` on evacuations and `maxPoints` on backfills; shadow mode
  * (`shadow` on desired groups, `observed` in the request); heartbeats and pushed grants on the
- * watch socket.
+ * watch socket. v4: `peers` and `driftMarginMs` in the desired state (failsafe peers from the
+ * control plane), and in requests `unreleased`, `refused` and `leaving` (older shims send none).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const OLDEST_PROTOCOL_VERSION = 1;
 
 /**
