@@ -195,9 +195,12 @@ describe("shadow mode", () => {
       expect(old.desired.groups[0]!.role).toBe("standby");
       expect("shadow" in old.desired.groups[0]!).toBe(false);
     }
-    expect(replyFor(3, reply)).toEqual({ ...reply, protocol: 3 });
-    // Without shadow groups every version gets the same desired state.
+    expect(replyFor(4, reply)).toEqual({ ...reply, protocol: 4 });
+    // v3 shims know shadow mode but not v4's failsafe peers and drift margin.
+    const { peers: _p, driftMarginMs: _m, ...v3desired } = reply.desired;
+    expect(replyFor(3, reply)).toEqual({ ...reply, desired: v3desired, protocol: 3 });
+    // Without shadow groups every version from v4 on gets the same desired state.
     const plain = new Shadow(spec((s) => (s.policy!.shadow = false))).beat("server1", 0);
-    expect(desiredFor(2, plain.desired)).toBe(plain.desired);
+    expect(desiredFor(4, plain.desired)).toBe(plain.desired);
   });
 });

@@ -60,7 +60,9 @@ describe("shim core: pushed grants", () => {
     // A late copy of the epoch-2 grant arrives (it travelled another way than the release).
     c.onPushedGrants(push(2, 2), 2050);
     expect(c.leases.valid("server-api", 2050)).toBeNull();
-    // A later epoch is a new grant and is taken.
+    // A later epoch is a new grant and is taken (once the fence of the released epoch has run:
+    // never a promotion while the demotion is still under way).
+    c.fenceDone("server-api", 2055);
     c.onPushedGrants(push(2, 3), 2060);
     expect(c.leases.valid("server-api", 2060)?.epoch).toBe(3);
   });
