@@ -153,6 +153,11 @@ export class KernelPlanner {
     return null;
   }
 
+  /** Nothing of ours is known to be in the kernel (no address, no lease element). */
+  get empty(): boolean {
+    return this.addrs.size === 0 && this.leased.size === 0;
+  }
+
   /** Refs the kernel has configured (for announcing). */
   configured(): VipRef[] {
     return [...this.addrs.values()].filter((a) => a.state === "yes").map((a) => a.ref);

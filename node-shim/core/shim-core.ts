@@ -474,7 +474,10 @@ export class ShimCore {
   /** Whatever follows from the state at `now`: the next kernel operation, fences, reports. */
   private poll(now: number): CoreAction[] {
     const actions: CoreAction[] = [];
-    const op = this.kernel.next({
+    // A node with no group of its own to carry (none known yet, or only shadow groups: the HA
+    // system in place owns those VIPs) touches nothing in the kernel.
+    const idle = this.acting().length === 0 && this.kernel.empty;
+    const op = idle ? null : this.kernel.next({
       now,
       wanted: this.wanted(now),
       known: this.acting().map((g) => this.ref(g)),
