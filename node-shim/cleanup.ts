@@ -8,13 +8,14 @@
 // crash, OOM kill, watchdog). After an upgrade handover (the stopping shim kept its VIPs for the
 // new process: install/handover.ts) it leaves the VIPs alone: the kernel ends their leases if the
 // new process does not renew them.
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DesiredGroup } from "../protocol/heartbeat.js";
 import { fenceHooksFor } from "./apply/types.js";
 import { LABEL_SUFFIX, LEASE_TABLE } from "./apply/vip.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { DurableState } from "./core/shim-core.js";
+import { takeHandoverKept } from "./install/handover.js";
 import { log } from "./log.js";
 
 interface IpAddrJson {
@@ -61,16 +62,10 @@ export async function removeVips(runner: CommandRunner, opts: { deleteTables: bo
 
 /** The unit's stop hook. `runtimeDir`: where the upgrade handover leaves its note. */
 export async function cleanupAfterStop(runner: CommandRunner, o: { stateDir: string; runtimeDir: string; settings: Record<string, unknown> }): Promise<string[]> {
-  const kept = join(o.runtimeDir, "handover-kept");
-  try {
-    // A fresh note (under a minute) from a shim that handed its VIPs over to its successor.
-    if (Date.now() - statSync(kept).mtimeMs < 60_000) {
-      rmSync(kept, { force: true });
-      log("cleanup: upgrade handover, VIPs left to the new process", {});
-      return ["upgrade handover: VIPs kept for the new process"];
-    }
-  } catch {
-    // no handover
+  // A shim that honoured an upgrade handover left its VIPs to its successor (install/handover.ts).
+  if (takeHandoverKept(o.runtimeDir)) {
+    log("cleanup: upgrade handover, VIPs left to the new process", {});
+    return ["upgrade handover: VIPs kept for the new process"];
   }
   const done = await removeVips(runner, { deleteTables: false });
   let held: DesiredGroup[] = [];
