@@ -147,10 +147,11 @@ export class ShimAgent {
    * fence, tell the control plane, and say this node is leaving so it is not granted again until
    * a new process starts. Without: the leases simply run out (the kernel ends them).
    */
-  async stop(release: boolean): Promise<void> {
+  async stop(release: boolean, opts: { handover?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    if (opts.handover && !release) await this.renewForHandover();
     await this.transport.stop();
     this.observer.stop();
     await this.inFlight;
@@ -171,6 +172,27 @@ export class ShimAgent {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.vips.close();
     log("shim stopped", { released: release ? held : [], settled: this.core.releasesSettled() });
+  }
+
+  /**
+   * Upgrade handover: one more renewal right before this process goes (a heartbeat, and the
+   * kernel's lease element renewed from its reply), so the next process has a whole lease
+   * (send + TTL - margin) to start and renew in its turn; the lease element never outlives it.
+   */
+  private async renewForHandover(): Promise<void> {
+    await this.inFlight;
+    if (this.core.leases.held(this.clock()).length === 0) return;
+    const probes: Record<string, ProbeReport> = {};
+    for (const [g, p] of this.probes) if (p.scheduler.hasResult) probes[g] = p.scheduler.report();
+    const sentAt = this.clock();
+    const req = this.core.request(probes, sentAt, Date.now());
+    const interval = this.core.desired?.heartbeatIntervalMs ?? 1000;
+    const out = await this.transport.heartbeat(req, this.opts.config.heartbeatTimeoutMs ?? Math.max(200, Math.round(interval * 0.8)));
+    if (!out.ok) return;
+    this.perform(this.core.onReply(req, out.reply, sentAt, this.clock()), true);
+    const deadline = this.clock() + 500;
+    while (this.core.kernel.busy && this.clock() < deadline) await new Promise((r) => setTimeout(r, 2));
+    log("handover: lease renewed for the next process", { held: this.core.leases.held(this.clock()).map((l) => `${l.group}@${l.epoch}`) });
   }
 
   snapshot(): AgentSnapshot {

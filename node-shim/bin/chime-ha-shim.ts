@@ -38,7 +38,7 @@ function runAgent(opts: { config: string; dryRun?: boolean }): void {
       if (handover) noteHandoverKept(runtimeDir(), process.pid);
       const release = config.releaseOnSigterm && !handover;
       log("signal", { signal, release, ...(handover ? { handover: "upgrade: VIPs stay for the next process" } : {}) });
-      void agent.stop(release).finally(() => process.exit(0));
+      void agent.stop(release, { handover }).finally(() => process.exit(0));
     };
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));
