@@ -104,7 +104,6 @@ export class NodeReconciler {
       this.appliedAt = now;
       reached(1);
     } else {
-      reached(0);
       reached(1);
     }
     for (const g of groups) {
