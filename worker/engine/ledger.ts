@@ -21,7 +21,7 @@ import type { EngineState, GroupRuntime } from "./types.js";
 
 export type LedgerKind = "up" | "down" | "planned";
 /** What the interval is about: the group held and healthy, or which of the ways it is not. */
-export type LedgerCause = "held" | "no-holder" | "silent" | "unconfirmed" | "probe" | "apply" | "failsafe" | "unreleased";
+export type LedgerCause = "held" | "no-holder" | "silent" | "unconfirmed" | "probe" | "apply" | "failsafe";
 
 /** The interval a group is in right now (persisted; closed into its month record at the next change). */
 export interface OpenInterval {
@@ -216,9 +216,6 @@ function observe(s: EngineState, group: GroupSpec, g: GroupRuntime, open: OpenIn
   // Restarted control plane, holder not heard yet: it may well still serve. Keep what we had.
   if (rt?.lastBeatAt == null && inRestartGrace(s, now)) return null;
   if (!isAlive(s, holder, now)) return silent(s, name, holder, g.epoch);
-  // A holder letting go that cannot remove its VIP took it out of its lease filter first: it no
-  // longer serves, though the group waits out the lease before it moves (on-heartbeat.ts).
-  if (s.persisted.notes[`unreleased:${name}:${holder}`] !== undefined) return gap("unreleased", `${holder} let go of ${name} but cannot remove its address (the VIP is inert there); ${name} moves once the lease has surely ended`);
   if (g.confirmedEpoch !== g.epoch) return gap("unconfirmed", `${name} granted to ${holder} at epoch ${g.epoch}; not yet reported up`);
   const down = (start: number, cause: LedgerCause, reason: string): Observation => ({ kind: "down", start, cause, reason: clip(reason), holder, epoch: g.epoch });
   const probe = rt!.probes[name];
