@@ -3,7 +3,7 @@
 // holds what moved on, a holder removed from the spec, and a group removed and added again.
 import { describe, expect, it } from "vitest";
 import { ClusterSpec, type ClusterSpecInput } from "../../protocol/spec.js";
-import { Driver, healthy } from "./support/data-spec.js";
+import { Driver, down, healthy } from "./support/data-spec.js";
 
 const T = 3000;
 const M = 500;
@@ -149,12 +149,43 @@ describe("engine lease safety rules", () => {
     d.run({ type: "spec", spec: spec({ groups: [] }), specVersion: 2, actor: "ops" }, 1100);
     expect(d.state.groups["server-api"]).toBeUndefined();
     d.run({ type: "spec", spec: spec(), specVersion: 3, actor: "ops" }, 1200);
-    // Back, held by server1 until its lease (renewed at 1000) has surely ended.
+    // Back at once with server1, the only node that may still carry the VIP, at a new epoch.
     expect(d.holder("server-api")).toBe("server1");
-    expect(d.state.groups["server-api"]!.epoch).toBe(epoch);
-    for (const n of ["server1", "server2", "server3"]) d.beat(n, 1000 + T + M - 1, { probes: ok });
+    expect(d.state.groups["server-api"]!.epoch).toBe(epoch + 1);
+  });
+
+  it("a group added again goes to nobody else before its old holder's lease has surely ended", () => {
+    const d = started();
+    const epoch = d.state.groups["server-api"]!.epoch;
+    d.beat("server1", 1000, { probes: ok });
+    d.run({ type: "spec", spec: spec({ groups: [] }), specVersion: 2, actor: "ops" }, 1100);
+    // server1's service fails: it is no candidate when the group comes back.
+    d.beat("server1", 1150, { probes: { "server-api": down } });
+    d.run({ type: "spec", spec: spec(), specVersion: 3, actor: "ops" }, 1200);
+    for (const n of ["server2", "server3"]) d.beat(n, 1000 + T + M - 1, { probes: ok });
+    expect(d.holder("server-api")).toBeNull();
+    expect(d.events("group.vip-busy").at(-1)!.reason).toMatch(/server-api's VIP \S+ was server1's before the group was removed: waiting/);
     d.tick(1000 + T + M);
-    expect(d.state.groups["server-api"]!.epoch).toBeGreaterThan(epoch);
+    expect(d.holder("server-api")).toBe("server2");
+    expect(d.state.groups["server-api"]!.epoch).toBe(epoch + 1);
+  });
+
+  it("a group added again survives a restart of the object in between: held at a new epoch, never the released one", () => {
+    const d = started();
+    d.beat("server1", 1000, { probes: ok });
+    const epoch = d.state.groups["server-api"]!.epoch;
+    d.run({ type: "spec", spec: spec({ groups: [] }), specVersion: 2, actor: "ops" }, 1100);
+    // server1 lets go of the removed group.
+    d.beat("server1", 1150, { probes: ok, released: [{ group: "server-api", epoch }] });
+    d.run({ type: "spec", spec: spec(), specVersion: 3, actor: "ops" }, 1200);
+    d.restart(1210);
+    for (let t = 1300; t < 1210 + 3 * (T + M); t += 100) {
+      for (const n of ["server1", "server2", "server3"]) d.beat(n, t, { probes: ok });
+      d.tick(t);
+      expect(d.state.groups["server-api"]!.epoch).toBe(epoch + 1);
+    }
+    expect(d.holder("server-api")).toBe("server1");
+    expect(d.desired("server1", 1210 + 3 * (T + M)).groups.find((g) => g.name === "server-api")).toMatchObject({ epoch: epoch + 1 });
   });
 
   it("a removed group's VIP reused by a new group goes to nobody else before the old holder's lease has surely ended", () => {

@@ -2,7 +2,8 @@
 // carry over, removed groups are retired. Leases are never cut short by a spec change: a holder
 // removed from the spec keeps its group (being moved, no renewals) until its lease has surely
 // ended, and a removed group's VIP goes to nobody else before its holder's lease has. Epochs
-// never go back for a group name: one added again starts above where it stopped. Pure.
+// never go back for a group name: one added again waits out its old holder's lease and starts
+// above where it stopped. Pure.
 import type { StepCtx } from "./context.js";
 import { leaseEnd, M } from "./lease-rules.js";
 import { emptyNode, newPersistedState } from "./state.js";
@@ -23,7 +24,6 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
     retired[name] = { epoch: Math.max(pg.epoch, retired[name]?.epoch ?? 0), vip, holder: pg.holder, until: pg.holder && rt ? leaseEnd(s, rt) : null };
   }
   // Keep what carries over: holders (also removed ones, until their lease ends) and epochs.
-  const restored = new Map<string, NonNullable<PersistedState["retired"]>[string]>();
   for (const name of Object.keys(fresh.groups)) {
     const prev = old.groups[name];
     if (prev) {
@@ -32,11 +32,14 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
     }
     const r = retired[name];
     if (!r) continue;
-    // Added again: above the epoch it reached; its old holder keeps it while that lease may run.
+    // Added again: above the epoch it reached, held by nobody. Its old holder was told to let go
+    // when it was removed (and may have), so handing it back the old epoch could name a holder
+    // that no longer holds it — after a restart of this object nothing would say otherwise. The
+    // retired entry stays while that lease may run: nobody, the old holder included, gets the VIP
+    // before it has surely ended, and then at a new epoch.
+    fresh.groups[name] = { holder: null, epoch: r.epoch, lastAutoFailoverAt: null };
     const leaseMayRun = r.holder !== null && (r.until === null || now < r.until + M(s));
-    fresh.groups[name] = { holder: leaseMayRun ? r.holder : null, epoch: r.epoch, lastAutoFailoverAt: null };
-    if (leaseMayRun) restored.set(name, r);
-    delete retired[name];
+    if (!leaseMayRun) delete retired[name];
   }
   // A retired VIP whose lease is surely over blocks nothing: keep only the epoch floor.
   for (const [name, r] of Object.entries(retired)) if (r.holder !== null && r.until !== null && now >= r.until + M(s)) retired[name] = { ...r, holder: null, until: null };
@@ -57,9 +60,7 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   const groups: EngineState["groups"] = {};
   for (const [name, pg] of Object.entries(fresh.groups)) {
     const prev = s.groups[name];
-    const r = restored.get(name);
-    if (r) groups[name] = { holder: r.holder, epoch: r.epoch, leaseUntil: r.until, phase: "revoking", revokeTo: null, revokeReason: `${name} was removed and added again while ${r.holder}'s lease may still run`, revokeAt: now, lastAutoFailoverAt: null, confirmedEpoch: -1, plannedBy: null, holderBoot: null };
-    else groups[name] = prev && prev.holder === pg.holder ? prev : { holder: pg.holder, epoch: pg.epoch, leaseUntil: null, phase: pg.holder ? "held" : "free", revokeTo: null, revokeReason: null, revokeAt: null, lastAutoFailoverAt: pg.lastAutoFailoverAt, confirmedEpoch: pg.epoch, plannedBy: null, holderBoot: pg.holderBoot ?? null };
+    groups[name] = prev && prev.holder === pg.holder ? prev : { holder: pg.holder, epoch: pg.epoch, leaseUntil: null, phase: pg.holder ? "held" : "free", revokeTo: null, revokeReason: null, revokeAt: null, lastAutoFailoverAt: pg.lastAutoFailoverAt, confirmedEpoch: pg.epoch, plannedBy: null, holderBoot: pg.holderBoot ?? null };
     const g = groups[name]!;
     if (g.holder !== null && !inSpec(g.holder) && g.phase !== "revoking") {
       // Its holder left the spec: no renewals from now on, the group moves when the lease is surely over.

@@ -80,7 +80,7 @@ export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: 
   const best = target ?? candidates(s, group, now)[0] ?? null;
   const busy = retiredVipBusy(s, group, now);
   if (best && busy && busy.holder !== best) {
-    ctx.note(`wait:${group.name}`, "group.vip-busy", "warning", `${why}; ${group.name}'s VIP ${group.vip} was ${busy.holder}'s for removed group ${busy.name}: waiting ${secs(busy.until - now)} for that lease to end`, { group: group.name, identity: `vip-busy:${busy.name}:${busy.holder}` });
+    ctx.note(`wait:${group.name}`, "group.vip-busy", "warning", `${why}; ${group.name}'s VIP ${group.vip} was ${busy.holder}'s ${busy.name === group.name ? "before the group was removed" : `for removed group ${busy.name}`}: waiting ${secs(busy.until - now)} for that lease to end`, { group: group.name, identity: `vip-busy:${busy.name}:${busy.holder}` });
     return;
   }
   if (!best) {
