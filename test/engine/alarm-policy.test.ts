@@ -130,9 +130,6 @@ function run(p: RunParams): RunResult {
       probes: server ? { "server-api": { healthy: true, detail: "" } } : { "chime-agent": { healthy: true, detail: "" } },
       holding: [],
       released: [],
-      unreleased: [],
-      refused: [],
-      leaving: false,
       operations: [],
     };
     lastSent.set(node, t);
