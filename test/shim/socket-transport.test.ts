@@ -187,6 +187,9 @@ describe("the shim's WebSocket transport", () => {
     const r1 = runner("server1");
     const r2 = runner("server2");
     start(id, "server1", tokens.server1!, r1);
+    // chime-ha grants the group to the first healthy member it hears from: let that be server1, as
+    // keepalived has it, before server2 starts (started together, either could come first).
+    await waitFor("chime-ha to grant server-api to server1", async () => (await group(id)).holder === "server1", 15_000, 50);
     start(id, "server2", tokens.server2!, r2);
     const report = async () => ((await adminGet(cp, `/v1/clusters/${id}/shadow`)) as ShadowReport).groups.find((g) => g.group === "server-api")!;
     await waitFor("the first comparison", async () => (await report()).entries.length > 0, 15_000, 100);
