@@ -4,7 +4,7 @@ import WebSocket from "ws";
 import { HeartbeatReply, type HeartbeatRequest, PROTOCOL_VERSION, WatchMessage } from "../../protocol/heartbeat.js";
 import { HttpError, type HttpResponse, httpRequest } from "../http-client.js";
 import { log } from "../log.js";
-import type { ControlPlaneTransport, HeartbeatOutcome, PushHandlers } from "./types.js";
+import { type ControlPlaneTransport, discardSocket, type HeartbeatOutcome, type PushHandlers } from "./types.js";
 
 export interface HttpTransportOptions {
   controlPlaneUrl: string;
@@ -81,10 +81,7 @@ export class HttpTransport implements ControlPlaneTransport {
     this.stopped = true;
     if (this.wsTimer) clearTimeout(this.wsTimer);
     this.wsTimer = null;
-    // A socket still connecting emits "error" when terminated: keep a listener so shutdown
-    // cannot raise an uncaught exception.
-    this.ws?.removeAllListeners().on("error", () => {});
-    this.ws?.terminate();
+    discardSocket(this.ws);
     this.ws = null;
   }
 

@@ -25,3 +25,15 @@ export interface ControlPlaneTransport {
   /** Whether the push channel is up (for the snapshot). */
   readonly pushConnected: boolean;
 }
+
+/**
+ * Close a watch socket for good. Terminating one that is still connecting emits "error" ("closed
+ * before the connection was established"): with its listeners gone that would be an uncaught
+ * exception at shutdown, so one no-op listener stays.
+ */
+export function discardSocket(ws: { removeAllListeners(): unknown; on(event: "error", cb: () => void): unknown; terminate(): void } | null): void {
+  if (!ws) return;
+  ws.removeAllListeners();
+  ws.on("error", () => {});
+  ws.terminate();
+}

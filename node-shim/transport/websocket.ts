@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { type HeartbeatRequest, PROTOCOL_VERSION, WatchMessage } from "../../protocol/heartbeat.js";
 import { log } from "../log.js";
 import { HttpTransport, type HttpTransportOptions } from "./http.js";
-import type { ControlPlaneTransport, HeartbeatOutcome, PushHandlers } from "./types.js";
+import { type ControlPlaneTransport, discardSocket, type HeartbeatOutcome, type PushHandlers } from "./types.js";
 
 interface Waiting {
   resolve: (o: HeartbeatOutcome) => void;
@@ -79,15 +79,8 @@ export class WebSocketTransport implements ControlPlaneTransport {
     this.stopped = true;
     if (this.wsTimer) clearTimeout(this.wsTimer);
     this.wsTimer = null;
-    const ws = this.ws;
+    discardSocket(this.ws);
     this.ws = null;
-    if (ws) {
-      ws.removeAllListeners();
-      // Terminating a socket still connecting emits "error" (closed before the connection was
-      // established): with the listeners gone that would be an uncaught exception at shutdown.
-      ws.on("error", () => {});
-      ws.terminate();
-    }
     this.open = false;
     this.failAll("transport stopped");
   }
