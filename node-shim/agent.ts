@@ -1,20 +1,28 @@
 // The shim on one node: the glue between the pure core (core/shim-core.ts: what to hold, when to
-// let go, what to report), the transport to the control plane (transport/), timers, and the
-// commands that carry the core's decisions out (reconcile.ts, run-operations.ts, failsafe.ts).
-// Nothing here decides about leases: every input goes to the core, every action comes from it.
+// let go, what the kernel must have, what to report), the transport to the control plane
+// (transport/), timers, and the executors that carry the core's actions out (apply/vip.ts for
+// VIPs and the kernel lease filter, reconcile.ts for load balancing and appliers, fence hooks,
+// run-operations.ts, failsafe.ts). Nothing here decides about leases: every input goes to the
+// core, every action comes from it.
 import { randomUUID } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import type { DesiredGroup, DesiredState, HeartbeatRequest, ProbeReport } from "../protocol/heartbeat.js";
 import type { ProbeSpec } from "../protocol/spec.js";
+import { VipExecutor } from "./apply/vip.js";
+import { type Clock, monotonic } from "./clock.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { ShimConfig } from "./config.js";
-import { type CoreAction, SHIM_VERSION, ShimCore } from "./core/shim-core.js";
+import type { KernelOp } from "./core/kernel.js";
+import type { Clocks } from "./core/promises.js";
+import { type CoreAction, type DurableState, SHIM_VERSION, ShimCore } from "./core/shim-core.js";
 import { FailsafePeers } from "./failsafe.js";
-import { type Clock, monotonic } from "./clock.js";
 import { log } from "./log.js";
 import { createProbe } from "./probes/index.js";
 import { ProbeScheduler } from "./probes/scheduler.js";
 import { NodeReconciler, type ReconcileInput } from "./reconcile.js";
 import { OperationsRunner } from "./run-operations.js";
+import { SdNotify } from "./sd-notify.js";
 import { VipObserver } from "./shadow-observer.js";
 import { HttpTransport } from "./transport/http.js";
 import type { ControlPlaneTransport } from "./transport/types.js";
@@ -30,6 +38,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Default: as the config says (heartbeats on the watch socket, or HTTP POSTs). */
   transport?: ControlPlaneTransport;
+  /** How long stop(true) waits for VIPs to be verified gone and fenced before it reports anyway. */
+  stopTimeoutMs?: number;
 }
 
 export interface AgentSnapshot {
@@ -42,14 +52,27 @@ export interface AgentSnapshot {
   watchConnected: boolean;
 }
 
+/** The host's boot clock (CLOCK_MONOTONIC: survives a restart of the shim, not of the host). */
+function bootClock(): { id: string; ms: number } {
+  let id = "unknown";
+  try {
+    id = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    // not Linux: the wall clock is used for stored promises
+  }
+  return { id, ms: Number(process.hrtime.bigint() / 1000n) / 1000 };
+}
+
 export class ShimAgent {
   readonly bootId = randomUUID();
   readonly core: ShimCore;
   private readonly clock: Clock;
   private readonly transport: ControlPlaneTransport;
+  private readonly vips: VipExecutor;
   private readonly reconciler: NodeReconciler;
   private readonly operations: OperationsRunner;
   private readonly failsafe: FailsafePeers | null;
+  private readonly notify: SdNotify;
   /** Shadow mode: the VIPs the HA system in place has on this host. */
   private readonly observer: VipObserver;
   private probes = new Map<string, { key: string; scheduler: ProbeScheduler }>();
@@ -61,61 +84,115 @@ export class ShimAgent {
   private stopped = true;
   /** Leases (group@epoch) the last heartbeat reported in `holding`. */
   private reported = new Set<string>();
+  private lastBeatStartedAt = 0;
+  private readonly stateFile: string;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? monotonic;
     const cfg = opts.config;
-    this.core = new ShimCore({ node: cfg.node, bootId: this.bootId, localLeaseMarginMs: cfg.localLeaseMarginMs, failsafe: cfg.failsafe !== undefined, log });
+    this.core = new ShimCore({
+      node: cfg.node,
+      cluster: cfg.cluster,
+      bootId: this.bootId,
+      localLeaseMarginMs: cfg.localLeaseMarginMs,
+      failsafe: cfg.failsafe !== undefined,
+      iface: cfg.interface,
+      reannounceMs: cfg.reannounceSeconds * 1000,
+      resyncMs: cfg.resyncSeconds * 1000,
+      log,
+    });
     const where = { controlPlaneUrl: cfg.controlPlaneUrl, cluster: cfg.cluster, node: cfg.node, token: opts.token };
     this.transport = opts.transport ?? (cfg.transport === "websocket" ? new WebSocketTransport(where) : new HttpTransport(where));
     this.observer = new VipObserver(opts.runner, this.clock, () => this.heartbeatNow(), cfg.resyncSeconds * 1000);
-    this.reconciler = new NodeReconciler(opts.runner, cfg, this.clock);
-    this.operations = new OperationsRunner(this.reconciler.ctx, (r) => this.perform(this.core.operationFinished(r)));
-    this.failsafe = cfg.failsafe
-      ? new FailsafePeers(cfg.failsafe, cfg.cluster, cfg.node, {
-          promise: (from, group, epoch, ttlMs) => this.core.promiseRequest(from, group, epoch, ttlMs, this.clock()),
-          release: (from, group) => this.core.promiseReleased(from, group),
-        })
-      : null;
+    this.vips = new VipExecutor(opts.runner, { arpCount: 2 });
+    const holds = (group: string) => this.core.holds(group, this.clock());
+    this.reconciler = new NodeReconciler(opts.runner, cfg, this.clock, holds);
+    this.operations = new OperationsRunner(
+      this.reconciler.ctx,
+      (r) => this.perform(this.core.operationFinished(r)),
+      (op) => {
+        // Fencing and evacuation are the chime-server holder's job: only while it holds.
+        if (op.kind !== "fence-ipmi" && op.kind !== "fence-webhook" && op.kind !== "evacuate") return null;
+        const held = this.core.holding(this.clock()).filter((g) => g.mode === "active-standby");
+        return held.length ? null : "this node holds no active-standby group any more";
+      },
+    );
+    this.failsafe = cfg.failsafe ? new FailsafePeers(cfg.failsafe, cfg.cluster, cfg.node, (req) => this.answerPeer(req)) : null;
+    this.notify = new SdNotify(opts.runner);
+    this.stateFile = join(cfg.stateDir, "state.json");
+  }
+
+  private clocks(): Clocks {
+    return { now: this.clock(), wall: Date.now(), boot: bootClock() };
   }
 
   start(): void {
     this.stopped = false;
+    this.loadState();
     log("shim started", { node: this.opts.config.node, cluster: this.opts.config.cluster, bootId: this.bootId, mode: this.opts.runner.mode, version: SHIM_VERSION });
     this.heartbeatNow();
+    this.perform(this.core.tick(this.clock()));
     this.transport.start({
       desired: (d) => this.perform(this.core.onPush(d, this.clock())),
       nudge: () => this.heartbeatNow(),
       grants: (p) => this.perform(this.core.onPushedGrants(p, this.clock())),
     });
     void this.failsafe?.start().catch((err: Error) => log("failsafe listener failed", { error: err.message }));
+    // The watchdog hears from us only while heartbeats keep starting (a stuck loop gets restarted).
+    this.notify.start(() => this.clock() - this.lastBeatStartedAt < 3 * (this.core.desired?.heartbeatIntervalMs ?? 1000) + 5000);
   }
 
-  /** Stop the loop; with `release`, drop every VIP, fence, and tell the control plane. */
-  async stop(release: boolean): Promise<void> {
+  /**
+   * Stop the loop. With `release` ("stop means go", SIGTERM): drop every VIP (verified gone) and
+   * fence, tell the control plane, and say this node is leaving so it is not granted again until
+   * a new process starts. Without: the leases simply run out (the kernel ends them).
+   */
+  async stop(release: boolean, opts: { handover?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (opts.handover && !release) await this.renewForHandover();
     await this.transport.stop();
     this.observer.stop();
     await this.inFlight;
+    await this.notify.stop();
     await this.failsafe?.close();
     await Promise.all([...this.probes.values()].map((p) => p.scheduler.stop()));
     this.probes.clear();
-    const actions = this.core.stop(release, this.clock());
-    const groups = actions.flatMap((a) => (a.type === "release" ? [a] : []));
-    if (groups.length > 0) {
-      await this.enqueueReconcile();
-      for (const a of groups) {
-        const g = a.group.shadow ? null : this.core.claimFence(a.group.name);
-        if (g) await this.reconciler.fence(g, "shutdown");
-        this.core.released(a.group.name, a.epoch);
-        this.failsafe?.releaseAll(a.group.name);
+    const held = this.core.leases.held(this.clock()).map((l) => l.group);
+    this.perform(this.core.stop(release, this.clock()), true);
+    if (release) {
+      const deadline = this.clock() + (this.opts.stopTimeoutMs ?? 8000);
+      while (!this.core.releasesSettled() && this.clock() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+        this.perform(this.core.tick(this.clock()), true);
       }
       await this.sendHeartbeat(true);
     }
-    log("shim stopped", { released: groups.map((a) => a.group.name) });
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.vips.close();
+    log("shim stopped", { released: release ? held : [], settled: this.core.releasesSettled() });
+  }
+
+  /**
+   * Upgrade handover: one more renewal right before this process goes (a heartbeat, and the
+   * kernel's lease element renewed from its reply), so the next process has a whole lease
+   * (send + TTL - margin) to start and renew in its turn; the lease element never outlives it.
+   */
+  private async renewForHandover(): Promise<void> {
+    await this.inFlight;
+    if (this.core.leases.held(this.clock()).length === 0) return;
+    const probes: Record<string, ProbeReport> = {};
+    for (const [g, p] of this.probes) if (p.scheduler.hasResult) probes[g] = p.scheduler.report();
+    const sentAt = this.clock();
+    const req = this.core.request(probes, sentAt, Date.now());
+    const interval = this.core.desired?.heartbeatIntervalMs ?? 1000;
+    const out = await this.transport.heartbeat(req, this.opts.config.heartbeatTimeoutMs ?? Math.max(200, Math.round(interval * 0.8)));
+    if (!out.ok) return;
+    this.perform(this.core.onReply(req, out.reply, sentAt, this.clock()), true);
+    const deadline = this.clock() + 500;
+    while (this.core.kernel.busy && this.clock() < deadline) await new Promise((r) => setTimeout(r, 2));
+    log("handover: lease renewed for the next process", { held: this.core.leases.held(this.clock()).map((l) => `${l.group}@${l.epoch}`) });
   }
 
   snapshot(): AgentSnapshot {
@@ -159,10 +236,12 @@ export class ShimAgent {
     const probes: Record<string, ProbeReport> = {};
     for (const [g, p] of this.probes) if (p.scheduler.hasResult) probes[g] = p.scheduler.report();
     const sentAt = this.clock();
-    const req: HeartbeatRequest = this.core.request(probes, sentAt);
-    const shadow = this.shadowGroups();
-    if (shadow.length) req.observed = this.observer.observed(sentAt);
-    this.reported = new Set(req.holding.map((h) => `${h.group}@${h.epoch}`));
+    this.lastBeatStartedAt = sentAt;
+    const req: HeartbeatRequest = this.core.request(probes, sentAt, Date.now());
+    if (this.shadowGroups().length) req.observed = this.observer.observed(sentAt);
+    // Only what was up when this heartbeat left counts as reported (see "reconcile" below).
+    const served = new Set(this.core.served(sentAt));
+    this.reported = new Set(req.holding.map((h) => `${h.group}@${h.epoch}`).filter((k) => served.has(k)));
     const interval = this.core.desired?.heartbeatIntervalMs ?? 1000;
     const timeoutMs = this.opts.config.heartbeatTimeoutMs ?? Math.max(200, Math.round(interval * 0.8));
     const out = await this.transport.heartbeat(req, timeoutMs);
@@ -171,18 +250,29 @@ export class ShimAgent {
       if (!final) this.perform(this.core.onFailure(out.kind, this.clock()));
       return;
     }
-    this.perform(this.core.onReply(req, out.reply, sentAt, this.clock(), final));
+    this.perform(this.core.onReply(req, out.reply, sentAt, this.clock(), final), final);
   }
 
   /** Carry out the core's actions, then re-arm the one timer at the core's next deadline. */
-  private perform(actions: CoreAction[]): void {
+  private perform(actions: CoreAction[], stopping = false): void {
     for (const a of actions) {
       switch (a.type) {
+        case "kernel":
+          void this.runKernel(a.op);
+          break;
+        case "announce":
+          this.vips.announce(a.ref);
+          break;
+        case "fence":
+          void this.reconciler.fence(a.group, a.why).then(() => this.perform(this.core.fenceDone(a.group.name, this.clock()), this.stopped));
+          break;
         case "reconcile": {
-          // Groups taken since the last heartbeat: say so as soon as what serves them is in place
-          // (the control plane's availability ledger counts a group down until its new holder reports it).
-          const taken = this.core.leases.held(this.clock()).filter((l) => !this.reported.has(`${l.group}@${l.epoch}`));
-          void this.enqueueReconcile(taken.length ? { groups: taken.map((l) => l.group), served: () => this.heartbeatNow() } : undefined);
+          if (stopping) break;
+          // Groups taken since the last heartbeat whose VIP is up in the kernel (the core asks for a
+          // reconcile when a new VIP came up): say so as soon as what serves them is in place (the
+          // control plane's availability ledger counts a group down until its new holder reports it).
+          const taken = this.core.served(this.clock()).filter((k) => !this.reported.has(k)).map((k) => k.slice(0, k.lastIndexOf("@")));
+          void this.enqueueReconcile(taken.length ? { groups: taken, served: () => this.heartbeatNow() } : undefined);
           break;
         }
         case "heartbeat-now":
@@ -195,52 +285,55 @@ export class ShimAgent {
         case "run-operations":
           this.operations.run(this.core.desired?.operations ?? []);
           break;
-        case "release":
-          // Shadow mode acts on nothing: nothing to remove, nothing to fence; say so at once.
-          if (a.group.shadow) {
-            this.perform(this.core.released(a.group.name, a.epoch));
-            break;
-          }
-          void this.enqueueReconcile().then(async () => {
-            const g = this.core.claimFence(a.group.name);
-            if (g) await this.reconciler.fence(g, "release");
-            this.perform(this.core.released(a.group.name, a.epoch));
-          });
-          break;
-        case "expired": {
-          if (a.group?.shadow) break;
-          // Fast path first: the VIP of this group goes before anything else runs.
-          const fast = a.group ? this.reconciler.removeVip(a.group).catch((err) => log("vip removal failed", { error: String(err) })) : Promise.resolve();
-          void fast
-            .then(() => this.enqueueReconcile())
-            .then(async () => {
-              const g = this.core.claimFence(a.name);
-              if (g) await this.reconciler.fence(g, "lease expired");
-            })
-            .then(() => this.failsafe?.releaseAll(a.name));
-          break;
-        }
         case "ask-promises":
-          void this.askPromises(a.group, a.epoch, a.ttlMs, a.timeoutMs);
+          void this.askPromises(a.group, a.epoch, a.ttlMs, a.timeoutMs, a.peers);
           break;
         case "release-promises":
-          this.failsafe?.releaseAll(a.group);
+          this.failsafe?.releaseAll(this.peerAddresses(a.peers), a.group, a.epoch);
+          break;
+        case "persist":
+          this.saveState();
           break;
       }
     }
     this.armDeadline();
   }
 
-  private async askPromises(group: string, epoch: number, ttlMs: number, timeoutMs: number): Promise<void> {
+  private async runKernel(op: KernelOp): Promise<void> {
+    let r;
+    try {
+      r = await this.vips.run(op, (o) => this.core.recheck(o, this.clock()), this.clock);
+    } catch (err) {
+      r = { ok: false as const, detail: (err as Error).message, command: op.kind, exitCode: null };
+    }
+    this.perform(this.core.kernelDone(op, r, this.clock()), this.stopped);
+  }
+
+  private peerAddresses(names: string[]): { name: string; ip?: string }[] {
+    const ips = new Map((this.core.desired?.peers ?? []).map((p) => [p.name, p.ip]));
+    return names.map((name) => {
+      const ip = ips.get(name);
+      return ip ? { name, ip } : { name };
+    });
+  }
+
+  private async askPromises(group: string, epoch: number, ttlMs: number, timeoutMs: number, peerNames: string[]): Promise<void> {
     if (!this.failsafe || this.stopped) return;
     const askedAt = this.clock();
-    const ok = await this.failsafe.askAll(group, epoch, ttlMs, timeoutMs);
-    if (ok) this.core.onPromised(group, epoch, ttlMs, askedAt, this.clock());
-    this.armDeadline();
+    const ok = await this.failsafe.askAll(this.peerAddresses(peerNames), group, epoch, ttlMs, timeoutMs);
+    if (ok) this.perform(this.core.onPromised(group, epoch, ttlMs, askedAt, this.clock()));
+  }
+
+  /** A peer asks for a promise (signature checked): decide, persist if it changed, then answer. */
+  private async answerPeer(req: Parameters<ShimCore["promiseRequest"]>[0]) {
+    const { reply, persist } = this.core.promiseRequest(req, this.clocks());
+    if (persist) this.saveState();
+    return reply;
   }
 
   private armDeadline(): void {
-    const at = this.core.nextDeadline();
+    const now = this.clock();
+    const at = this.core.nextDeadline(now);
     if (at === this.deadlineAt && this.deadlineTimer) return;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimer = null;
@@ -250,20 +343,67 @@ export class ShimAgent {
     this.deadlineTimer = setTimeout(() => {
       this.deadlineTimer = null;
       this.deadlineAt = null;
-      this.perform(this.core.onTick(this.clock()));
-    }, Math.max(1, Math.ceil(at - this.clock())));
+      this.perform(this.core.tick(this.clock()));
+    }, Math.max(1, Math.ceil(at - now)));
   }
 
-  /** Reconcile runs one at a time; callers may await the run that includes their change. */
+  /** Load balancing and appliers; passes run one at a time; callers may await the run that includes their change. */
   enqueueReconcile(taken?: ReconcileInput["taken"]): Promise<void> {
-    // Shadow groups are the HA system in place's business: no VIP, no table, no applier for them.
+    // Shadow groups are the HA system in place's business: no table, no applier for them.
     const acting = (gs: DesiredGroup[]) => gs.filter((g) => !g.shadow);
-    return this.reconciler.enqueue(() => ({ groups: acting(this.core.desired?.groups ?? []), holding: acting(this.core.holding(this.clock())), known: acting(this.core.knownGroups()), ...(taken ? { taken } : {}) }));
+    return this.reconciler.enqueue(() => ({ groups: acting(this.core.desired?.groups ?? []), holding: acting(this.core.holding(this.clock())), ...(taken ? { taken } : {}) }));
   }
 
   /** Groups in shadow mode on this node (desired state, v3). */
   private shadowGroups(): DesiredGroup[] {
     return (this.core.desired?.groups ?? []).filter((g) => g.shadow && g.member);
+  }
+
+  // ------------------------------------------------------------------ durable state
+
+  private loadState(): void {
+    let text: string;
+    try {
+      text = readFileSync(this.stateFile, "utf8");
+    } catch {
+      return; // first start
+    }
+    try {
+      const state = JSON.parse(text) as DurableState;
+      if (state.v === 1) {
+        this.core.load(state, this.clocks());
+        if (state.promises.length) log("failsafe promises from before the restart are honoured", { promises: state.promises.map((p) => `${p.group}->${p.holder}`) });
+      }
+    } catch (err) {
+      log("state file unreadable, ignored", { file: this.stateFile, error: (err as Error).message });
+    }
+  }
+
+  /** Written before a promise is answered: a temp file, fsynced, renamed over the old one. */
+  private saveState(): void {
+    if (this.opts.runner.mode === "recording") return;
+    const text = JSON.stringify(this.core.durableState(this.clocks()));
+    try {
+      mkdirSync(this.opts.config.stateDir, { recursive: true, mode: 0o700 });
+      const tmp = `${this.stateFile}.tmp`;
+      const fd = openSync(tmp, "w", 0o600);
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.stateFile);
+      const dir = openSync(this.opts.config.stateDir, "r");
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    } catch (err) {
+      log("state file not written", { file: this.stateFile, error: (err as Error).message });
+      throw err;
+    }
   }
 
   /** Probes follow the desired state: one scheduler per member group (config may override). */

@@ -41,19 +41,25 @@ export const ShimConfig = z.strictObject({
   /** Heartbeat request timeout; default: 80% of the heartbeat interval. */
   heartbeatTimeoutMs: z.number().int().min(50).max(60_000).optional(),
   /**
-   * Failsafe peers (used when the spec's policy.failsafe is on): this shim listens for promise
-   * requests on `listen` (host:port on the node's address) and asks every peer listed. All server
-   * nodes of the cluster must be listed on each of them; requests are HMAC-SHA256 signed.
+   * Failsafe (used when the spec's policy.failsafe is on): this shim listens for promise requests
+   * on `listen` (host:port on the node's address) and asks every other server node the control
+   * plane lists, at http://<its IP>:<the same port> unless `peers` names another URL for it.
+   * Requests and replies are HMAC-SHA256 signed with the shared secret.
    */
   failsafe: z
     .strictObject({
       listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, "must be host:port"),
-      peers: z.record(Name, z.url()),
+      peers: z.record(Name, z.url()).default({}),
       secret: z.string().min(16).optional(),
       secretFile: z.string().min(1).optional(),
     })
     .refine((f) => (f.secret === undefined) !== (f.secretFile === undefined), { message: "set exactly one of secret or secretFile", path: ["secret"] })
     .optional(),
+  /**
+   * Where the shim keeps what must survive its restart (failsafe promises it gave, the groups it
+   * held for the unit's stop hook): `<stateDir>/state.json`, written atomically and fsynced.
+   */
+  stateDir: z.string().min(1).default("/var/lib/chime-ha"),
   /** Settings for data-service probes/appliers (mysql credentials, influxdb/minio endpoints). */
   settings: z.record(z.string(), z.unknown()).default({}),
 }).refine((c) => (c.token === undefined) !== (c.tokenFile === undefined), { message: "set exactly one of token or tokenFile", path: ["token"] });

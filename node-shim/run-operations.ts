@@ -1,5 +1,7 @@
 // One-shot operations the control plane asks this node to run (fence a compute node, evacuate,
-// heal, backfill): each id runs once; its result goes back in the next heartbeat.
+// heal, backfill): each id runs once; its result goes back in the next heartbeat. Operations the
+// node runs as the holder (fencing, evacuation: the chime-server holder's job) start only if it
+// holds at that very moment; otherwise they fail at once and the control plane re-issues them.
 import type { Operation, OperationResult } from "../protocol/heartbeat.js";
 import { type ApplyContext, operationHandlerFor } from "./apply/types.js";
 import { log } from "./log.js";
@@ -10,6 +12,8 @@ export class OperationsRunner {
   constructor(
     private readonly ctx: ApplyContext,
     private readonly onDone: (result: OperationResult) => void,
+    /** Null when `op` may run now, else why not. */
+    private readonly mayRun: (op: Operation) => string | null = () => null,
   ) {}
 
   run(ops: Operation[]): void {
@@ -17,8 +21,9 @@ export class OperationsRunner {
       if (this.started.has(op.id)) continue;
       this.started.add(op.id);
       const handler = operationHandlerFor(op.kind);
-      log("operation started", { id: op.id, kind: op.kind });
-      const run: Promise<Omit<OperationResult, "id">> = handler ? handler(op, this.ctx) : Promise.resolve({ ok: false, detail: `this shim cannot run '${op.kind}'` });
+      const refused = this.mayRun(op);
+      log("operation started", { id: op.id, kind: op.kind, ...(refused ? { refused } : {}) });
+      const run: Promise<Omit<OperationResult, "id">> = refused ? Promise.resolve({ ok: false, detail: `not run: ${refused}` }) : handler ? handler(op, this.ctx) : Promise.resolve({ ok: false, detail: `this shim cannot run '${op.kind}'` });
       void run
         .catch((err: Error): Omit<OperationResult, "id"> => ({ ok: false, detail: `failed: ${err.message}` }))
         .then((r) => {

@@ -19,9 +19,10 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
  * versioning); v2: `protocol` in request and reply; v3: mysql `requiredGtid` / `acceptDataLoss` in
  * the desired state, `idempotencyKey` on evacuations and `maxPoints` on backfills; shadow mode
  * (`shadow` on desired groups, `observed` in the request); heartbeats and pushed grants on the
- * watch socket.
+ * watch socket. v4: `peers` and `driftMarginMs` in the desired state (failsafe peers from the
+ * control plane), and in requests `unreleased`, `refused` and `leaving` (older shims send none).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const OLDEST_PROTOCOL_VERSION = 1;
 
 /**
@@ -193,6 +194,18 @@ export const HeartbeatRequest = z.strictObject({
   limitRefusals: z.array(LimitRefusal).max(64).optional(),
   /** The control plane did not answer this node for a while; this heartbeat is the first it may get. */
   outage: OutageReport.optional(),
+  /**
+   * Groups this node must let go of (told to release, or shutting down) whose VIP it could not
+   * remove yet: the control plane waits out the lease instead of granting the group elsewhere.
+   */
+  unreleased: z.array(z.strictObject({ group: Name, epoch: z.number().int().min(0), detail: z.string().max(500) })).max(64).optional(),
+  /** Grants this node refused because it promised the holder (failsafe) not to take the group. */
+  refused: z.array(z.strictObject({ group: Name, epoch: z.number().int().min(0), promisedTo: Name })).max(64).optional(),
+  /**
+   * This node is stopping (SIGTERM) or otherwise standing down: it is not a candidate until a
+   * heartbeat says otherwise (a new shim process starts without it).
+   */
+  leaving: z.boolean().optional(),
   /** Apply failures that persist right now (optional: older shims do not send it). */
   applyErrors: z.array(ApplyError).max(32).optional(),
   shimVersion: z.string().max(64).optional(),
@@ -301,6 +314,13 @@ export const DesiredState = z.strictObject({
   operations: z.array(Operation).default([]),
   /** The spec's policy.failsafe: a holder cut off from the control plane may keep its groups on its peers' promises. */
   failsafe: z.boolean().default(false),
+  /** The spec's policy.driftMarginMs: a failsafe promise lasts this much longer than asked, as the control plane waits. */
+  driftMarginMs: z.number().int().min(0).optional(),
+  /**
+   * Every other server node, with the groups it is a member of: a holder needs the promise of
+   * every other member of the group (failsafe), at the peer's IP unless the shim config says.
+   */
+  peers: z.array(z.strictObject({ name: Name, ip: Ipv4, groups: z.array(Name) })).optional(),
 });
 export type DesiredState = z.infer<typeof DesiredState>;
 

@@ -106,7 +106,7 @@ export async function fenceServer(c: mysql.Connection, s: MysqlSettings, strict:
   return { revoked, killed };
 }
 
-async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<void> {
+async function promote(g: DesiredGroup, s: MysqlSettings, t: Target, holds: (group: string) => boolean): Promise<void> {
   const strict = g.mysql?.strictFence ?? false;
   const forced = g.mysql?.acceptDataLoss === true;
   const required = forced ? undefined : g.mysql?.requiredGtid;
@@ -157,6 +157,8 @@ async function promote(g: DesiredGroup, s: MysqlSettings, t: Target): Promise<vo
     // blocked on a peer that vanished (no RST) stops only at slave_net_timeout, so it is stopped
     // after the promotion, on its own connection.
     if (rep.configured) await c.query("STOP SLAVE SQL_THREAD");
+    // Catching up can take seconds: the lease is checked again right before the irreversible step.
+    if (!holds(g.name)) throw new Error(`${g.name}: not promoting: the lease ended while catching up`);
     const regranted = strict ? await regrantReadOnlyAdmin(c) : [];
     await c.query("SET GLOBAL read_only = 0");
     log("mysql promoted", { group: g.name, epoch: g.epoch, at: `${t.host}:${t.port}`, replication: rep.why, requiredGtid: required ?? null, acceptDataLoss: forced, regranted });
@@ -187,7 +189,7 @@ export async function mysqlWriterApplier(g: DesiredGroup, holding: boolean, ctx:
   if (!g.member || g.mysql?.topology === "galera") return; // Galera: every Synced node is writable; only the VIP moves.
   const s = mysqlSettings(ctx.settings);
   const t = target(g, s);
-  if (holding && g.role === "holder") await promote(g, s, t);
+  if (holding && g.role === "holder") await promote(g, s, t, ctx.holds ?? (() => true));
   else await standby(g, s, t);
 }
 

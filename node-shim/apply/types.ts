@@ -12,6 +12,11 @@ export interface ApplyContext {
   runner: CommandRunner;
   /** Settings from the shim config (credentials for data services, drain time, ...). */
   settings: Record<string, unknown>;
+  /**
+   * Whether this node holds `group` under a valid lease at this very moment. Appliers ask it
+   * immediately before an irreversible step (promotion: read_only = 0) and abort if not.
+   */
+  holds?: (group: string) => boolean;
 }
 
 /**

@@ -3,6 +3,7 @@
 // chime-ha-shim install --control-plane URL --cluster ID --node NAME --token-file F [--root DIR]
 // chime-ha-shim uninstall [--root DIR] [--keep-config]
 // chime-ha-shim upgrade --binary NEW [--root DIR]
+// chime-ha-shim cleanup [--config F]      the unit's ExecStopPost (VIPs gone, fences run)
 // chime-ha-shim --version
 // The node agent: heartbeats, leases, VIPs, load balancing, fencing. See node-shim/agent.ts; the
 // install commands are in node-shim/install/.
@@ -10,7 +11,8 @@ import { Command } from "commander";
 import { ShimAgent } from "../agent.js";
 import { CommandRunner } from "../command-runner.js";
 import { ConfigError, loadShimConfig, tokenSource } from "../config.js";
-import { runtimeDir, takeHandover } from "../install/handover.js";
+import { cleanupAfterStop } from "../cleanup.js";
+import { noteHandoverKept, runtimeDir, takeHandover } from "../install/handover.js";
 import { install, InstallError } from "../install/install.js";
 import { uninstall } from "../install/uninstall.js";
 import { upgrade } from "../install/upgrade.js";
@@ -32,9 +34,11 @@ function runAgent(opts: { config: string; dryRun?: boolean }): void {
       stopping = true;
       // An upgrade hands over: stop without releasing, the next process adopts the VIPs.
       const handover = signal === "SIGTERM" && takeHandover(runtimeDir(), process.pid);
+      // For the unit's stop hook (cleanup): leave these VIPs alone, the next process adopts them.
+      if (handover) noteHandoverKept(runtimeDir(), process.pid);
       const release = config.releaseOnSigterm && !handover;
       log("signal", { signal, release, ...(handover ? { handover: "upgrade: VIPs stay for the next process" } : {}) });
-      void agent.stop(release).finally(() => process.exit(0));
+      void agent.stop(release, { handover }).finally(() => process.exit(0));
     };
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));
@@ -103,6 +107,22 @@ program
   .requiredOption("--binary <file>", "the new chime-ha-shim executable")
   .option("--root <dir>", "upgrade under this directory (nothing is restarted)", "/")
   .action(guarded((o: { binary: string; root: string }) => upgrade(o, new CommandRunner("real"))));
+
+program
+  .command("cleanup")
+  .description("the unit's stop hook: make this node's VIPs inert and remove them, run the fences of the groups it held (skipped after an upgrade handover)")
+  .requiredOption("-c, --config <file>", "shim config (YAML)", "/etc/chime-ha/shim.yaml")
+  .action(
+    guarded(async (o: { config: string }) => {
+      const config = loadShimConfig(o.config);
+      try {
+        return await cleanupAfterStop(new CommandRunner(config.dryRun ? "dry-run" : "real"), { stateDir: config.stateDir, runtimeDir: runtimeDir(), settings: config.settings });
+      } catch (err) {
+        // One line for `systemctl status`; the lease filter keeps a VIP left behind inert.
+        throw new InstallError(`cleanup: ${(err as Error).message}`);
+      }
+    }),
+  );
 
 // No top-level await: the single executable runs this as CommonJS.
 void program.parseAsync();

@@ -1,30 +1,47 @@
-// The shim's lease and decision core, pure: what to hold, when to let go, what to report. It
-// reads no clock (every input carries `now` on the shim's monotonic clock), starts no timer and
-// runs no command; it answers each input with actions for the agent to carry out. The agent
+// The shim's lease and decision core, pure: what to hold, when to let go, what the kernel must
+// have, what to report. It reads no clock (every input carries `now` on the shim's monotonic
+// clock), starts no timer and runs no command: it answers each input with actions. The agent
 // (node-shim/agent.ts) feeds it heartbeat replies, pushes, timer ticks and command results; the
 // simulator (test/engine/sim.ts) feeds the very same class from a discrete-event schedule.
 //
-// Safety rules (README, "How it stays split-brain safe"):
-// - A VIP is on this node only while a lease for its group is valid on the monotonic clock.
-// - A lease ends at send time + ttl - margin; at that instant the VIP goes and the group is fenced.
-// - `release` (switchover, drain, unhealthy) drops the VIP and fences first, then reports it.
+// Safety rules (README, "Safety"):
+// - A VIP is effective on this node only while a lease for its group is valid: the kernel holds
+//   a lease element for it that times out at the local lease end (core/kernel.ts), renewed with
+//   each grant, so a dead or stalled shim loses its VIPs by the kernel's hand.
+// - A lease ends at send time + ttl - margin; grants in replies to older requests only shorten.
+// - Letting go (told to release, stopping, lease over): the lease element goes first (the VIP is
+//   inert at once), then the address (read back to verify), then the fence. `released` is
+//   reported only when all of that is done; a node that cannot remove its VIP says so
+//   (`unreleased`) and the control plane waits out the lease.
+// - Before anything irreversible (a lease renewal, an address, promotion, LB rules, operations
+//   for the holder) the executor asks recheck()/holds() at that very moment.
 // - Desired state older than an epoch already seen is ignored.
-// - Failsafe: with the control plane unreachable, a held group is kept one TTL at a time only on
-//   every peer's promise; a node with a live promise refuses the control plane's grants.
-import type { DesiredGroup, DesiredState, GroupEpoch, HeartbeatReply, HeartbeatRequest, OperationResult, ProbeReport, PushedGrantsMessage } from "../../protocol/heartbeat.js";
+// - Failsafe (core/promises.ts): with the control plane unreachable, a held group is kept one TTL
+//   at a time only on every peer's signed promise; a node with a live promise refuses grants.
+import type { ApplyError, DesiredGroup, DesiredState, GroupEpoch, HeartbeatReply, HeartbeatRequest, OperationResult, ProbeReport, PushedGrantsMessage } from "../../protocol/heartbeat.js";
+import { type Failure, KERNEL_SLACK_MS, KernelPlanner, type KernelOp, type KernelResult, refKey, type VipRef, type Wanted } from "./kernel.js";
 import { type Lease, LeaseBook } from "./leases.js";
+import { type Clocks, PromiseBook, type PromiseRequestBody, type PromiseReplyBody, type StoredPromise } from "./promises.js";
 
-export const SHIM_VERSION = "0.1.0";
+export const SHIM_VERSION = "0.2.0";
 
 export type CoreLog = (msg: string, fields?: Record<string, unknown>) => void;
 
 export interface CoreOptions {
   node: string;
+  /** The cluster id (failsafe requests name it); "" when failsafe is not used. */
+  cluster?: string;
   bootId: string;
   /** Subtracted from every lease on this node (covers the time to drop a VIP). */
   localLeaseMarginMs: number;
   /** This node has failsafe peers configured (the spec's policy.failsafe must be on too). */
   failsafe: boolean;
+  /** Interface for every VIP on this node (overrides the spec's per-group interface). */
+  iface?: string | undefined;
+  /** Gratuitous ARP for held VIPs this often (default 10 s). */
+  reannounceMs?: number;
+  /** Read the addresses back this often to repair drift (default 5 s). */
+  resyncMs?: number;
   log?: CoreLog;
 }
 
@@ -32,56 +49,91 @@ export interface CoreOptions {
 export type FailureKind = "unreachable" | "server-error" | "refused" | "bad-reply";
 
 export type CoreAction =
-  /** Make the node match what it holds now (VIPs, load balancing, appliers). */
+  /** Run this kernel operation (apply/kernel-lease.ts), then report with kernelDone(). */
+  | { type: "kernel"; op: KernelOp }
+  /** Gratuitous ARP for a VIP that just became effective (and every reannounce interval). */
+  | { type: "announce"; ref: VipRef }
+  /** The group's VIP is inert here: run its fence hooks (mysql read_only, ...), then fenceDone(). */
+  | { type: "fence"; group: DesiredGroup; why: string }
+  /** Make load balancing and data-service appliers match what is held now. */
   | { type: "reconcile" }
-  /** Let go of a group now: VIP gone and fenced, then call released(). */
-  | { type: "release"; group: DesiredGroup; epoch: number; why: string }
-  /** A lease ran out: drop the VIP first (fast path), then reconcile and fence. */
-  | { type: "expired"; group: DesiredGroup | null; name: string; epoch: number }
-  /** Ask every failsafe peer to promise not to take `group` for `ttlMs` (control plane unreachable). */
-  | { type: "ask-promises"; group: string; epoch: number; ttlMs: number; timeoutMs: number }
-  /** Tell failsafe peers their promise for `group` is no longer needed. */
-  | { type: "release-promises"; group: string }
+  /** Ask every peer to promise not to take `group` for `ttlMs` (control plane unreachable). */
+  | { type: "ask-promises"; group: string; epoch: number; ttlMs: number; timeoutMs: number; peers: string[] }
+  /** Tell peers their promise for `group` is no longer needed. */
+  | { type: "release-promises"; group: string; epoch: number; peers: string[] }
+  /** Write durableState() (promises given, held groups) to disk, fsynced. */
+  | { type: "persist" }
   | { type: "heartbeat-now" }
   | { type: "sync-probes" }
   | { type: "run-operations" };
 
-export interface PromiseAnswer {
-  ok: boolean;
-  status: 200 | 409;
-  reason: string;
+/** What survives a restart of the shim (written fsynced when it changes). */
+export interface DurableState {
+  v: 1;
+  promises: StoredPromise[];
+  /** Peer servers, TTL and margin as last heard, so a restarted node can answer promise requests at once. */
+  peers: string[];
+  leaseTtlMs: number;
+  driftMarginMs: number;
+  /** Groups held at the time of writing: the unit's stop hook fences them (node-shim/cleanup.ts). */
+  held: DesiredGroup[];
+}
+
+interface Loss {
+  group: string;
+  epoch: number;
+  why: string;
+  /** Told to release or stopping: say `released` once the VIP is verified gone and fenced. */
+  report: boolean;
+  vip: string | null;
+  fence: "pending" | "running" | "done";
 }
 
 export class ShimCore {
   readonly leases: LeaseBook;
+  readonly kernel = new KernelPlanner();
+  private readonly promises = new PromiseBook();
   private seq = 0;
   desired: DesiredState | null = null;
-  /** Groups released (VIP gone, fenced) but not yet reported to the control plane. */
   private pendingReleased: GroupEpoch[] = [];
   private pendingOps: OperationResult[] = [];
-  /** Groups fenced since their last lease, so fencing runs once per loss. */
-  private fenced = new Set<string>();
   /** The desired group as last held: a group that left the desired state can still be dropped and fenced. */
-  private everHeld = new Map<string, DesiredGroup>();
+  private readonly everHeld = new Map<string, DesiredGroup>();
+  private readonly losses = new Map<string, Loss>();
+  /**
+   * The epoch at which each group was released (told to, or stopping). A reply to a request sent
+   * before the release can still carry a renewal of that epoch; taking it would hold a group the
+   * control plane is about to hand over. Never again at that epoch or older.
+   */
+  private readonly releasedEpoch = new Map<string, number>();
+  private refusedGrants: { group: string; epoch: number; promisedTo: string }[] = [];
   private firstBeatDone = false;
+  private leaving = false;
   lastReplyAt: number | null = null;
   /** Groups kept on peers' promises right now (logged once per outage). */
-  private keptOnPromises = new Set<string>();
+  private readonly keptOnPromises = new Set<string>();
+  private readonly lastAnnounce = new Map<string, number>();
+  /** Peers/TTL/margin from a previous run (durable state), until the control plane says. */
+  private stored: Pick<DurableState, "peers" | "leaseTtlMs" | "driftMarginMs"> | null = null;
+  private heldKey = "";
   /** When each recent heartbeat was sent (seq -> shim clock): a pushed grant counts from one of them. */
   private readonly sent = new Map<number, number>();
-  /** Per group, the highest epoch this node released: a grant for it can only be a late message. */
-  private readonly releasedEpoch = new Map<string, number>();
-  /** Promises this node gave: group -> holder and local expiry. */
-  private readonly given = new Map<string, { holder: string; until: number }>();
   private readonly log: CoreLog;
 
-  constructor(private readonly opts: CoreOptions) {
+  private readonly opts: Required<Omit<CoreOptions, "iface" | "log">> & Pick<CoreOptions, "iface">;
+
+  constructor(opts: CoreOptions) {
+    this.opts = { cluster: "", reannounceMs: 10_000, resyncMs: 5000, ...opts };
     this.leases = new LeaseBook(opts.localLeaseMarginMs);
     this.log = opts.log ?? (() => undefined);
   }
 
   get node(): string {
     return this.opts.node;
+  }
+
+  get stopping(): boolean {
+    return this.leaving;
   }
 
   // ------------------------------------------------------------------ what the node holds
@@ -91,7 +143,20 @@ export class ShimCore {
     return (this.desired?.groups ?? []).filter((g) => g.role === "holder" && this.leases.valid(g.name, now) !== null);
   }
 
-  /** Every group whose interface this node may have touched (for reading back its labelled addresses). */
+  /** Whether this node may act for `group` at this very moment (promotion, LB rules, operations). */
+  holds(group: string, now: number): boolean {
+    return this.holding(now).some((g) => g.name === group);
+  }
+
+  iface(g: DesiredGroup): string {
+    return this.opts.iface ?? g.interface;
+  }
+
+  ref(g: DesiredGroup): VipRef {
+    return { vip: g.vip, prefix: g.prefix, iface: this.iface(g) };
+  }
+
+  /** Every group this node knows of (desired and once held). */
   knownGroups(): DesiredGroup[] {
     const out = new Map<string, DesiredGroup>();
     for (const g of this.everHeld.values()) out.set(g.name, g);
@@ -99,39 +164,126 @@ export class ShimCore {
     return [...out.values()];
   }
 
-  /** The group's spec as last known (desired state first, else as last held). */
   groupInfo(name: string): DesiredGroup | null {
     return this.desired?.groups.find((x) => x.name === name) ?? this.everHeld.get(name) ?? null;
   }
 
-  /** Fence once per loss: the group to fence, or null when it was fenced already. */
-  claimFence(name: string): DesiredGroup | null {
-    if (this.fenced.has(name)) return null;
-    this.fenced.add(name);
-    return this.groupInfo(name);
+  /**
+   * How much earlier than the local lease end the kernel's lease element must end so that, with
+   * the backstop's worst lateness and clock-rate drift up to 1 %, it has ended before the control
+   * plane can grant the group elsewhere (receipt + T + margin). 0 for any sane policy.
+   */
+  kernelCutMs(): number {
+    const d = this.desired;
+    if (!d) return KERNEL_SLACK_MS;
+    return Math.max(0, KERNEL_SLACK_MS + Math.ceil(0.01 * (2 * d.leaseTtlMs + (d.driftMarginMs ?? 0))) - this.opts.localLeaseMarginMs - (d.driftMarginMs ?? 0));
+  }
+
+  private wanted(now: number): Map<string, Wanted> {
+    const out = new Map<string, Wanted>();
+    const cut = this.kernelCutMs();
+    for (const g of this.holding(now)) {
+      // Shadow mode: the VIP is the HA system in place's; this node only watches it.
+      if (g.shadow) continue;
+      const l = this.leases.valid(g.name, now)!;
+      if (l.validUntil - cut > now) out.set(g.vip, { ref: this.ref(g), group: g.name, until: l.validUntil - cut });
+    }
+    return out;
+  }
+
+  /**
+   * Held leases (group@epoch) whose VIP is up in the kernel (configured and leased), or that have
+   * nothing to put up (shadow): what this node serves now. The agent heartbeats at once when one
+   * of them is news to the control plane (its availability ledger counts the group as down until
+   * the holder reports it).
+   */
+  served(now: number): string[] {
+    const out: string[] = [];
+    for (const l of this.leases.held(now)) {
+      const g = this.groupInfo(l.group);
+      if (!g || g.shadow || this.kernel.effective(g.vip, now)) out.push(`${l.group}@${l.epoch}`);
+    }
+    return out;
+  }
+
+  /** Groups whose VIPs this node may carry (never a shadow group's: the incumbent's, not ours to filter). */
+  private acting(): DesiredGroup[] {
+    return this.knownGroups().filter((g) => !g.shadow);
+  }
+
+  private ifaces(): string[] {
+    const s = new Set(this.acting().map((g) => this.iface(g)));
+    if (this.opts.iface) s.add(this.opts.iface);
+    return [...s].sort();
+  }
+
+  /**
+   * Called by the executor right before it runs `op`: the same op (lease ends clamped to the
+   * leases valid now), or null when what it would do is no longer wanted (then it is not run).
+   */
+  recheck(op: KernelOp, now: number): KernelOp | null {
+    const w = this.wanted(now);
+    if (op.kind === "lease") {
+      const entries = op.entries.flatMap((e) => {
+        const cur = w.get(e.vip);
+        return cur ? [{ vip: e.vip, until: Math.min(e.until, cur.until) }] : [];
+      });
+      return entries.length ? { kind: "lease", entries } : null;
+    }
+    if (op.kind === "addr-add") {
+      const cur = w.get(op.ref.vip);
+      return cur && refKey(cur.ref) === refKey(op.ref) ? { ...op, until: Math.min(op.until, cur.until) } : null;
+    }
+    return op;
   }
 
   /** The earliest instant at which tick() has something to do. */
-  nextDeadline(): number | null {
-    return this.leases.nextExpiry();
+  nextDeadline(now: number): number | null {
+    const ts: (number | null)[] = [this.leases.nextExpiry(), this.kernel.nextDue(now, this.opts.resyncMs), this.promises.nextExpiry()];
+    for (const l of this.losses.values()) if (l.vip && l.fence === "pending") ts.push(this.kernel.inertAt(l.vip));
+    for (const ref of this.kernel.configured()) if (this.wanted(now).has(ref.vip)) ts.push((this.lastAnnounce.get(refKey(ref)) ?? now) + this.opts.reannounceMs);
+    let next: number | null = null;
+    for (const t of ts) if (t !== null && Number.isFinite(t) && (next === null || t < next)) next = t;
+    return next;
   }
 
   // ------------------------------------------------------------------ heartbeats
 
   /** The next heartbeat to send (probe results come from the agent's schedulers). */
-  request(probes: Record<string, ProbeReport>, now: number): HeartbeatRequest {
+  request(probes: Record<string, ProbeReport>, now: number, wallNow?: number): HeartbeatRequest {
+    const unreleased: HeartbeatRequest["unreleased"] = [];
+    for (const l of this.losses.values()) {
+      const f = l.report && l.vip ? this.kernel.removalFailure(l.vip) : null;
+      if (l.report && f) unreleased.push({ group: l.group, epoch: l.epoch, detail: f.detail.slice(0, 500) });
+    }
     const seq = this.seq++;
     this.sent.set(seq, now);
     if (this.sent.size > 64) this.sent.delete(this.sent.keys().next().value!);
-    return {
+    const req: HeartbeatRequest = {
       bootId: this.opts.bootId,
       seq,
       probes,
       holding: this.leases.held(now).map((l) => ({ group: l.group, epoch: l.epoch })),
       released: [...this.pendingReleased],
       operations: [...this.pendingOps],
+      unreleased,
+      refused: [...this.refusedGrants],
+      leaving: this.leaving,
       shimVersion: SHIM_VERSION,
     };
+    const errors = wallNow === undefined ? [] : this.applyErrors(now, wallNow);
+    if (errors.length) req.applyErrors = errors;
+    return req;
+  }
+
+  private applyErrors(now: number, wallNow: number): ApplyError[] {
+    const out: ApplyError[] = [];
+    const byVip = new Map(this.knownGroups().map((g) => [g.vip, g.name]));
+    for (const f of this.kernel.failures.values() as Iterable<Failure>) {
+      const group = f.vip ? byVip.get(f.vip) : undefined;
+      out.push({ ...(group ? { group } : {}), target: "vip", command: f.command.slice(0, 500), exitCode: f.exitCode, stderrTail: f.detail.slice(-500), since: Math.max(0, Math.round(wallNow - (now - f.since))) });
+    }
+    return out.slice(0, 32);
   }
 
   /** The control plane answered `req`, sent at `sentAt` (the lease counts from then). */
@@ -143,8 +295,8 @@ export class ShimCore {
     this.pendingReleased = this.pendingReleased.filter((r) => !req.released.some((b) => b.group === r.group && b.epoch === r.epoch));
     this.pendingOps = this.pendingOps.filter((o) => !req.operations.some((b) => b.id === o.id));
     if (final) return [];
-    this.firstBeatDone = true;
     const actions: CoreAction[] = [];
+    this.firstBeatDone = true;
     const desired = reply.desired;
     // Ignore groups whose epoch is older than one already seen (a reordered or stale reply).
     const groups = desired.groups.filter((g) => {
@@ -153,36 +305,42 @@ export class ShimCore {
       return fresh;
     });
     const prev = this.desired;
-    this.desired = { ...desired, groups: groups.length === desired.groups.length ? desired.groups : mergeGroups(prev?.groups ?? [], groups) };
+    this.desired = { ...desired, groups: groups.length === desired.groups.length ? desired.groups : mergeGroups(prev?.groups ?? [], groups, desired.groups) };
+    const refused: typeof this.refusedGrants = [];
     for (const grant of reply.grants) {
-      const promised = this.promisedTo(grant.group, now);
+      if (this.leaving) continue;
+      const promised = this.promises.promisedTo(grant.group, now);
       if (promised !== null) {
         // This node promised the holder not to take the group while the control plane was away.
-        this.log("grant refused: failsafe promise", { group: grant.group, epoch: grant.epoch, promisedTo: promised });
+        if (!this.refusedGrants.some((r) => r.group === grant.group)) this.log("grant refused: failsafe promise", { group: grant.group, epoch: grant.epoch, promisedTo: promised });
+        refused.push({ group: grant.group, epoch: grant.epoch, promisedTo: promised });
         continue;
       }
       const g = this.desired.groups.find((x) => x.name === grant.group);
       if (!g || g.role !== "holder") continue;
-      if (grant.epoch <= (this.releasedEpoch.get(grant.group) ?? 0)) {
-        // Released at this epoch already: a reordered message (a push behind an HTTP reply).
-        this.log("grant for a released epoch ignored", { group: grant.group, epoch: grant.epoch });
-        continue;
-      }
+      // Its fence from an earlier loss is still running: take it on a later renewal, never meanwhile.
+      if (this.losses.get(grant.group)?.fence === "running") continue;
+      if (grant.epoch <= (this.releasedEpoch.get(grant.group) ?? -1)) continue;
+      const had = this.leases.valid(grant.group, now);
       const r = this.leases.grant(grant.group, grant.epoch, grant.ttlMs, sentAt, now);
       if (r === "stale") this.log("stale grant ignored", { group: grant.group, epoch: grant.epoch, seen: this.leases.epochSeen(grant.group) });
       if (r === "granted") {
-        this.fenced.delete(grant.group);
+        this.losses.delete(grant.group);
         this.everHeld.set(grant.group, g);
+        if (!had || had.epoch !== grant.epoch) this.log("lease granted", { group: grant.group, epoch: grant.epoch });
       }
     }
-    for (const g of this.desired.groups) {
-      const lease = this.leases.valid(g.name, now);
-      if (!lease) continue;
-      // Not the holder any more at a newer epoch, or told to release: let go now.
-      if (g.role === "release" || (g.role === "standby" && g.epoch > lease.epoch)) actions.push(this.release(g, lease, g.role === "release" ? "control plane asked" : `group moved to ${g.holder} at epoch ${g.epoch}`));
+    this.refusedGrants = refused;
+    const inDesired = new Set(this.desired.groups.map((g) => g.name));
+    for (const l of this.leases.held(now)) {
+      const g = this.desired.groups.find((x) => x.name === l.group);
+      // Removed from the spec, told to release, or moved on at a newer epoch: let go now.
+      if (!inDesired.has(l.group)) this.lose(l, "group left the desired state", false);
+      else if (g!.role === "release") this.lose(l, "control plane asked", true);
+      else if (g!.role === "standby" && g!.epoch > l.epoch) this.lose(l, `group moved to ${g!.holder} at epoch ${g!.epoch}`, true);
     }
     actions.push({ type: "sync-probes" }, { type: "reconcile" }, { type: "run-operations" });
-    return actions;
+    return [...actions, ...this.poll(now)];
   }
 
   /**
@@ -209,49 +367,61 @@ export class ShimCore {
     }
     // Failsafe: a network error or a 5xx (the control plane cannot decide); a 4xx is a real refusal.
     const d = this.desired;
-    if ((kind === "unreachable" || kind === "server-error") && this.opts.failsafe && d?.failsafe) {
-      for (const l of this.leases.held(now)) actions.push({ type: "ask-promises", group: l.group, epoch: l.epoch, ttlMs: d.leaseTtlMs, timeoutMs: Math.min(1000, d.heartbeatIntervalMs) });
+    if ((kind === "unreachable" || kind === "server-error") && this.opts.failsafe && d?.failsafe && !this.leaving) {
+      for (const l of this.leases.held(now)) actions.push({ type: "ask-promises", group: l.group, epoch: l.epoch, ttlMs: d.leaseTtlMs, timeoutMs: Math.min(1000, d.heartbeatIntervalMs), peers: this.peers(l.group) });
     }
-    return actions;
+    return [...actions, ...this.poll(now)];
   }
 
   /**
    * Every peer promised not to take `group` for `ttlMs`, asked at `askedAt`: keep the lease one
    * more TTL counted from the asking (minus the margin), if it is still ours at that epoch.
    */
-  onPromised(group: string, epoch: number, ttlMs: number, askedAt: number, now: number): void {
+  onPromised(group: string, epoch: number, ttlMs: number, askedAt: number, now: number): CoreAction[] {
     const still = this.leases.valid(group, now);
-    if (!still || still.epoch !== epoch) return;
+    if (!still || still.epoch !== epoch || this.leaving) return [];
     this.leases.extend(group, epoch, askedAt + ttlMs - this.opts.localLeaseMarginMs, now);
     if (!this.keptOnPromises.has(group)) this.log("failsafe: control plane unreachable, keeping group on peers' promises", { group, epoch });
     this.keptOnPromises.add(group);
+    return this.poll(now);
   }
 
   /** Desired state pushed over the watch socket: it never grants; it may only take away at once. */
   onPush(desired: DesiredState, now: number): CoreAction[] {
-    const actions: CoreAction[] = [];
     for (const g of desired.groups) {
       const lease = this.leases.valid(g.name, now);
-      if (lease && g.epoch >= lease.epoch && g.role === "release") actions.push(this.release(g, lease, "control plane asked"));
+      if (lease && g.epoch >= lease.epoch && g.role === "release") this.lose(lease, "control plane asked", true);
     }
-    actions.push({ type: "heartbeat-now" });
-    return actions;
+    return [{ type: "heartbeat-now" }, ...this.poll(now)];
   }
 
-  /** Time passed: leases that ended. */
-  onTick(now: number): CoreAction[] {
-    const actions: CoreAction[] = [];
-    for (const l of this.leases.expire(now)) {
+  /** Time passed: leases that ended, retries due, announcements. */
+  tick(now: number): CoreAction[] {
+    const expired = this.leases.expire(now);
+    for (const l of expired) {
       this.log("lease expired", { group: l.group, epoch: l.epoch, lastReplyAgoMs: this.lastReplyAt === null ? null : Math.round(now - this.lastReplyAt) });
-      actions.push({ type: "expired", group: this.groupInfo(l.group), name: l.group, epoch: l.epoch });
+      this.addLoss(l, "lease expired", false);
     }
-    return actions;
+    return [...(expired.length ? [{ type: "reconcile" } as const] : []), ...this.poll(now)];
   }
 
-  /** The agent carried out a release (VIP gone, fenced): report it in the next heartbeat. */
-  released(group: string, epoch: number): CoreAction[] {
-    this.pendingReleased.push({ group, epoch });
-    return [{ type: "release-promises", group }, { type: "heartbeat-now" }];
+  /** A kernel operation finished. */
+  kernelDone(op: KernelOp, r: KernelResult, now: number): CoreAction[] {
+    const wasConfigured = op.kind === "addr-add" && this.kernel.configured().some((x) => refKey(x) === refKey(op.ref));
+    this.kernel.done(op, r, now);
+    if (!r.ok && !r.aborted && !r.stale) this.log("kernel operation failed", { op: op.kind, detail: r.detail, command: r.command });
+    const actions: CoreAction[] = [];
+    // A VIP that just appeared is announced at once (a lifetime renewal is not news).
+    if (r.ok && op.kind === "addr-add" && !wasConfigured) this.lastAnnounce.delete(refKey(op.ref));
+    if (r.ok && ((op.kind === "addr-add" && !wasConfigured) || op.kind === "addr-del" || op.kind === "unlease")) actions.push({ type: "reconcile" });
+    return [...actions, ...this.poll(now)];
+  }
+
+  /** The fence hooks for `group` ran (successfully or not: failures are logged by the agent). */
+  fenceDone(group: string, now: number): CoreAction[] {
+    const l = this.losses.get(group);
+    if (l && l.fence === "running") l.fence = "done";
+    return this.poll(now);
   }
 
   operationFinished(result: OperationResult): CoreAction[] {
@@ -259,56 +429,155 @@ export class ShimCore {
     return [{ type: "heartbeat-now" }];
   }
 
-  /** Stopping: with `release`, drop every lease (the agent drops VIPs, fences and says so). */
+  /**
+   * Stopping. With `release` (SIGTERM: "stop means go"), let go of everything and say so, and say
+   * this node is leaving (no grants taken, not a candidate until a new process starts). Without,
+   * the leases simply run out (the kernel ends them).
+   */
   stop(release: boolean, now: number): CoreAction[] {
+    this.leaving = true;
     if (!release) {
+      // Nothing is touched: the kernel ends the lease elements at their time, and a new process
+      // may adopt what is still valid.
       this.leases.clear();
       return [];
     }
-    return this.leases.held(now).map((l) => this.release(this.groupInfo(l.group), l, "shutdown"));
+    for (const l of this.leases.held(now)) this.lose(l, "shutdown", true);
+    return this.poll(now);
   }
 
-  private release(g: DesiredGroup | null, lease: Lease, why: string): CoreAction {
+  /** Everything being released is gone and fenced (or cannot be removed, and says so). */
+  releasesSettled(): boolean {
+    for (const l of this.losses.values()) if (l.report && !(l.vip && this.kernel.removalFailure(l.vip))) return false;
+    return true;
+  }
+
+  // ------------------------------------------------------------------ letting go
+
+  private lose(lease: Lease, why: string, report: boolean): void {
     this.leases.drop(lease.group);
-    this.releasedEpoch.set(lease.group, Math.max(lease.epoch, this.releasedEpoch.get(lease.group) ?? 0));
+    if (report) this.releasedEpoch.set(lease.group, Math.max(lease.epoch, this.releasedEpoch.get(lease.group) ?? -1));
     this.log("releasing group", { group: lease.group, epoch: lease.epoch, why });
-    return { type: "release", group: g ?? this.groupInfo(lease.group)!, epoch: lease.epoch, why };
+    this.addLoss(lease, why, report);
+  }
+
+  private addLoss(lease: Lease, why: string, report: boolean): void {
+    const g = this.groupInfo(lease.group);
+    if (g?.shadow) {
+      // Shadow mode acts on nothing: nothing to remove, nothing to fence; say so at once.
+      if (report) this.pendingReleased.push({ group: lease.group, epoch: lease.epoch });
+      return;
+    }
+    this.losses.set(lease.group, { group: lease.group, epoch: lease.epoch, why, report, vip: g?.vip ?? null, fence: "pending" });
+  }
+
+  /** Whatever follows from the state at `now`: the next kernel operation, fences, reports. */
+  private poll(now: number): CoreAction[] {
+    const actions: CoreAction[] = [];
+    // A node with no group of its own to carry (none known yet, or only shadow groups: the HA
+    // system in place owns those VIPs) touches nothing in the kernel.
+    const idle = this.acting().length === 0 && this.kernel.empty;
+    const op = idle ? null : this.kernel.next({
+      now,
+      wanted: this.wanted(now),
+      known: this.acting().map((g) => this.ref(g)),
+      ifaces: this.ifaces(),
+      removalsAllowed: this.firstBeatDone || this.leaving,
+      resyncMs: this.opts.resyncMs,
+    });
+    if (op) actions.push({ type: "kernel", op });
+    for (const l of [...this.losses.values()]) {
+      // The fence runs once the VIP is inert here (no lease element can let traffic through).
+      if (l.fence === "pending" && (l.vip === null || this.kernel.inert(l.vip, now))) {
+        const g = this.groupInfo(l.group);
+        l.fence = g ? "running" : "done";
+        if (g) actions.push({ type: "fence", group: g, why: l.why });
+        actions.push({ type: "release-promises", group: l.group, epoch: l.epoch, peers: this.peers(l.group) });
+      }
+      if (l.fence !== "done") continue;
+      if (!l.report) {
+        this.losses.delete(l.group);
+        continue;
+      }
+      if (l.vip === null || this.kernel.gone(l.vip, now)) {
+        this.losses.delete(l.group);
+        this.pendingReleased.push({ group: l.group, epoch: l.epoch });
+        this.log("released", { group: l.group, epoch: l.epoch, why: l.why });
+        actions.push({ type: "heartbeat-now" });
+      }
+    }
+    const wanted = this.wanted(now);
+    for (const ref of this.kernel.configured()) {
+      const w = wanted.get(ref.vip);
+      if (!w || refKey(w.ref) !== refKey(ref) || !this.kernel.effective(ref.vip, now)) continue;
+      const last = this.lastAnnounce.get(refKey(ref));
+      if (last === undefined || now - last >= this.opts.reannounceMs) {
+        this.lastAnnounce.set(refKey(ref), now);
+        actions.push({ type: "announce", ref });
+      }
+    }
+    const heldKey = this.leases.held(now).map((l) => `${l.group}@${l.epoch}`).sort().join(",");
+    if (heldKey !== this.heldKey) {
+      this.heldKey = heldKey;
+      actions.push({ type: "persist" });
+    }
+    return actions;
+  }
+
+  /** The other members of `group` (every other server when no group is named). */
+  private peers(group?: string): string[] {
+    if (!this.desired) return this.stored?.peers ?? [];
+    return (this.desired.peers ?? []).filter((p) => group === undefined || p.groups.includes(group)).map((p) => p.name);
   }
 
   // ------------------------------------------------------------------ failsafe promises this node gives
 
-  /** A peer asks this node to promise not to take `group` for `ttlMs` (counted from now). */
-  promiseRequest(from: string, group: string, epoch: number, ttlMs: number, now: number): PromiseAnswer {
-    if (this.leases.valid(group, now)) return { ok: false, status: 409, reason: `${this.opts.node} holds ${group}` };
-    const until = now + ttlMs;
-    const prev = this.given.get(group);
-    this.given.set(group, { holder: from, until: prev && prev.holder === from ? Math.max(prev.until, until) : until });
-    if (!prev || prev.holder !== from) this.log("failsafe promise given", { group, to: from, epoch, ttlMs });
-    return { ok: true, status: 200, reason: "promised" };
+  /** A peer's request (signature already checked). The reply goes back only after persisting when `persist`. */
+  promiseRequest(req: PromiseRequestBody, c: Clocks): { reply: PromiseReplyBody; persist: boolean } {
+    const d = this.desired;
+    const { reply, changed } = this.promises.answer(
+      req,
+      {
+        self: this.opts.node,
+        cluster: this.opts.cluster,
+        peers: this.peers(),
+        maxTtlMs: d?.leaseTtlMs ?? this.stored?.leaseTtlMs ?? 0,
+        marginMs: d?.driftMarginMs ?? this.stored?.driftMarginMs ?? 0,
+        holds: (group) => this.leases.valid(group, c.now) !== null,
+      },
+      c.now,
+      c.wall,
+    );
+    if (changed) this.log(req.kind === "promise" ? "failsafe promise given" : "failsafe promise released", { group: req.group, holder: req.from, epoch: req.epoch, ttlMs: req.ttlMs });
+    else if (!reply.ok) this.log("failsafe promise refused", { group: req.group, to: req.from, reason: reply.reason });
+    return { reply, persist: changed };
   }
 
-  /** The holder let the group go: its promise ends now. */
-  promiseReleased(from: string, group: string): void {
-    if (this.given.get(group)?.holder === from) {
-      this.given.delete(group);
-      this.log("failsafe promise released", { group, by: from });
-    }
-  }
-
-  /** The holder this node promised `group` to, while that promise lasts (then it must not take it). */
   promisedTo(group: string, now: number): string | null {
-    const p = this.given.get(group);
-    if (!p) return null;
-    if (p.until <= now) {
-      this.given.delete(group);
-      return null;
-    }
-    return p.holder;
+    return this.promises.promisedTo(group, now);
+  }
+
+  durableState(c: Clocks): DurableState {
+    return {
+      v: 1,
+      promises: this.promises.stored(c),
+      peers: this.peers(),
+      leaseTtlMs: this.desired?.leaseTtlMs ?? this.stored?.leaseTtlMs ?? 0,
+      driftMarginMs: this.desired?.driftMarginMs ?? this.stored?.driftMarginMs ?? 0,
+      held: this.holding(c.now),
+    };
+  }
+
+  /** State written by an earlier process of this shim: its promises are honoured. */
+  load(state: DurableState, c: Clocks): void {
+    this.promises.load(state.promises, c);
+    this.stored = { peers: state.peers, leaseTtlMs: state.leaseTtlMs, driftMarginMs: state.driftMarginMs };
   }
 }
 
-function mergeGroups(prev: DesiredGroup[], fresh: DesiredGroup[]): DesiredGroup[] {
-  const out = new Map(prev.map((g) => [g.name, g]));
-  for (const g of fresh) out.set(g.name, g);
-  return [...out.values()];
+function mergeGroups(prev: DesiredGroup[], fresh: DesiredGroup[], all: DesiredGroup[]): DesiredGroup[] {
+  // Stale entries keep what we knew; the order and membership follow the reply.
+  const keep = new Map(prev.map((g) => [g.name, g]));
+  const f = new Map(fresh.map((g) => [g.name, g]));
+  return all.map((g) => f.get(g.name) ?? keep.get(g.name) ?? g);
 }

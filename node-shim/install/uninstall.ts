@@ -1,12 +1,13 @@
 // `chime-ha-shim uninstall`: stop and disable the service, then remove what the shim put on this
-// host and nothing else: addresses labelled `<iface>:cha`, the nftables `ip chime_ha` table, IPVS
-// virtual services on those addresses, and the files `install` wrote (--keep-config keeps the
-// config and token). Every command goes through the CommandRunner (logged).
+// host and nothing else: addresses labelled `<iface>:cha` (made inert first) and the lease filter
+// (cleanup.ts), the nftables `ip chime_ha` table, IPVS virtual services on those addresses, and the
+// files `install` wrote (--keep-config keeps the config and token). Every command goes through the
+// CommandRunner (logged).
 import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { NFT_TABLE } from "../apply/lvs-nftables.js";
 import { parseIpvsSave } from "../apply/lvs-ipvs.js";
-import { LABEL_SUFFIX, VipReconciler } from "../apply/vip.js";
+import { labelledVips, removeVips } from "../cleanup.js";
 import type { CommandRunner } from "../command-runner.js";
 import { log } from "../log.js";
 import { layout, UNIT_NAME } from "./layout.js";
@@ -16,28 +17,11 @@ export interface UninstallOptions {
   keepConfig: boolean;
 }
 
-interface IpAddrJson {
-  ifname: string;
-  addr_info?: { family: string; local: string; prefixlen: number; label?: string }[];
-}
-
 /** Remove the shim's own addresses and rules from this network namespace; returns what went. */
 export async function removeOwnNetworkState(runner: CommandRunner): Promise<string[]> {
-  const removed: string[] = [];
-  const r = await runner.run("ip", ["-j", "addr", "show"], { mutates: false });
-  if (r.code !== 0) throw new Error(`cannot list addresses: ${r.stderr.trim()}`);
-  const ours: { vip: string; prefix: number; iface: string }[] = [];
-  for (const link of (r.stdout.trim() ? JSON.parse(r.stdout) : []) as IpAddrJson[]) {
-    for (const a of link.addr_info ?? []) {
-      // Only the label the shim sets (`<iface>:cha`): anything else on the host is not ours.
-      if (a.family === "inet" && a.label === `${link.ifname}${LABEL_SUFFIX}`) ours.push({ vip: a.local, prefix: a.prefixlen, iface: link.ifname });
-    }
-  }
-  const vips = new VipReconciler(runner);
-  for (const v of ours) {
-    await vips.remove(v);
-    removed.push(`address ${v.vip}/${v.prefix} on ${v.iface}`);
-  }
+  // Only the label the shim sets (`<iface>:cha`): anything else on the host is not ours.
+  const ours = await labelledVips(runner);
+  const removed = await removeVips(runner, { deleteTables: true });
   const nft = await runner.run("nft", ["list", "table", "ip", NFT_TABLE], { mutates: false });
   if (nft.code === 0) {
     await runner.check("nft", ["delete", "table", "ip", NFT_TABLE]);

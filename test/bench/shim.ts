@@ -45,7 +45,7 @@ try {
   spec.groups![0]!.probe = { type: "http", port: probePort, path: "/health" }; // default cadence: 1 s, fall/rise 2
   const { id, tokens } = await createLocalCluster(cp, "bench", spec);
   const cfg = join(dir, "shim.yaml");
-  writeFileSync(cfg, [`controlPlaneUrl: ${cp.url}`, `cluster: ${id}`, "node: server1", `token: ${tokens.server1}`, "interface: lo", "dryRun: true", ""].join("\n"));
+  writeFileSync(cfg, [`controlPlaneUrl: ${cp.url}`, `cluster: ${id}`, "node: server1", `token: ${tokens.server1}`, "interface: lo", "dryRun: true", `stateDir: ${join(dir, "state")}`, ""].join("\n"));
   // Measured as it is installed: BENCH_RUNTIME=sea runs the single executable the way the unit
   // does (node-shim/systemd/chime-ha-shim.service: NODE_OPTIONS); the default runs the esbuild
   // bundle from `npm run build:shim` with the bundle's V8 flags; BENCH_RUNTIME=tsx the dev form.

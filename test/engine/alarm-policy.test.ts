@@ -130,6 +130,9 @@ function run(p: RunParams): RunResult {
       probes: server ? { "server-api": { healthy: true, detail: "" } } : { "chime-agent": { healthy: true, detail: "" } },
       holding: [],
       released: [],
+      unreleased: [],
+      refused: [],
+      leaving: false,
       operations: [],
     };
     lastSent.set(node, t);

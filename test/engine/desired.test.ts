@@ -49,6 +49,13 @@ describe("desired state", () => {
       ],
       operations: [],
       failsafe: true,
+      // Failsafe peers: every other server (promises are asked of the group's other members) and
+      // the drift margin the promises are bounded by.
+      peers: [
+        { name: "server2", ip: "192.168.231.12", groups: ["api"] },
+        { name: "server3", ip: "192.168.231.13", groups: [] },
+      ],
+      driftMarginMs: 500,
     });
   });
 

@@ -1,25 +1,60 @@
-// Property tests over random fault schedules (fast-check): nodes with random network delay and
-// clock-rate drift within the bound, holder crashes, partitions, failing services and Durable
-// Object restarts. Invariants: never two nodes with a valid local lease for one group at the same
-// instant; epochs only grow; a live healthy candidate holds the group within
-// T + margin + one heartbeat interval (+ delays) of the holder's death.
+// Property tests over random schedules (fast-check) of the simulator in sim.ts, which runs the
+// real engine and the real shim core (node-shim/core/) against a model of the kernel. Faults:
+// host crashes, shims SIGKILLed, SIGSTOPped (alone or with their nft/ip sessions) or stopped by
+// SIGTERM, partitions, lost requests or replies, delays up to a full TTL, failing services,
+// failing `ip`, cut failsafe links, Durable Object restarts, switchovers, node maintenance, a node
+// or a group removed from the spec and added back; with failsafe mode on or off.
+//
+// Safety, on VIPs (what the kernel would let through, including the lease filter's lateness):
+// never one VIP effective on two hosts at the same real instant. Epochs only grow and are never
+// granted twice. Liveness, always: once every fault has ended, some host serves the API VIP within
+// a bound, and after that host dies (crash, or its shim SIGKILLed) another one does within
+// (T + margin + interval)(1 + 2·drift) + 3·max delay (+ 100 ms for the kernel operations).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fuzzSeed } from "../support/fuzz-seed.js";
-import { type Fault, overlaps, POLICY, simulate, type SimParams } from "./sim.js";
+import { type Fault, LOCAL_MARGIN_MS, overlaps, POLICY, simulate, type SimParams, type SimResult } from "./sim.js";
 
 const RUNS = Number(process.env.CHIME_PROPERTY_RUNS ?? 1000);
 const MAX_DELAY = 150;
-// Drift bound: the control plane's margin (500 ms on T = 3 s) covers |rho| <= 1% on both sides.
+// Drift bound: the margins cover |rho| <= 1 % on every clock.
 const DRIFT = 0.01;
+const T = POLICY.leaseTtlMs;
+const M = POLICY.driftMarginMs;
+const I = POLICY.heartbeatIntervalMs;
+const FAULTS_UNTIL = 20_000;
+const LONGEST = 3 * T + 500; // a SIGSTOP of three lease TTLs
+const HEAL = FAULTS_UNTIL + LONGEST;
+/** After every fault has ended: a DO grace, a lease and its margin waited out, hold-down, heartbeats. */
+const HEAL_BOUND = 2 * (T + M) + 2 * I + POLICY.holdDownMs + 1000;
+const FINAL = HEAL + HEAL_BOUND + 1000;
+const FAILOVER_BOUND = (T + M + I) * (1 + 2 * DRIFT) + 3 * MAX_DELAY + 100;
 
-const fault = (servers: number, horizon: number): fc.Arbitrary<Fault> =>
-  fc.oneof(
-    fc.record({ at: fc.integer({ min: 0, max: horizon }), kind: fc.constant("crash" as const), node: fc.integer({ min: 0, max: servers - 1 }), downFor: fc.integer({ min: 100, max: 8000 }) }),
-    fc.record({ at: fc.integer({ min: 0, max: horizon }), kind: fc.constant("partition" as const), node: fc.integer({ min: 0, max: servers - 1 }), for: fc.integer({ min: 100, max: 8000 }) }),
-    fc.record({ at: fc.integer({ min: 0, max: horizon }), kind: fc.constant("unhealthy" as const), node: fc.integer({ min: 0, max: servers - 1 }), for: fc.integer({ min: 100, max: 8000 }) }),
-    fc.record({ at: fc.integer({ min: 0, max: horizon }), kind: fc.constant("do-restart" as const), downFor: fc.integer({ min: 0, max: 3000 }) }),
+const at = fc.integer({ min: 0, max: FAULTS_UNTIL });
+const dur = fc.integer({ min: 100, max: 6000 });
+const down = fc.integer({ min: 100, max: 6000 });
+const fault = (servers: number): fc.Arbitrary<Fault> => {
+  const node = fc.integer({ min: 0, max: servers - 1 });
+  const w = (weight: number, arbitrary: fc.Arbitrary<Fault>) => ({ weight, arbitrary });
+  return fc.oneof(
+    w(2, fc.record({ at, kind: fc.constant("crash" as const), node, downFor: down })),
+    w(3, fc.record({ at, kind: fc.constant("kill" as const), node, downFor: down })),
+    w(3, fc.record({ at, kind: fc.constant("stop" as const), node, for: fc.integer({ min: 100, max: LONGEST }), group: fc.boolean(), atWrite: fc.boolean() })),
+    w(3, fc.record({ at, kind: fc.constant("term" as const), node, downFor: down })),
+    w(2, fc.record({ at, kind: fc.constant("partition" as const), node, for: dur })),
+    w(2, fc.record({ at, kind: fc.constant("loss" as const), node, for: dur, dir: fc.constantFrom("req" as const, "rep" as const) })),
+    w(2, fc.record({ at, kind: fc.constant("slow" as const), node, for: dur })),
+    w(2, fc.record({ at, kind: fc.constant("unhealthy" as const), node, for: dur })),
+    w(2, fc.record({ at, kind: fc.constant("ip-fail" as const), node, for: dur })),
+    w(2, fc.record({ at, kind: fc.constant("nft-fail" as const), node, for: dur })),
+    w(1, fc.record({ at, kind: fc.constant("peer-cut" as const), node, for: dur })),
+    w(2, fc.record({ at, kind: fc.constant("do-restart" as const), downFor: fc.integer({ min: 0, max: 3000 }) })),
+    w(4, fc.record({ at, kind: fc.constant("switchover" as const), to: fc.option(node, { nil: null }) })),
+    w(1, fc.record({ at, kind: fc.constant("maintenance" as const), node, for: dur })),
+    w(2, fc.record({ at, kind: fc.constant("remove-node" as const), node, for: dur })),
+    w(2, fc.record({ at, kind: fc.constant("remove-group" as const), for: dur })),
   );
+};
 
 const schedule: fc.Arbitrary<SimParams> = fc.integer({ min: 2, max: 3 }).chain((servers) =>
   fc.record({
@@ -28,40 +63,70 @@ const schedule: fc.Arbitrary<SimParams> = fc.integer({ min: 2, max: 3 }).chain((
     doDrift: fc.double({ min: -DRIFT, max: DRIFT, noNaN: true }),
     maxDelayMs: fc.constant(MAX_DELAY),
     seed: fc.integer(),
-    faults: fc.array(fault(servers, 25_000), { maxLength: 12 }),
-    durationMs: fc.constant(45_000),
-    // Faults stop by 33 s (the longest lasts 8 s); then the holder dies and nobody else fails.
-    finalCrashAt: fc.constant(36_000),
+    faults: fc.array(fault(servers), { maxLength: 12 }),
+    healAt: fc.constant(HEAL),
+    finalCrashAt: fc.constant(FINAL),
+    finalKind: fc.constantFrom("crash" as const, "kill" as const),
+    durationMs: fc.constant(FINAL + FAILOVER_BOUND + 1000),
+    failsafe: fc.boolean(),
   }),
 );
 
-describe("lease protocol under random faults", () => {
-  let schedules = 0;
-  it(`keeps one holder per group, grows epochs, and fails over in time (${RUNS} schedules)`, () => {
+/** Every property; throws with what went wrong. */
+function check(r: SimResult): void {
+  const bad = overlaps(r.effective);
+  if (bad.length > 0) {
+    const [a, b] = bad[0]!;
+    throw new Error(`split brain: ${a.vip} effective on ${a.node} [${a.start.toFixed(1)}, ${a.end.toFixed(1)}) and ${b.node} [${b.start.toFixed(1)}, ${b.end.toFixed(1)})`);
+  }
+  for (const list of [...Object.values(r.grantedEpochs), ...Object.values(r.persistedEpochs)]) {
+    for (let i = 1; i < list.length; i++) if (list[i]! < list[i - 1]!) throw new Error(`epoch went back: ${list.join(",")}`);
+  }
+  for (const list of Object.values(r.grantedEpochs)) if (new Set(list).size !== list.length) throw new Error(`epoch granted twice: ${list.join(",")}`);
+  // Liveness, always: served after the faults end, and again after the holder dies.
+  if (r.heal.servedAt === null || r.heal.servedAt - r.heal.at > HEAL_BOUND) throw new Error(`not served within ${HEAL_BOUND} ms after every fault ended (served at ${r.heal.servedAt})`);
+  const f = r.finalCrash;
+  if (f.holder === null) throw new Error(`nobody served the API VIP at ${f.at}`);
+  if (f.recoveredAt === null) throw new Error(`no failover after ${f.holder} died at ${f.at}`);
+  if (f.recoveredAt - f.at > FAILOVER_BOUND) throw new Error(`failover took ${Math.round(f.recoveredAt - f.at)} ms > bound ${Math.round(FAILOVER_BOUND)} ms`);
+}
+
+describe("one VIP on one host, under random faults, with the real engine and the real shim core", () => {
+  it(`never two hosts with a VIP effective, epochs grow, always live (${RUNS} schedules)`, () => {
     const seed = fuzzSeed("lease properties", process.env.CHIME_PROPERTY_SEED ?? process.env.CHIME_FUZZ_SEED);
+    let schedules = 0;
+    let events = 0;
+    const started = performance.now();
     fc.assert(
       fc.property(schedule, (p) => {
         schedules++;
         const r = simulate(p);
-        // Safety: no instant with two valid local leases for one group.
-        const bad = overlaps(r.intervals);
-        if (bad.length > 0) throw new Error(`split brain: ${JSON.stringify(bad[0])}`);
-        // Epochs only grow: every grant and every persisted epoch, across DO restarts.
-        for (const list of [...Object.values(r.grantedEpochs), ...Object.values(r.persistedEpochs)]) {
-          for (let i = 1; i < list.length; i++) if (list[i]! < list[i - 1]!) throw new Error(`epoch went back: ${list.join(",")}`);
-        }
-        for (const list of Object.values(r.grantedEpochs)) if (new Set(list).size !== list.length) throw new Error(`epoch granted twice: ${list.join(",")}`);
-        // Liveness: after the final crash a live healthy candidate holds within the bound.
-        const f = r.finalCrash!;
-        if (f.holder !== null) {
-          const bound = (POLICY.leaseTtlMs + POLICY.driftMarginMs + POLICY.heartbeatIntervalMs) * (1 + 2 * DRIFT) + 3 * MAX_DELAY + 50;
-          if (f.recoveredAt === null) throw new Error(`no failover after ${f.holder} died at ${f.at}`);
-          if (f.recoveredAt - f.at > bound) throw new Error(`failover took ${Math.round(f.recoveredAt - f.at)} ms > bound ${Math.round(bound)} ms`);
-        }
+        events += r.events;
+        check(r);
       }),
       { numRuns: RUNS, seed },
     );
     expect(schedules).toBeGreaterThanOrEqual(RUNS);
-    console.log(`lease properties held over ${schedules} random fault schedules`);
-  }, 240_000);
+    console.log(`lease properties held over ${schedules} random schedules (${events} events) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }, 600_000);
+
+  // The property test must be able to fail: weaken what keeps the VIP on one host and it does.
+  const caught = (what: string, tweak: Partial<SimParams>) => {
+    const seed = fuzzSeed(`property test catches ${what}`, process.env.CHIME_PROPERTY_SEED ?? process.env.CHIME_FUZZ_SEED);
+    const out = fc.check(
+      fc.property(schedule, (p) => check(simulate({ ...p, ...tweak }))),
+      { numRuns: 500, seed },
+    );
+    expect(out.failed, `${what}: no violation found in ${out.numRuns} schedules`).toBe(true);
+    expect(String(out.errorInstance)).toMatch(/split brain/);
+    console.log(`${what}: caught after ${out.numRuns} schedule(s): ${String(out.errorInstance).split("\n")[0]!.slice(0, 200)}`);
+  };
+
+  it("catches a control plane that grants 300 ms before the shims' leases can have ended (margin weakened)", () => {
+    caught("a weakened margin", { engineEarlyMs: M + LOCAL_MARGIN_MS + 300 });
+  }, 120_000);
+
+  it("catches VIPs left to the shim alone (no kernel lease filter): a killed or stopped shim keeps answering", () => {
+    caught("no kernel lease filter", { noKernelFilter: true });
+  }, 120_000);
 });

@@ -63,7 +63,7 @@ class Harness {
     const held = (this.held[node] ??= new Map());
     for (const r of released) held.delete(r.group);
     const holding = [...held].map(([group, epoch]) => ({ group, epoch }));
-    const request = { bootId: `${node}-boot`, seq: (this.seq[node] = (this.seq[node] ?? 0) + 1), probes: this.health[node]!, holding, released, operations: [] };
+    const request = { bootId: `${node}-boot`, seq: (this.seq[node] = (this.seq[node] ?? 0) + 1), probes: this.health[node]!, holding, released, operations: [], unreleased: [], refused: [], leaving: false };
     const reply = this.run({ type: "heartbeat", node, request }, now).reply!;
     for (const g of reply.grants) held.set(g.group, g.epoch);
     // A lease that the reply no longer renews is over on the node too (it lets go at its end).

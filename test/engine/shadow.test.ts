@@ -161,7 +161,7 @@ describe("shadow mode", () => {
     sh.vip.server1 = 8000;
     sh.beats(6000, 12_000, ["server1"]);
     // server2 boots: its new shim's first heartbeat says nothing about VIPs yet.
-    const r = step(sh.state, { type: "heartbeat", node: "server2", request: { bootId: "server2-b2", seq: 999, probes: { "server-api": OK }, holding: [], released: [], operations: [] } }, 12_010);
+    const r = step(sh.state, { type: "heartbeat", node: "server2", request: { bootId: "server2-b2", seq: 999, probes: { "server-api": OK }, holding: [], released: [], operations: [], unreleased: [], refused: [], leaving: false } }, 12_010);
     sh.state = r.state;
     sh.beats(13_000, 15_000);
     const entries = sh.report(15_000).entries;
@@ -176,7 +176,7 @@ describe("shadow mode", () => {
     for (let t = 0; t < 60_000; t += 1000) {
       for (const node of ["server1", "server2"]) {
         const since = sh.vip[node];
-        const r = step(sh.state, { type: "heartbeat", node, request: { bootId: "b", seq: t, probes: { "server-api": OK }, holding: [], released: [], operations: [], observed: [{ group: "server-api", present: since != null, forMs: since == null ? 0 : t - since + (t % 7) }] } }, t + (node === "server2" ? 10 : 0));
+        const r = step(sh.state, { type: "heartbeat", node, request: { bootId: "b", seq: t, probes: { "server-api": OK }, holding: [], released: [], operations: [], unreleased: [], refused: [], leaving: false, observed: [{ group: "server-api", present: since != null, forMs: since == null ? 0 : t - since + (t % 7) }] } }, t + (node === "server2" ? 10 : 0));
         sh.state = r.state;
         persists += r.effects.filter((x) => x.type === "persist").length;
       }
@@ -195,9 +195,12 @@ describe("shadow mode", () => {
       expect(old.desired.groups[0]!.role).toBe("standby");
       expect("shadow" in old.desired.groups[0]!).toBe(false);
     }
-    expect(replyFor(3, reply)).toEqual({ ...reply, protocol: 3 });
-    // Without shadow groups every version gets the same desired state.
+    expect(replyFor(4, reply)).toEqual({ ...reply, protocol: 4 });
+    // v3 shims know shadow mode but not v4's failsafe peers and drift margin.
+    const { peers: _p, driftMarginMs: _m, ...v3desired } = reply.desired;
+    expect(replyFor(3, reply)).toEqual({ ...reply, desired: v3desired, protocol: 3 });
+    // Without shadow groups every version from v4 on gets the same desired state.
     const plain = new Shadow(spec((s) => (s.policy!.shadow = false))).beat("server1", 0);
-    expect(desiredFor(2, plain.desired)).toBe(plain.desired);
+    expect(desiredFor(4, plain.desired)).toBe(plain.desired);
   });
 });

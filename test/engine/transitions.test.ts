@@ -20,7 +20,7 @@ describe("transitions", () => {
   it("the first grant is persisted in its step and is 'info'; renewals persist nothing", () => {
     const sh = new Shell(smallSpec());
     const r = sh.beat("server1", 0, { probes: { api: OK } });
-    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server1", epoch: 1, lastAutoFailoverAt: null }]);
+    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server1", epoch: 1, lastAutoFailoverAt: null, holderBoot: "boot-server1" }]);
     expect(sh.events("group.granted").map((e) => [e.severity, e.group, e.node, e.epoch, e.incident, e.reason])).toEqual([
       ["info", "api", "server1", 1, "group:api", "api has no holder yet; granting api epoch 1 to server1 (priority 110, healthy)"],
     ]);
@@ -36,7 +36,7 @@ describe("transitions", () => {
     both(sh, 0, 2000);
     for (let t = 3000; t <= 5000; t += 1000) sh.beat("server2", t, { probes: { api: OK } });
     const r = sh.tick(5500);
-    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server2", epoch: 2, lastAutoFailoverAt: 5500 }]);
+    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server2", epoch: 2, lastAutoFailoverAt: 5500, holderBoot: "boot-server2" }]);
     expect(sh.events("group.granted").at(-1)).toMatchObject({ severity: "warning", node: "server2", epoch: 2 });
   });
 
@@ -57,7 +57,7 @@ describe("transitions", () => {
     both(sh, 0, 20_000);
     const r = sh.beat("server1", 21_000, { probes: { api: DOWN } });
     // The move is persisted when it starts (no new holder or epoch yet).
-    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server1", epoch: 1, lastAutoFailoverAt: 21_000 }]);
+    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server1", epoch: 1, lastAutoFailoverAt: 21_000, holderBoot: "boot-server1" }]);
     expect(sh.events("group.revoking").map((e) => [e.severity, e.node, e.epoch, e.actor, e.reason])).toEqual([
       ["warning", "server1", 1, "engine", "server1's probe for api is failing (http 503); revoking api epoch 1 from server1 for server2"],
     ]);
@@ -83,7 +83,7 @@ describe("transitions", () => {
       ["info", "token:alice", "server1", "group:api", "switchover requested by token:alice; revoking api epoch 1 from server1 for server2"],
     ]);
     const r2 = sh.beat("server1", 1200, { probes: { api: OK }, released: [{ group: "api", epoch: 1 }] });
-    expect(sh.persistsOf(r2).map((p) => p.groups.api)).toEqual([{ holder: "server2", epoch: 2, lastAutoFailoverAt: null }]);
+    expect(sh.persistsOf(r2).map((p) => p.groups.api)).toEqual([{ holder: "server2", epoch: 2, lastAutoFailoverAt: null, holderBoot: "boot-server2" }]);
     expect(sh.events("group.granted").at(-1)).toMatchObject({ severity: "info", reason: "server1 released api; granting api epoch 2 to server2 (priority 100, healthy)" });
     expect(sh.events("group.released").map((e) => [e.severity, e.node, e.epoch, e.reason])).toEqual([["info", "server1", 1, "server1 released api at epoch 1 (switchover requested by token:alice)"]]);
   });

@@ -1,14 +1,14 @@
 // The lab's definitions of downtime and split-brain instants, on hand-made recordings (no
 // namespaces needed): these numbers are what the bench table and the lab suite report.
 import { describe, expect, it } from "vitest";
-import { answerers, type ClientResult, dualVip, interleavedAnswers, outage, stats, type VipSample } from "./analyze.js";
+import { answerers, type ClientResult, dualMac, dualVip, interleavedAnswers, outage, stats, type VipSample } from "./analyze.js";
 
 /** One request every 20 ms from t0: "s1" / "s2" answers, "x" fails. */
 const client = (t0: number, pattern: string): ClientResult[] =>
   pattern.split(" ").map((p, i) => ({ t: t0 + i * 20, ok: p !== "x", who: p === "x" ? "ECONNREFUSED" : p }));
 
 /** One sample every 10 ms from t0: "1" VIP (bit 0) configured, "0" not. */
-const samples = (t0: number, bits: string): VipSample[] => [...bits].map((b, i) => ({ t: t0 + i * 10, mask: Number(b) }));
+const samples = (t0: number, bits: string): VipSample[] => [...bits].map((b, i) => ({ t: t0 + i * 10, mask: Number(b), effective: Number(b) }));
 
 describe("lab analysis", () => {
   it("downtime runs from the first failure to the first success that starts a stable run", () => {
@@ -37,9 +37,25 @@ describe("lab analysis", () => {
   });
 
   it("does not read a stalled sampler's last sample as still configured", () => {
-    const s1 = [{ t: 0, mask: 1 }];
+    const s1 = [{ t: 0, mask: 1, effective: 1 }];
     const s2 = samples(500, "111");
     expect(dualVip(s1, s2, 0, 0, 1000, 100).instants).toBe(0);
+  });
+
+  it("counts a VIP effective on two hosts, not one merely configured where the kernel fences it; ARP rounds with two MACs", () => {
+    // s1 keeps the address after its lease element timed out (a killed shim): configured, not effective.
+    const s1 = [...samples(0, "1111")].map((s, i) => ({ ...s, effective: i < 2 ? 1 : 0 }));
+    const s2 = samples(25, "0111");
+    expect(dualVip(s1, s2, 0, 0, 1000).instants).toBe(0);
+    expect(dualVip(s1, s2, 0, 0, 1000, 100, "mask").instants).toBeGreaterThan(0);
+    const rounds = [
+      { t: 0, vip: 0, macs: ["aa"] },
+      { t: 20, vip: 0, macs: ["aa", "bb"] },
+      { t: 20, vip: 1, macs: ["aa", "bb"] },
+      { t: 40, vip: 0, macs: [] },
+    ];
+    expect(dualMac(rounds, 0, 0, 1000)).toBe(1);
+    expect(dualMac(rounds, 0, 30, 1000)).toBe(0);
   });
 
   it("counts answers that flip back to a host the client had left, within 2 s", () => {

@@ -3,9 +3,12 @@
 // Definitions (issue 4):
 // - downtime: from the first failed client request after the fault to the first successful one
 //   that starts a stable run (request start times, 20 ms resolution); 0 without a failure.
-// - split-brain instant: a sample tick at which the VIP is configured on two hosts at once (each
+// - split-brain instant: a sample tick at which the VIP is EFFECTIVE on two hosts at once (each
 //   host's sample compared with the other's latest sample), or an answer that flips back to a
-//   host the client had already left (X, then Y, then X again within `flipBackMs`).
+//   host the client had already left (X, then Y, then X again within `flipBackMs`). Effective:
+//   configured and not fenced by the kernel's lease filter (keepalived has none: effective ==
+//   configured). The configured-only count is reported beside it, and the client's ARP prober
+//   gives an outside view: a round in which two MACs answer for one VIP.
 
 export interface ClientResult {
   /** Start of the request, wall-clock ms. */
@@ -19,6 +22,20 @@ export interface VipSample {
   t: number;
   /** Bit i set: the i-th VIP is configured on this host. */
   mask: number;
+  /** Bit i set: the i-th VIP is effective (configured, and the kernel lets it answer). */
+  effective: number;
+}
+
+/** One round of the client's ARP prober: the MACs that answered for VIP `vip` (index). */
+export interface ArpRound {
+  t: number;
+  vip: number;
+  macs: string[];
+}
+
+/** Rounds in [from, to] in which two or more MACs answered for VIP `vip`. */
+export function dualMac(rounds: ArpRound[], vip: number, from: number, to: number): number {
+  return rounds.filter((r) => r.vip === vip && r.t >= from && r.t <= to && r.macs.length >= 2).length;
 }
 
 export interface Outage {
@@ -87,15 +104,15 @@ export interface DualVip {
  * Ticks in [from, to] at which `bit` was set on host A and on host B's latest sample (no older
  * than `staleMs`, so a stalled sampler is not read as "still configured"), counted from both sides.
  */
-export function dualVip(a: VipSample[], b: VipSample[], bit: number, from: number, to: number, staleMs = 100): DualVip {
+export function dualVip(a: VipSample[], b: VipSample[], bit: number, from: number, to: number, staleMs = 100, field: "effective" | "mask" = "effective"): DualVip {
   let instants = 0;
   let first: number | null = null;
   let last: number | null = null;
   const side = (mine: VipSample[], other: VipSample[]) => {
     for (const s of mine) {
-      if (s.t < from || s.t > to || !(s.mask & (1 << bit))) continue;
+      if (s.t < from || s.t > to || !(s[field] & (1 << bit))) continue;
       const o = at(other, s.t);
-      if (o && s.t - o.t <= staleMs && o.mask & (1 << bit)) {
+      if (o && s.t - o.t <= staleMs && o[field] & (1 << bit)) {
         instants++;
         first = first === null ? s.t : Math.min(first, s.t);
         last = last === null ? s.t : Math.max(last, s.t);

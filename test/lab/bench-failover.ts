@@ -20,7 +20,7 @@ import { type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "5" },
-    scenarios: { type: "string", default: "a,b,c,d,e,f,g,h" },
+    scenarios: { type: "string", default: "a,b,c,d,e,f,g,h,i,j,k,l,m" },
     systems: { type: "string", default: "chime-ha,keepalived,keepalived-tuned" },
     transport: { type: "string", default: "websocket" },
     json: { type: "string" },
@@ -91,7 +91,7 @@ for (const col of columns) {
         try {
           const r = await addLedger(lab, await sc.run(lab));
           results.push({ ...r, ...(underHog ? { hog: true } : {}) });
-          process.stderr.write(`${what}: downtime ${r.downtimeMs ?? "NOT BACK"} ms${r.ledgerDowntimeMs !== undefined ? ` (ledger ${r.ledgerDowntimeMs ?? "?"} ms)` : ""}, failures ${r.failures} (${r.laterFailures} after recovery), dual-VIP ${r.dualVipInstants}, interleaved ${r.interleaved} — ${r.detail}${r.ledgerIntervals?.length ? `\n  ledger: ${r.ledgerIntervals.join("\n  ledger: ")}` : ""}\n`);
+          process.stderr.write(`${what}: downtime ${r.downtimeMs ?? "NOT BACK"} ms${r.ledgerDowntimeMs !== undefined ? ` (ledger ${r.ledgerDowntimeMs ?? "?"} ms)` : ""}, failures ${r.failures} (${r.laterFailures} after recovery), dual-VIP ${r.dualVipInstants} effective / ${r.dualConfigured} configured, dual-MAC ${r.dualMac}, interleaved ${r.interleaved} — ${r.detail}${r.ledgerIntervals?.length ? `\n  ledger: ${r.ledgerIntervals.join("\n  ledger: ")}` : ""}\n`);
         } catch (err) {
           errors.push(`${what}: ${(err as Error).message}`);
           process.stderr.write(`${what} FAILED: ${(err as Error).message}\n`);
@@ -130,8 +130,10 @@ const splitBrain = (col: Column, id: ScenarioId, hog: boolean): string => {
   const rs = of(col, id, hog);
   if (rs.length === 0) return "-";
   const dual = rs.reduce((a, r) => a + r.dualVipInstants, 0);
+  const mac = rs.reduce((a, r) => a + r.dualMac, 0);
+  const configured = rs.reduce((a, r) => a + r.dualConfigured, 0);
   const inter = rs.reduce((a, r) => a + r.interleaved, 0);
-  return `${dual + inter}${dual + inter ? ` (${dual} dual-VIP, ${inter} interleaved)` : ""}`;
+  return `${dual + inter}${dual + inter ? ` (${dual} dual-VIP, ${inter} interleaved)` : ""}${mac || configured ? `; ARP: ${mac} two-MAC rounds; configured on both: ${configured}` : ""}`;
 };
 /** The control plane's own figure for the same runs: its availability ledger, and how many runs agree with the client. */
 const ledgerCell = (col: Column, id: ScenarioId, hog: boolean): string => {
@@ -181,7 +183,7 @@ const out = [
   `keepalived default: VRRPv2 advert_int 1, vrrp_script (tcp) interval 1 fall ${policy.probeFall} rise ${policy.probeRise}, nopreempt`,
   `keepalived tuned: VRRPv3 advert_int ${policy.heartbeatIntervalMs / 1000} (chime-ha's heartbeat interval), vrrp_track_process for chime-server and chime-portal, the same vrrp_script, nopreempt`,
   `machine: ${startedAt.toISOString().slice(0, 16)}Z, load average (5 min) ${loadAtStart.toFixed(1)} at start, ${loadavg()[1]!.toFixed(1)} at end`,
-  "client: GET every 20 ms, 200 ms budget; VIP samplers every 10 ms; downtime = first failed request to the first good one of 10 in a row",
+  "client: GET every 20 ms, 200 ms budget; ARP for each VIP every 20 ms; VIP samplers every 10 ms (configured, and effective: not fenced by the kernel's lease filter); downtime = first failed request to the first good one of 10 in a row; split-brain instant = a VIP effective on both servers, or answers flipping back",
   "ledger: the control plane's availability ledger over the run (GET /v1/clusters/:id/availability): time server-api was down or in a planned gap; a silent holder's outage counts from its last heartbeat",
   "",
   line(header),

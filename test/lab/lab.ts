@@ -3,10 +3,12 @@
 // server hosts with stand-in ChimeStack services and either real chime-ha shims or keepalived
 // (configured by `chime-ha export keepalived` from the same spec), and a client host.
 //
-// Observers, all inside the lab: a client probe per VIP (a GET every 20 ms, 200 ms budget) and a
-// VIP sampler per server host (`ip -o -4 addr` every 10 ms). The harness in the root namespace
-// only reads their output and starts/kills processes; API calls go through a bridge process in
-// the control-plane namespace.
+// Observers, all inside the lab: a client probe per VIP (a GET every 20 ms, 200 ms budget), a VIP
+// sampler per server host (`ip -o -4 addr` and the chime-ha lease filter every 10 ms: configured
+// and effective), and an ARP prober on the client (who answers ARP for each VIP, every 20 ms: an
+// outside view that does not rest on our definition of effective). The harness in the root
+// namespace only reads their output and starts/kills processes; API calls go through a bridge
+// process in the control-plane namespace.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream, writeFileSync } from "node:fs";
@@ -18,7 +20,7 @@ import { exportKeepalived } from "../../node-shim/cli/export-keepalived.js";
 import { type ClusterSpec, type ClusterSpecInput, validateSpec } from "../../protocol/spec.js";
 import type { ClusterStatus } from "../../protocol/status.js";
 import { type ControlPlane, REPO_ROOT, startControlPlane } from "../support/control-plane.js";
-import type { ClientResult, VipSample } from "./analyze.js";
+import type { ArpRound, ClientResult, VipSample } from "./analyze.js";
 
 const exec = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +87,9 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY, shadow = fa
     nodes: [
       { name: "server1", hostname: "server1.lab", ip: `${net}.11`, role: "server", priority: 110 },
       { name: "server2", hostname: "server2.lab", ip: `${net}.12`, role: "server", priority: 100 },
+      // A third server that serves no group (no host in the lab): it keeps the spec valid (2-3
+      // servers) when scenario (l) removes a holder from it.
+      { name: "server3", hostname: "server3.lab", ip: `${net}.13`, role: "server", priority: 90 },
       { name: "node1", hostname: "node1.lab", ip: `${net}.101`, role: "compute" },
     ],
     groups: [
@@ -94,6 +99,7 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY, shadow = fa
         mode: "active-standby",
         vip: `${net}.10`,
         interface: "eth0",
+        members: ["server1", "server2"],
         ports: [
           { port: 8801, label: "API" },
           { port: 8802, label: "grpc" },
@@ -108,6 +114,7 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY, shadow = fa
         mode: "active-active-lb",
         vip: `${net}.20`,
         interface: "eth0",
+        members: ["server1", "server2"],
         ports: [{ port: 80, realPort: 8033, label: "web UI" }],
         probe: { type: "tcp", port: 8033, intervalMs: policy.probeIntervalMs, timeoutMs: policy.probeTimeoutMs, fall: policy.probeFall, rise: policy.probeRise },
         process: "chime-portal",
@@ -120,7 +127,7 @@ export function labSpec(net: string, policy: LabPolicy = LAB_POLICY, shadow = fa
 /** Root, and every tool the lab runs; the reason when something is missing. */
 export async function labMissing(system: System | "both" = "both"): Promise<string | null> {
   if (process.getuid?.() !== 0) return "needs root (network namespaces)";
-  const tools = ["ip", "nft", "arping", "bash"];
+  const tools = ["ip", "nft", "arping", "bash", "python3"];
   if (system !== "chime-ha") tools.push("keepalived");
   for (const t of tools) {
     try {
@@ -173,6 +180,8 @@ export class Lab {
   private readonly hostProcs: Record<Server, Map<string, Proc>> = { s1: new Map(), s2: new Map() };
   private bridge: { proc: Proc; next: number; waiting: Map<number, (v: { status: number; body?: unknown; error?: string }) => void> } | null = null;
   readonly client: { api: ClientResult[]; portal: ClientResult[] } = { api: [], portal: [] };
+  /** ARP rounds from the client: who answered for each VIP (index 0 API, 1 portal). */
+  readonly arp: ArpRound[] = [];
   readonly samples: Record<Server, VipSample[]> = { s1: [], s2: [] };
   /** keepalived's VRRP state per host and instance, from its log. */
   readonly vrrpState: Record<Server, Record<string, string>> = { s1: {}, s2: {} };
@@ -308,6 +317,10 @@ export class Lab {
     }
     this.clientStart("api", `http://${this.vipApi}:8801/`);
     this.clientStart("portal", `http://${this.vipPortal}/`);
+    this.spawnIn("c", "arp-probe", ["python3", join(REPO_ROOT, "test/lab/agents/arp-probe.py"), "eth0", "20", this.vipApi, this.vipPortal], (line) => {
+      const [t, vip, n, macs] = line.split(" ");
+      this.arp.push({ t: Number(t), vip: Number(vip), macs: Number(n) > 0 ? macs!.split(",") : [] });
+    });
     await this.waitSteady(30_000);
     this.note("steady");
   }
@@ -325,8 +338,8 @@ export class Lab {
 
   private samplerStart(h: Server): void {
     this.spawnIn(h, "sampler", [process.execPath, join(REPO_ROOT, "test/lab/agents/vip-sampler.mjs"), "10", this.vipApi, this.vipPortal], (line) => {
-      const [t, m] = line.split(" ");
-      this.samples[h].push({ t: Number(t), mask: Number(m) });
+      const [t, m, e] = line.split(" ");
+      this.samples[h].push({ t: Number(t), mask: Number(m), effective: Number(e ?? m) });
     });
   }
 
@@ -337,8 +350,19 @@ export class Lab {
     });
   }
 
-  /** The hosts whose latest sample shows the VIP (`bit`). */
+  /**
+   * The hosts whose latest sample shows the VIP (`bit`) EFFECTIVE: configured and not fenced by
+   * the kernel's lease filter (keepalived has no filter: effective == configured).
+   */
   vipHosts(bit = API_BIT): Server[] {
+    return SERVERS.filter((h) => {
+      const s = this.samples[h][this.samples[h].length - 1];
+      return s !== undefined && (s.effective & (1 << bit)) !== 0 && Date.now() - s.t < 200;
+    });
+  }
+
+  /** The hosts whose latest sample shows the VIP configured (whatever the filter says). */
+  vipConfigured(bit = API_BIT): Server[] {
     return SERVERS.filter((h) => {
       const s = this.samples[h][this.samples[h].length - 1];
       return s !== undefined && (s.mask & (1 << bit)) !== 0 && Date.now() - s.t < 200;
@@ -384,7 +408,7 @@ export class Lab {
         const p = st.groups.find((x) => x.name === "portal");
         if (g?.holder !== NODE_OF[api[0]!] || g.phase !== "held") return !(why = `server-api ${g?.holder} ${g?.phase}`);
         if (p?.holder !== NODE_OF[portal[0]!] || (p.realServers ?? []).length !== 2) return !(why = `portal ${p?.holder} reals ${p?.realServers}`);
-        for (const n of st.nodes.filter((x) => x.role === "server")) {
+        for (const n of st.nodes.filter((x) => x.role === "server" && HOST_OF[x.name])) {
           if (!n.alive || !n.probes["server-api"]?.healthy || !n.probes.portal?.healthy) return !(why = `${n.name} alive=${n.alive} ${JSON.stringify(n.probes)}`);
         }
       } else {
@@ -478,6 +502,8 @@ export class Lab {
           reannounceSeconds: 10,
           lbDrainSeconds: 0,
           transport: this.transport,
+          // Failsafe promises it gave and the groups it held survive a restart here.
+          stateDir: join(this.dir, `${node}-state`),
           // A slow reply only shortens the lease (it counts from send time); a lost heartbeat is
           // retried after timeout + interval, inside the local lease (LAB_POLICY says how).
           heartbeatTimeoutMs: this.policy.heartbeatTimeoutMs,
@@ -490,7 +516,9 @@ export class Lab {
         { mode: 0o600 },
       );
       const argv = run.command ?? [process.execPath, "--import", "tsx", join(REPO_ROOT, "node-shim/bin/chime-ha-shim.ts")];
-      const p = this.spawnIn(h, "shim", [...argv, "--config", cfg], undefined, { ...process.env, CHIME_HA_RUNTIME_DIR: this.runDir(h), ...run.env });
+      // CHIME_SHIM_FAULTS: scenario (k) makes this shim's `ip` fail by writing "ip" into the file.
+      writeFileSync(this.faultFile(h), "");
+      const p = this.spawnIn(h, "shim", [...argv, "--config", cfg], undefined, { ...process.env, CHIME_HA_RUNTIME_DIR: this.runDir(h), CHIME_SHIM_FAULTS: this.faultFile(h), ...run.env });
       this.hostProcs[h].set(this.shadow ? "shim" : "agent", p);
     }
     if (isKeepalived(this.system)) {
@@ -524,6 +552,28 @@ export class Lab {
       this.hostProcs[h].set("agent", p);
     }
     this.note(`${this.system === "chime-ha" ? "shim" : this.shadow ? `${this.system} and a shadow shim` : this.system} started on ${h}`);
+  }
+
+  faultFile(h: Server): string {
+    return join(this.dir, `${NODE_OF[h]}-faults`);
+  }
+
+  /** Make the shim's `ip` commands fail (CommandRunner fault injection), or work again. */
+  setIpFault(h: Server, on: boolean): void {
+    writeFileSync(this.faultFile(h), on ? "ip\n" : "");
+  }
+
+  /** The agent's whole process group (shim and its nft/ip sessions, or keepalived) gets `sig`; no wait. */
+  signalAgent(h: Server, sig: NodeJS.Signals): void {
+    const p = this.hostProcs[h].get("agent");
+    if (p?.child.pid) process.kill(-p.child.pid, sig);
+  }
+
+  /** SIGKILL of the agent only (host, services and addresses stay): an OOM kill, a crash. */
+  async killAgent(h: Server): Promise<void> {
+    const p = this.hostProcs[h].get("agent");
+    if (p) await this.killProc(p, "SIGKILL");
+    this.hostProcs[h].delete("agent");
   }
 
   /** Graceful stop of the agent: SIGTERM (shim releases its groups; keepalived resigns with priority 0). */
@@ -603,12 +653,12 @@ export class Lab {
     this.bridge = { proc, next: 1, waiting };
   }
 
-  async api(method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body?: unknown; error?: string }> {
+  async api(method: string, path: string, body?: unknown, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<{ status: number; body?: unknown; error?: string }> {
     if (!this.bridge) throw new Error("no control plane in this lab");
     const b = this.bridge;
     const id = b.next++;
     const answer = new Promise<{ status: number; body?: unknown; error?: string }>((r) => b.waiting.set(id, r));
-    b.proc.child.stdin!.write(JSON.stringify({ id, method, url: `${this.cp!.url}${path}`, token: this.cp!.adminToken, body, timeoutMs }) + "\n");
+    b.proc.child.stdin!.write(JSON.stringify({ id, method, url: `${this.cp!.url}${path}`, token: this.cp!.adminToken, body, timeoutMs, headers }) + "\n");
     const t = sleep(timeoutMs + 2000).then(() => ({ status: 0, error: "bridge timeout" }));
     return Promise.race([answer, t]);
   }
@@ -620,6 +670,22 @@ export class Lab {
 
   async switchover(group: string, to: string): Promise<{ status: number; body?: unknown }> {
     return this.api("POST", `/v1/clusters/${encodeURIComponent(this.clusterId)}/switchover`, { group, to });
+  }
+
+  /** The lab spec without `node` (removed from every group), through PUT /v1/clusters/:id/spec. */
+  async removeNode(node: string): Promise<void> {
+    const spec = labSpec(this.net, this.policy);
+    spec.nodes = spec.nodes.filter((n) => n.name !== node);
+    for (const g of spec.groups ?? []) g.members = g.members?.filter((m) => m !== node);
+    const r = await this.api("PUT", `/v1/clusters/${encodeURIComponent(this.clusterId)}/spec`, { spec }, 5000, { "if-match": "*" });
+    if (r.status !== 200) throw new Error(`remove ${node}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+
+  /** The full lab spec again; a node added back gets a new token (the old one was revoked). */
+  async restoreSpec(): Promise<void> {
+    const r = await this.api("PUT", `/v1/clusters/${encodeURIComponent(this.clusterId)}/spec`, { spec: labSpec(this.net, this.policy) }, 5000, { "if-match": "*" });
+    if (r.status !== 200) throw new Error(`restore spec: ${r.status} ${JSON.stringify(r.body)}`);
+    Object.assign(this.tokens, (r.body as { nodeTokens: Record<string, string> }).nodeTokens);
   }
 
   /** Path of a host's process log (kept with LAB_KEEP_LOGS=1). */

@@ -1,11 +1,13 @@
-// The issue's failover scenarios (a)..(h), each one run on a started Lab: inject the fault on the
-// current holder, wait for the service to come back, observe, recover the faulted host, wait for
-// the steady state again. What the observers recorded is analysed in analyze.ts.
+// The failover scenarios (a)..(m), each one run on a started Lab: inject the fault on the current
+// holder, wait for the service to come back, observe, recover the faulted host, wait for the
+// steady state again. What the observers recorded is analysed in analyze.ts. (i)-(l) are the
+// agent's own failures (issue 9): killed, stopped, `ip` failing, removed from the spec; (m) is
+// "stop means go" (SIGTERM on the holder's agent).
 import { API_BIT, isKeepalived, type Lab, NODE_OF, other, PORTAL_BIT, type Server, type System, type Transport, waitUntil } from "./lab.js";
-import { answerers, dualVip, interleavedAnswers, outage } from "./analyze.js";
+import { answerers, dualMac, dualVip, interleavedAnswers, outage } from "./analyze.js";
 import { upgradeScenario } from "./upgrade.js";
 
-export type ScenarioId = "a" | "b" | "c" | "d" | "e" | "f" | "g" | "h" | "u";
+export type ScenarioId = "a" | "b" | "c" | "d" | "e" | "f" | "g" | "h" | "i" | "j" | "k" | "l" | "m" | "u";
 
 export interface Scenario {
   id: ScenarioId;
@@ -28,8 +30,12 @@ export interface RunResult {
   requests: number;
   /** Failed requests after the service was stable again (isolated blips, e.g. a slow machine). */
   laterFailures: number;
-  /** Sample ticks with a VIP on both servers (API and portal VIPs). */
+  /** Sample ticks with a VIP effective on both servers (API and portal VIPs). */
   dualVipInstants: number;
+  /** Sample ticks with a VIP configured on both servers, effective or not (keepalived: the same). */
+  dualConfigured: number;
+  /** ARP rounds from the client in which two MACs answered for one VIP. */
+  dualMac: number;
   /** Answers that flipped back to a host the client had left (active-standby VIP only). */
   interleaved: number;
   /** Hosts that answered the API VIP during the run, in order. */
@@ -66,10 +72,14 @@ async function waitServedBy(lab: Lab, h: Server, since: number, timeoutMs = BACK
   }
 }
 
+function splitBrain(lab: Lab, from: number, to: number): Pick<RunResult, "dualVipInstants" | "dualConfigured" | "dualMac"> {
+  const both = (field: "effective" | "mask") => dualVip(lab.samples.s1, lab.samples.s2, API_BIT, from, to, 100, field).instants + dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, from, to, 100, field).instants;
+  return { dualVipInstants: both("effective"), dualConfigured: both("mask"), dualMac: dualMac(lab.arp, API_BIT, from, to) + dualMac(lab.arp, PORTAL_BIT, from, to) };
+}
+
 /** `ledgerFrom`: from when the ledger may date this fault's outage (a silent holder's from its last heartbeat). */
 function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyFrom: number, safetyTo: number, detail: string, ledgerFrom = faultAt - 2 * lab.policy.heartbeatIntervalMs): RunResult {
   const o = outage(lab.client.api, faultAt, end);
-  const dual = dualVip(lab.samples.s1, lab.samples.s2, API_BIT, safetyFrom, safetyTo).instants + dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, safetyFrom, safetyTo).instants;
   return {
     scenario: id,
     system: lab.system,
@@ -79,7 +89,7 @@ function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyF
     failures: o.failures,
     requests: o.requests,
     laterFailures: o.laterFailures,
-    dualVipInstants: dual,
+    ...splitBrain(lab, safetyFrom, safetyTo),
     interleaved: interleavedAnswers(lab.client.api, safetyFrom, safetyTo),
     answered: answerers(lab.client.api, faultAt, end),
     detail,
@@ -272,7 +282,7 @@ export const SCENARIOS: Scenario[] = [
       const lastFail = [...lab.client.portal].filter((x) => x.t >= faultAt && x.t <= end && !x.ok).pop();
       await lab.restartService(victim, "chime-portal");
       await lab.waitSteady(30_000);
-      const dual = dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, safetyFrom, Date.now()).instants + dualVip(lab.samples.s1, lab.samples.s2, API_BIT, safetyFrom, Date.now()).instants;
+      const sb = splitBrain(lab, safetyFrom, Date.now());
       const served = answerers(lab.client.portal, (lastFail?.t ?? faultAt) + 1, end);
       const quietFrom = lastFail ? lastFail.t + 1 : faultAt;
       return {
@@ -287,7 +297,7 @@ export const SCENARIOS: Scenario[] = [
         failures: o.failures,
         requests: o.requests,
         laterFailures: 0,
-        dualVipInstants: dual,
+        ...sb,
         interleaved: 0,
         answered: served,
         detail: `chime-portal SIGKILLed on ${NODE_OF[victim]} (director ${NODE_OF[director]}); ${o.failures} failed of ${o.requests}, last failure ${lastFail ? lastFail.t - faultAt : 0} ms after the kill; then answered by [${served.join(", ")}]`,
@@ -295,5 +305,113 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   upgradeScenario,
+  {
+    id: "i",
+    title: "the holder's agent SIGKILLed (host and services alive)",
+    run: (lab) =>
+      failover(
+        lab,
+        "i",
+        (h) => lab.killAgent(h),
+        (h) => lab.startAgent(h),
+        lab.system === "chime-ha" ? "shim and its nft/ip sessions SIGKILLed" : "keepalived SIGKILLed",
+      ),
+  },
+  {
+    id: "j",
+    title: "the holder's agent SIGSTOPped for 3 x TTL, then SIGCONT",
+    run: (lab) => stoppedAgent(lab),
+  },
+  {
+    id: "k",
+    title: "the holder's `ip` fails while it must release (switchover)",
+    notFor: { keepalived: "no fault injection into keepalived's netlink", "keepalived-tuned": "no fault injection into keepalived's netlink" },
+    run: async (lab) => {
+      const h = await lab.waitSteady();
+      lab.setIpFault(h, true);
+      let note = "";
+      const r = await failover(
+        lab,
+        "k",
+        async (holder) => {
+          const res = await lab.switchover("server-api", NODE_OF[other(holder)]);
+          if (res.status !== 200) throw new Error(`switchover refused: ${res.status} ${JSON.stringify(res.body)}`);
+        },
+        async (holder) => {
+          // The address is still configured (inert): once `ip` works again the shim removes it.
+          const stuck = lab.vipConfigured(API_BIT).includes(holder);
+          lab.setIpFault(holder, false);
+          await waitUntil("the old holder's address to go once ip works", () => !lab.vipConfigured(API_BIT).includes(holder), 10_000);
+          note = stuck ? "; the old holder kept the (inert) address while ip failed, removed it once ip worked" : "; the old holder's (inert) address was removed by the kernel's address lifetime while ip failed";
+        },
+        "ip failing (CHIME_SHIM_FAULTS), switchover through the API",
+      ).catch((err: Error) => {
+        lab.setIpFault(h, false);
+        throw err;
+      });
+      r.detail += note;
+      return r;
+    },
+  },
+  {
+    id: "l",
+    title: "the holder removed from the spec through the API",
+    notFor: { keepalived: "no control plane", "keepalived-tuned": "no control plane" },
+    run: (lab) =>
+      failover(
+        lab,
+        "l",
+        (h) => lab.removeNode(NODE_OF[h]),
+        async (h) => {
+          await lab.restoreSpec();
+          // Its token was revoked with it: it comes back with the new one.
+          await lab.killAgent(h);
+          await lab.startAgent(h);
+        },
+        "PUT spec without it",
+      ),
+  },
+  {
+    id: "m",
+    title: "the holder's agent stopped (SIGTERM): stop means go",
+    run: (lab) =>
+      failover(
+        lab,
+        "m",
+        (h) => lab.stopAgent(h, "SIGTERM"),
+        (h) => lab.startAgent(h),
+        lab.system === "chime-ha" ? "shim stopped (SIGTERM: releases, says it is leaving)" : "keepalived stopped (SIGTERM: resigns with priority 0)",
+      ),
+  },
 ];
+
+/**
+ * (j): the agent's whole process group (the shim with its nft/ip sessions, or keepalived) is
+ * SIGSTOPped for 3 x TTL while host and services run on; the peer takes over; then SIGCONT. The
+ * dangerous moment is the waking: whatever the stopped agent had queued (renewals in a pipe, a
+ * VRRP state it still believes in) must not make the VIP answer there again.
+ */
+async function stoppedAgent(lab: Lab): Promise<RunResult> {
+  const h = await lab.waitSteady();
+  const to = other(h);
+  const safetyFrom = Date.now() - 200;
+  const faultAt = Date.now();
+  const stopMs = 3 * lab.spec.policy.leaseTtlMs;
+  lab.signalAgent(h, "SIGSTOP");
+  let back = false;
+  try {
+    back = await waitServedBy(lab, to, faultAt, Math.max(stopMs, BACK_TIMEOUT_MS));
+  } finally {
+    const left = faultAt + stopMs - Date.now();
+    if (left > 0) await sleep(left);
+    lab.signalAgent(h, "SIGCONT");
+  }
+  const contAt = Date.now();
+  await sleep(SETTLE_MS + 1000);
+  const end = Date.now();
+  await lab.waitSteady(30_000);
+  const r = measure(lab, "j", faultAt, end, safetyFrom, Date.now(), `${lab.system === "chime-ha" ? "shim and its sessions" : "keepalived"} SIGSTOPped on ${NODE_OF[h]} for ${stopMs} ms, SIGCONT ${contAt - faultAt} ms after; ${back ? `${NODE_OF[to]} serving` : `${NODE_OF[to]} NOT serving`}`);
+  if (!back) r.downtimeMs = null;
+  return r;
+}
 

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { writeHandover } from "../../node-shim/install/handover.js";
 import { SHIM_SEA_NODE_OPTIONS } from "../../scripts/build-shim-flags.js";
 import { REPO_ROOT } from "../support/control-plane.js";
-import { answerers, dualVip, interleavedAnswers, outage } from "./analyze.js";
+import { answerers, dualMac, dualVip, interleavedAnswers, outage } from "./analyze.js";
 import { API_BIT, NODE_OF, PORTAL_BIT, type Lab } from "./lab.js";
 import type { RunResult, Scenario } from "./scenarios.js";
 
@@ -48,7 +48,8 @@ export const upgradeScenario: Scenario = {
     const o = outage(lab.client.api, faultAt, end);
     const portal = outage(lab.client.portal, faultAt, end);
     const dual = dualVip(lab.samples.s1, lab.samples.s2, API_BIT, safetyFrom, end).instants + dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, safetyFrom, end).instants;
-    const vipLeft = lab.samples[h].filter((s) => s.t >= faultAt && s.t <= end && (s.mask & (1 << API_BIT)) === 0).length;
+    // Effective on the holder all along (configured and leased: the new process renews the lease in time).
+    const vipLeft = lab.samples[h].filter((s) => s.t >= faultAt && s.t <= end && (s.effective & (1 << API_BIT)) === 0).length;
     return {
       scenario: "u",
       system: lab.system,
@@ -59,6 +60,8 @@ export const upgradeScenario: Scenario = {
       requests: o.requests + portal.requests,
       laterFailures: o.laterFailures,
       dualVipInstants: dual,
+      dualConfigured: dualVip(lab.samples.s1, lab.samples.s2, API_BIT, safetyFrom, end, 100, "mask").instants + dualVip(lab.samples.s1, lab.samples.s2, PORTAL_BIT, safetyFrom, end, 100, "mask").instants,
+      dualMac: dualMac(lab.arp, API_BIT, safetyFrom, end) + dualMac(lab.arp, PORTAL_BIT, safetyFrom, end),
       interleaved: interleavedAnswers(lab.client.api, safetyFrom, end),
       answered: answerers(lab.client.api, faultAt, end),
       extra: { oldShimStoppedAfterMs: stoppedAt - faultAt, vipAbsentSamples: vipLeft, portalFailures: portal.failures },

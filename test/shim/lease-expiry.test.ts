@@ -9,6 +9,9 @@
 // 3. SIGTERM-style release hands the group over without waiting for a lease to run out.
 // 4. A restarted shim adopts the VIP it still has when the first reply grants it the epoch.
 import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventPage } from "../../protocol/api.js";
 import type { ClusterStatus } from "../../protocol/status.js";
@@ -38,6 +41,8 @@ describe.runIf(missing === null)("shim leases against the real control plane", (
   let cluster = "";
   let tokens: Record<string, string> = {};
   const agents: ShimAgent[] = [];
+  const stateRoot = mkdtempSync(join(tmpdir(), "chs-lease-state-"));
+  const stateDir = (node: string) => join(stateRoot, node);
   const logs: Log[] = [];
   /** Wall-clock times at which the VIP left each host (from `ip monitor address`). */
   const vipDeleted: Record<string, number[]> = { s1: [], s2: [] };
@@ -52,6 +57,7 @@ describe.runIf(missing === null)("shim leases against the real control plane", (
       // The probe runs inside the host's namespace (through its runner): is the API port open?
       probes: { "server-api": { type: "exec", command: ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8801"], intervalMs: 500, timeoutMs: 400, fall: 2, rise: 1 } },
       localLeaseMarginMs: 200,
+      stateDir: stateDir(node),
     });
     const a = new ShimAgent({ config, token: tokens[node]!, runner: new NetnsRunner(lab.host(host).ns) });
     agents.push(a);
@@ -88,6 +94,7 @@ describe.runIf(missing === null)("shim leases against the real control plane", (
     await proxy?.close();
     await cp?.stop();
     await lab.cleanup();
+    rmSync(stateRoot, { recursive: true, force: true });
     setLogSink(null);
   });
 

@@ -1,12 +1,13 @@
 // Real network test: two server hosts and a client host on a bridge, each in a namespace this
-// suite creates (10.231.61.0/24, no default route anywhere). The shim's VIP reconciler moves the
-// VIP with real `ip` and `arping`, and the client reaches whichever server holds it; the nftables
+// suite creates (10.231.61.0/24, no default route anywhere). The shim's VIP executor moves the
+// VIP with real `nft`, `ip` and `arping`, and the client reaches whichever server holds it; the nftables
 // backend spreads real HTTP requests over two real backends, and a backend taken out of the
 // desired state gets no new connection from the next request on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NftablesReconciler } from "../../node-shim/apply/lvs-nftables.js";
 import type { VirtualService } from "../../node-shim/apply/lvs.js";
-import { VipReconciler } from "../../node-shim/apply/vip.js";
+import { VipExecutor } from "../../node-shim/apply/vip.js";
+import type { KernelOp, VipRef } from "../../node-shim/core/kernel.js";
 import { setLogSink } from "../../node-shim/log.js";
 import { labUnavailable, NetnsLab, NetnsRunner, waitFor } from "./support/netns.js";
 
@@ -15,6 +16,25 @@ const VIP = `${NET}.10`;
 const LB_VIP = `${NET}.20`;
 const missing = await labUnavailable();
 if (missing && process.env.CI === "true") throw new Error(`shim network test cannot run: ${missing}`);
+
+/** Hold `ref` on a host for `ms` from now, as the core would have the executor do it. */
+async function hold(exec: VipExecutor, ref: VipRef, ms = 60_000): Promise<void> {
+  const until = performance.now() + ms;
+  const ops: KernelOp[] = [{ kind: "setup" }, { kind: "manage", vips: [ref.vip] }, { kind: "lease", entries: [{ vip: ref.vip, until }] }, { kind: "addr-add", ref, until }];
+  for (const op of ops) {
+    const r = await exec.run(op, (o) => o, () => performance.now());
+    if (!r.ok) throw new Error(`${op.kind}: ${r.detail}`);
+  }
+  exec.announce(ref);
+}
+
+async function letGo(exec: VipExecutor, ref: VipRef): Promise<void> {
+  const ops: KernelOp[] = [{ kind: "unlease", vips: [ref.vip] }, { kind: "addr-del", ref }];
+  for (const op of ops) {
+    const r = await exec.run(op, (o) => o, () => performance.now());
+    if (!r.ok) throw new Error(`${op.kind}: ${r.detail}`);
+  }
+}
 
 describe.runIf(missing === null)("VIP and nftables load balancing in network namespaces", () => {
   const lab = new NetnsLab(`chs-v${process.pid % 100000}-`, NET);
@@ -27,7 +47,14 @@ describe.runIf(missing === null)("VIP and nftables load balancing in network nam
     await lab.addHost("c", 100);
     await Promise.all([lab.httpServer("s1", 8801), lab.httpServer("s2", 8801), lab.httpServer("s1", 8033), lab.httpServer("s2", 8033)]);
   });
+  const runners: NetnsRunner[] = [];
+  const executor = (host: string, arpCount = 2) => {
+    const r = new NetnsRunner(lab.host(host).ns);
+    runners.push(r);
+    return new VipExecutor(r, { arpCount });
+  };
   afterAll(async () => {
+    for (const r of runners) r.closeSessions();
     await lab.cleanup();
   });
 
@@ -36,11 +63,11 @@ describe.runIf(missing === null)("VIP and nftables load balancing in network nam
   });
 
   it("moves the VIP from s1 to s2: real ip addr + gratuitous ARP, the client follows at once", async () => {
-    const vip1 = new VipReconciler(new NetnsRunner(lab.host("s1").ns), { reannounceMs: 10_000, arpCount: 2 });
-    const vip2 = new VipReconciler(new NetnsRunner(lab.host("s2").ns), { reannounceMs: 10_000, arpCount: 2 });
-    const wanted = [{ vip: VIP, prefix: 24, iface: "eth0" }];
+    const vip1 = executor("s1");
+    const vip2 = executor("s2");
+    const ref = { vip: VIP, prefix: 24, iface: "eth0" };
 
-    await vip1.reconcile(wanted);
+    await hold(vip1, ref);
     const addrs = JSON.parse(await lab.inNs(lab.host("s1").ns, "ip", ["-j", "addr", "show", "dev", "eth0"])) as { addr_info: { local: string; label?: string }[] }[];
     expect(addrs[0]!.addr_info.find((a) => a.local === VIP)?.label).toBe("eth0:cha");
     expect(await lab.httpFrom("c", `http://${VIP}:8801/`, 3)).toEqual({ s1: 3 });
@@ -49,8 +76,8 @@ describe.runIf(missing === null)("VIP and nftables load balancing in network nam
     expect(await lab.neighbourMac("c", VIP)).toBe(mac1);
 
     // Failover: the old holder lets go, the new one adds the VIP and announces it.
-    await vip1.reconcile([], ["eth0"]);
-    await vip2.reconcile(wanted);
+    await letGo(vip1, ref);
+    await hold(vip2, ref);
     // The client's ARP entry for the VIP is rewritten by the gratuitous ARP alone (no traffic).
     await waitFor("client to learn s2's MAC for the VIP from gratuitous ARP", async () => (await lab.neighbourMac("c", VIP)) === mac2, 5000);
     expect(await lab.httpFrom("c", `http://${VIP}:8801/`, 3)).toEqual({ s2: 3 });
@@ -65,7 +92,7 @@ describe.runIf(missing === null)("VIP and nftables load balancing in network nam
     const s1 = lab.host("s1");
     const s2 = lab.host("s2");
     // s1 directs: it holds the LB VIP and runs the nftables table.
-    await new VipReconciler(new NetnsRunner(s1.ns), { reannounceMs: 10_000, arpCount: 1 }).reconcile([{ vip: LB_VIP, prefix: 24, iface: "eth0" }]);
+    await hold(executor("s1", 1), { vip: LB_VIP, prefix: 24, iface: "eth0" });
     const nft = new NftablesReconciler(new NetnsRunner(s1.ns));
     const portal = (reals: { ip: string; weight: number }[]): VirtualService[] => [
       { group: "portal", vip: LB_VIP, port: 80, realPort: 8033, protocol: "tcp", scheduler: "wrr", reals },

@@ -71,7 +71,7 @@ const ROUTES: Route[] = [
   { method: "POST", template: "/v1/clusters/{id}/nodes/{node}/token", path: () => `/v1/clusters/${ctx.cluster}/nodes/node2/token`, role: "admin", scope: "A", ok: [200], mutation: true },
   { method: "GET", template: "/v1/clusters/{id}/status", path: () => `/v1/clusters/${ctx.cluster}/status`, role: "viewer", scope: "A", ok: [200] },
   { method: "GET", template: "/v1/clusters/{id}/shadow", path: () => `/v1/clusters/${ctx.cluster}/shadow`, role: "viewer", scope: "A", ok: [200] },
-  { method: "POST", template: "/v1/clusters/{id}/nodes/{node}/heartbeat", path: () => `/v1/clusters/${ctx.cluster}/nodes/server1/heartbeat`, body: () => beat({ seq: 50 }, ALL_HEALTHY), role: "node", scope: "A", ok: [200] },
+  { method: "POST", template: "/v1/clusters/{id}/nodes/{node}/heartbeat", path: () => `/v1/clusters/${ctx.cluster}/nodes/server1/heartbeat`, body: () => beat({ seq: 0 }, ALL_HEALTHY), role: "node", scope: "A", ok: [200] },
   { method: "GET", template: "/v1/clusters/{id}/nodes/{node}/watch", path: () => `/v1/clusters/${ctx.cluster}/nodes/server1/watch`, role: "node", scope: "A", ok: [426] },
   { method: "POST", template: "/v1/clusters/{id}/switchover", path: () => `/v1/clusters/${ctx.cluster}/switchover`, body: () => ({ group: "server-api", to: "server2" }), role: "operator", scope: "A", ok: [200], mutation: true },
   // Refused by the engine when the cluster is in maintenance or a member is unfit (409, a drill.refused event); auth passed.

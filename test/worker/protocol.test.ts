@@ -11,11 +11,25 @@ const V1_RULE = "a v1 shim parses replies strictly and would reject this one: pu
 
 describe("heartbeat protocol versions", () => {
   it(`serves v${OLDEST_PROTOCOL_VERSION} to v${PROTOCOL_VERSION}`, () => {
-    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(2);
+    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(3);
     expect(protocolRefusal(PROTOCOL_VERSION)).toBeNull();
     expect(protocolRefusal(OLDEST_PROTOCOL_VERSION)).toBeNull();
-    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v3; upgrade the shim/);
-    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v3\); upgrade the control plane first/);
+    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v4; upgrade the shim/);
+    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v4\); upgrade the control plane first/);
+  });
+
+  it("v4's desired-state fields (failsafe peers, drift margin) are left out for v1 to v3 shims", () => {
+    const reply = HeartbeatReply.parse({
+      protocol: 4,
+      grants: [],
+      desired: { cluster: "dc1.c", node: "server2", specVersion: 1, heartbeatIntervalMs: 1000, leaseTtlMs: 3000, maintenance: false, groups: [], operations: [], driftMarginMs: 500, peers: [{ name: "server1", ip: "10.0.0.11", groups: ["server-api"] }] },
+    });
+    for (const v of [1, 2, 3]) {
+      const out = replyFor(v, reply);
+      expect(out.desired).not.toHaveProperty("peers");
+      expect(out.desired).not.toHaveProperty("driftMarginMs");
+      if (v === 1) expect(HeartbeatReplyV1.safeParse(out).success, V1_RULE).toBe(true);
+    }
   });
 
   it("v3's reply fields (mysql promotion checks, evacuation keys, bounded backfills) are left out for v1 and v2 shims", () => {
@@ -37,7 +51,9 @@ describe("heartbeat protocol versions", () => {
         ],
       },
     });
-    expect(replyFor(3, reply)).toEqual(reply);
+    const { peers: _p, driftMarginMs: _m, ...v3desired } = reply.desired;
+    expect(replyFor(4, reply)).toEqual({ ...reply, protocol: 4 });
+    expect(replyFor(3, reply)).toEqual({ ...reply, desired: v3desired });
     for (const v of [1, 2]) {
       const { protocol, ...rest } = replyFor(v, reply);
       expect(protocol).toBe(v === 1 ? undefined : v);

@@ -34,20 +34,26 @@ function beforeV3(reply: HeartbeatReply): HeartbeatReply {
 
 /**
  * The desired state as a shim of `version` has it. Before v3 a shim knows no shadow mode: a
- * shadow group is shown to it as standby, so it never acts on one.
+ * shadow group is shown to it as standby, so it never acts on one. Before v4 it knows no
+ * failsafe peers or drift margin.
  */
 export function desiredFor(version: number, desired: DesiredState): DesiredState {
-  if (version >= 3 || !desired.groups.some((g) => g.shadow !== undefined)) return desired;
+  let d = desired;
+  if (version < 4) {
+    const { peers: _p, driftMarginMs: _m, ...rest } = d;
+    d = rest as DesiredState;
+  }
+  if (version >= 3 || !d.groups.some((g) => g.shadow !== undefined)) return d;
   return {
-    ...desired,
-    groups: desired.groups.map(({ shadow, ...g }) => (shadow ? { ...g, role: "standby" as const } : g)),
+    ...d,
+    groups: d.groups.map(({ shadow, ...g }) => (shadow ? { ...g, role: "standby" as const } : g)),
   };
 }
 
 /** The engine's reply as the shim's version has it. */
 export function replyFor(version: number, reply: HeartbeatReply): HeartbeatReply {
   const shadow = new Set(reply.desired.groups.filter((g) => g.shadow).map((g) => g.name));
-  const shaped = version >= 3 ? reply : beforeV3({ ...reply, grants: reply.grants.filter((g) => !shadow.has(g.group)), desired: desiredFor(version, reply.desired) });
+  const shaped = version >= 3 ? { ...reply, desired: desiredFor(version, reply.desired) } : beforeV3({ ...reply, grants: reply.grants.filter((g) => !shadow.has(g.group)), desired: desiredFor(version, reply.desired) });
   if (version === 1) {
     const { protocol: _unused, ...v1 } = shaped;
     // Fence credentials held by the control plane are v2 fields: a v1 shim cannot use them (and

@@ -20,6 +20,7 @@ export function whyNotCandidateHold(s: EngineState, group: GroupSpec, node: stri
     if (rt?.lastBeatAt != null) return unfit(`${node} is not alive (no heartbeat for ${secs(now - rt.lastBeatAt)})`);
     return unfit(s.persisted.heard.includes(node) ? `${node} has not sent a heartbeat since the control plane started` : `${node} has not sent a heartbeat`);
   }
+  if (rt?.leaving) return unfit(`${node} is stopping (a candidate again when it says it is back)`);
   // The node's own limits do not let it hold this VIP (it said so, or its reported limits say so).
   const refused = limitsHold(s, group, node);
   if (refused) return unfit(refused);

@@ -11,6 +11,8 @@ export class StepCtx {
   rejected: string | undefined;
   /** The groups the node whose heartbeat this step handles says it holds, with their epochs (ledger.ts). */
   reportedHolding: { node: string; groups: Map<string, number> } | null = null;
+  /** The heartbeat was older than one already seen from the same shim process: no renewal. */
+  staleHeartbeat = false;
   constructor(
     public state: EngineState,
     readonly now: number,

@@ -17,7 +17,7 @@
 // decides: the bound grows by at most one heartbeat interval (test/engine/alarm-policy.test.ts).
 import { groupMembers } from "../../protocol/spec.js";
 import { drillDeadlines } from "./drills.js";
-import { inRestartGrace, leaseEnd, M, T } from "./lease-rules.js";
+import { inRestartGrace, leaseEnd, M, retiredVipBusy, T } from "./lease-rules.js";
 import type { EngineState } from "./types.js";
 
 /** With every node silent, how long until the engine looks again at the latest (the backstop). */
@@ -52,6 +52,9 @@ function deadlines(s: EngineState, now: number): Deadline[] {
     if (!g) continue;
     // A revoked holder gets no renewals: its lease end no longer moves.
     if (g.holder !== null) out.push({ at: leaseEnd(s, g) + M(s), movedBy: g.phase === "held" && g.leaseUntil !== null ? g.holder : null });
+    // A removed group's holder may still carry this group's VIP: it goes elsewhere only after that lease.
+    const busy = retiredVipBusy(s, group, now);
+    if (busy) out.push({ at: busy.until, movedBy: null });
     if (g.lastAutoFailoverAt !== null && now < g.lastAutoFailoverAt + policy.holdDownMs) out.push({ at: g.lastAutoFailoverAt + policy.holdDownMs, movedBy: null });
     if (policy.preempt.enabled && g.holder) {
       for (const m of groupMembers(s.persisted.spec, group)) {

@@ -43,6 +43,10 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
     groups,
     operations,
     failsafe: failsafeOn(p.spec),
+    driftMarginMs: p.spec.policy.driftMarginMs,
+    peers: p.spec.nodes
+      .filter((n) => n.role === "server" && n.name !== node)
+      .map((n) => ({ name: n.name, ip: n.ip, groups: p.spec.groups.filter((g) => groupMembers(p.spec, g).includes(n.name)).map((g) => g.name) })),
   };
 }
 

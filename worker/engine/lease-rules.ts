@@ -24,3 +24,18 @@ export function inRestartGrace(s: EngineState, now: number): boolean {
   return now < s.bootedAt + T(s) + M(s);
 }
 
+
+/**
+ * A removed group's holder may still carry this group's VIP (the same address, reused, or the
+ * same group added again): until that lease has surely ended (its end at removal + margin),
+ * nobody may get the VIP.
+ */
+export function retiredVipBusy(s: EngineState, group: GroupSpec, now: number): { name: string; holder: string; until: number } | null {
+  for (const [name, r] of Object.entries(s.persisted.retired ?? {})) {
+    // (The same name too: a group removed and added again waits out its old holder's lease.)
+    if (r.vip !== group.vip || r.holder === null) continue;
+    const until = (r.until ?? s.bootedAt + T(s)) + M(s);
+    if (now < until) return { name, holder: r.holder, until };
+  }
+  return null;
+}

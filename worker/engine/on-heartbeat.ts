@@ -1,5 +1,7 @@
 // A node's heartbeat: liveness, probe results (health changes, outage windows), confirmed
-// releases, operation results. Pure.
+// releases, what the node says it still holds, cannot release or refused, operation results.
+// A heartbeat older than one already seen from the same shim process (a late, reordered request)
+// changes nothing. Pure.
 import type { HeartbeatRequest } from "../../protocol/heartbeat.js";
 import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
@@ -20,6 +22,12 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   const spec = nodeSpec(s, node);
   if (!spec) return;
   const rt = (s.nodes[node] ??= emptyNode());
+  if (rt.bootId === req.bootId && req.seq < rt.seq) {
+    // Sent before one we already have from the same process: its probe results are out of date.
+    // (Across processes there is no order; releases are guarded by the holding process instead.)
+    ctx.staleHeartbeat = true;
+    return;
+  }
   const lost = rt.lastBeatAt !== null && !rt.aliveReported;
   if (rt.bootId !== null && rt.bootId !== req.bootId) ctx.event("node.restarted", "warning", `${node}'s shim restarted (new boot id)`, { node });
   if (lost) ctx.event("node.back", "info", `${node} is sending heartbeats again after ${secs(now - rt.lastBeatAt!)}`, { node, incident: `node:${node}`, resolves: true });
@@ -31,6 +39,11 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   rt.bootId = req.bootId;
   rt.seq = req.seq;
   rt.aliveReported = true;
+  if ((req.leaving ?? false) !== rt.leaving) {
+    rt.leaving = req.leaving ?? false;
+    if (rt.leaving) ctx.event("node.leaving", "info", `${node} is stopping: it hands over what it holds and is not a candidate until it says it is back`, { node, incident: `leaving:${node}` });
+    else ctx.event("node.back", "info", `${node} is back: a candidate again`, { node, incident: `leaving:${node}`, resolves: true });
+  }
   // Probe results: track health changes for preemption delay and outage windows.
   for (const [name, report] of Object.entries(req.probes)) {
     const before = rt.probes[name];
@@ -63,6 +76,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     const g = s.groups[r.group];
     if (!group || !g) continue;
     if (g.holder !== node || g.epoch !== r.epoch) continue; // stale: an older epoch, or not ours
+    if (g.holderBoot !== null && g.holderBoot !== req.bootId) continue; // from a process that no longer holds it
     const wanted = g.revokeTo;
     const reason = g.revokeReason;
     free(ctx, group, g);
@@ -70,6 +84,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     ctx.event("group.released", "info", `${node} released ${group.name} at epoch ${r.epoch}${reason ? ` (${reason})` : ""}`, { group: group.name, node, epoch: r.epoch });
     grantFree(ctx, group, g, `${node} released ${group.name}`, false);
   }
+  onHolding(ctx, node, req);
   for (const op of req.operations) {
     operationResult(ctx, node, op);
     requestedOperationResult(ctx, node, op);
@@ -77,3 +92,45 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   if (spec.role === "compute") computeOnHeartbeat(ctx, node);
 }
 
+
+/**
+ * What the node says about its leases. `holding` a group at an epoch the control plane has moved
+ * past means a node still carries a VIP it was told to give up (only possible if its shim or its
+ * clock misbehaves): said once, critical. `unreleased`: it must let go but cannot remove the VIP;
+ * the control plane waits out the lease (no renewal: the group is being moved) instead of granting
+ * at once. `refused`: a grant it turned down because it promised the holder (failsafe).
+ */
+function onHolding(ctx: StepCtx, node: string, req: HeartbeatRequest): void {
+  const s = ctx.state;
+  for (const group of s.persisted.spec.groups) {
+    const g = s.groups[group.name];
+    if (!g) continue;
+    const held = req.holding.find((h) => h.group === group.name);
+    const key = `stale-holder:${group.name}:${node}`;
+    if (held && (g.holder !== node || g.epoch !== held.epoch) && held.epoch < g.epoch) {
+      // Legitimate only when the current holder refused the grant on this node's failsafe promise.
+      const promised = g.holder !== null && (s.nodes[g.holder]?.refused ?? []).some((r) => r.group === group.name && r.promisedTo === node);
+      if (promised) ctx.note(key, "group.kept-on-promise", "info", `${node} kept ${group.name} at epoch ${held.epoch} on ${g.holder}'s failsafe promise while it could not reach the control plane; it is told to release now`, { group: group.name, node });
+      else ctx.note(key, "group.stale-holder", "critical", `${node} says it still holds ${group.name} at epoch ${held.epoch}, but epoch ${g.epoch} belongs to ${g.holder ?? "nobody"}`, { group: group.name, node });
+    } else ctx.clearNote(key);
+    const stuck = (req.unreleased ?? []).find((u) => u.group === group.name && u.epoch === g.epoch && g.holder === node && (g.holderBoot === null || g.holderBoot === req.bootId));
+    const stuckKey = `unreleased:${group.name}:${node}`;
+    if (stuck) {
+      if (g.phase === "held") {
+        // It let go on its own (stopping): no more renewals, so the lease runs out.
+        g.phase = "revoking";
+        g.revokeTo = null;
+        g.revokeReason = `${node} is letting go of it`;
+        g.revokeAt = ctx.now;
+      }
+      ctx.note(stuckKey, "group.unreleased", "critical", `${node} cannot remove the VIP of ${group.name} (epoch ${g.epoch}): ${stuck.detail}; waiting out its lease before ${group.name} goes elsewhere`, { group: group.name, node, identity: `${g.epoch}` });
+    } else ctx.clearNote(stuckKey);
+  }
+  const rt = s.nodes[node]!;
+  for (const r of req.refused ?? []) {
+    if (!rt.refused.some((x) => x.group === r.group && x.promisedTo === r.promisedTo)) {
+      ctx.event("group.refused", "warning", `${node} refused ${r.group} epoch ${r.epoch}: it promised ${r.promisedTo} (failsafe) not to take it while the control plane could not reach ${r.promisedTo}`, { group: r.group, node, epoch: r.epoch });
+    }
+  }
+  rt.refused = (req.refused ?? []).map((r) => ({ ...r }));
+}

@@ -1,18 +1,49 @@
 // A new spec version: surviving groups keep holder and epoch, maintenance and compute progress
-// carry over, removed groups are dropped. Pure.
+// carry over, removed groups are retired. Leases are never cut short by a spec change: a holder
+// removed from the spec keeps its group (being moved, no renewals) until its lease has surely
+// ended, and a removed group's VIP goes to nobody else before its holder's lease has. Epochs
+// never go back for a group name: one added again waits out its old holder's lease and starts
+// above where it stopped. Pure.
 import type { StepCtx } from "./context.js";
+import { leaseEnd, M } from "./lease-rules.js";
 import { emptyNode, newPersistedState } from "./state.js";
-import type { EngineInput, EngineState } from "./types.js";
+import type { EngineInput, EngineState, PersistedState } from "./types.js";
 
 export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" }>): void {
   const s = ctx.state;
   const old = s.persisted;
   const fresh = newPersistedState(old.clusterId, input.spec, input.specVersion);
-  // Keep what carries over: holders and epochs of surviving groups, maintenance, compute progress.
+  const now = ctx.now;
+  const inSpec = (node: string) => input.spec.nodes.some((n) => n.name === node);
+  // Groups removed now: remember their epoch, VIP and holder's lease end.
+  const retired: NonNullable<PersistedState["retired"]> = { ...(old.retired ?? {}) };
+  for (const [name, pg] of Object.entries(old.groups)) {
+    if (name in fresh.groups) continue;
+    const rt = s.groups[name];
+    const vip = old.spec.groups.find((g) => g.name === name)?.vip ?? retired[name]?.vip ?? "";
+    retired[name] = { epoch: Math.max(pg.epoch, retired[name]?.epoch ?? 0), vip, holder: pg.holder, until: pg.holder && rt ? leaseEnd(s, rt) : null };
+  }
+  // Keep what carries over: holders (also removed ones, until their lease ends) and epochs.
   for (const name of Object.keys(fresh.groups)) {
     const prev = old.groups[name];
-    if (prev) fresh.groups[name] = { ...prev, holder: prev.holder && input.spec.nodes.some((n) => n.name === prev.holder) ? prev.holder : null };
+    if (prev) {
+      fresh.groups[name] = { ...prev };
+      continue;
+    }
+    const r = retired[name];
+    if (!r) continue;
+    // Added again: above the epoch it reached, held by nobody. Its old holder was told to let go
+    // when it was removed (and may have), so handing it back the old epoch could name a holder
+    // that no longer holds it — after a restart of this object nothing would say otherwise. The
+    // retired entry stays while that lease may run: nobody, the old holder included, gets the VIP
+    // before it has surely ended, and then at a new epoch.
+    fresh.groups[name] = { holder: null, epoch: r.epoch, lastAutoFailoverAt: null };
+    const leaseMayRun = r.holder !== null && (r.until === null || now < r.until + M(s));
+    if (!leaseMayRun) delete retired[name];
   }
+  // A retired VIP whose lease is surely over blocks nothing: keep only the epoch floor.
+  for (const [name, r] of Object.entries(retired)) if (r.holder !== null && r.until !== null && now >= r.until + M(s)) retired[name] = { ...r, holder: null, until: null };
+  if (Object.keys(retired).length) fresh.retired = retired;
   for (const name of Object.keys(fresh.computes)) if (old.computes[name]) fresh.computes[name] = old.computes[name]!;
   fresh.maintenance = old.maintenance;
   fresh.nodeMaintenance = old.nodeMaintenance.filter((n) => input.spec.nodes.some((x) => x.name === n));
@@ -29,7 +60,13 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   const groups: EngineState["groups"] = {};
   for (const [name, pg] of Object.entries(fresh.groups)) {
     const prev = s.groups[name];
-    groups[name] = prev && prev.holder === pg.holder ? prev : { holder: pg.holder, epoch: pg.epoch, leaseUntil: null, phase: pg.holder ? "held" : "free", revokeTo: null, revokeReason: null, revokeAt: null, lastAutoFailoverAt: pg.lastAutoFailoverAt, confirmedEpoch: pg.epoch, plannedBy: null };
+    groups[name] = prev && prev.holder === pg.holder ? prev : { holder: pg.holder, epoch: pg.epoch, leaseUntil: null, phase: pg.holder ? "held" : "free", revokeTo: null, revokeReason: null, revokeAt: null, lastAutoFailoverAt: pg.lastAutoFailoverAt, confirmedEpoch: pg.epoch, plannedBy: null, holderBoot: pg.holderBoot ?? null };
+    const g = groups[name]!;
+    if (g.holder !== null && !inSpec(g.holder) && g.phase !== "revoking") {
+      // Its holder left the spec: no renewals from now on, the group moves when the lease is surely over.
+      groups[name] = { ...g, phase: "revoking", revokeTo: null, revokeReason: `${g.holder} was removed from the spec`, revokeAt: now };
+      ctx.event("group.revoking", "warning", `${g.holder} was removed from the spec; ${name} epoch ${g.epoch} moves once its lease has surely ended`, { group: name, node: g.holder, epoch: g.epoch, actor: input.actor, incident: `group:${name}` });
+    }
   }
   const nodes: EngineState["nodes"] = {};
   for (const n of input.spec.nodes) nodes[n.name] = s.nodes[n.name] ?? emptyNode();

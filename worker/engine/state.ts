@@ -12,7 +12,7 @@ export function newPersistedState(clusterId: string, spec: ClusterSpec, specVers
 }
 
 export function emptyNode(): NodeRuntime {
-  return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false, applyErrors: {}, limitRefusals: [], outageSeen: null };
+  return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false, applyErrors: {}, limitRefusals: [], outageSeen: null, leaving: false, refused: [] };
 }
 
 function groupRuntime(p: PersistedState["groups"][string], ledger: PersistedState["ledger"][string] | undefined): GroupRuntime {
@@ -31,6 +31,7 @@ function groupRuntime(p: PersistedState["groups"][string], ledger: PersistedStat
     lastAutoFailoverAt: p.lastAutoFailoverAt,
     confirmedEpoch: cause === "unconfirmed" || cause === "no-holder" ? -1 : p.epoch,
     plannedBy: null,
+    holderBoot: p.holderBoot ?? null,
   };
 }
 
@@ -59,7 +60,7 @@ export function cloneState(s: EngineState): EngineState {
   const computes: PersistedState["computes"] = {};
   for (const [k, c] of Object.entries(p.computes)) computes[k] = { ...c };
   return {
-    persisted: { ...p, nodeMaintenance: [...p.nodeMaintenance], groups: pgroups, computes, operations: { ...p.operations }, heard: [...p.heard], notes: { ...p.notes } },
+    persisted: { ...p, nodeMaintenance: [...p.nodeMaintenance], groups: pgroups, computes, operations: { ...p.operations }, heard: [...p.heard], notes: { ...p.notes }, ...(p.retired ? { retired: { ...p.retired } } : {}) },
     bootedAt: s.bootedAt,
     nodes,
     groups,

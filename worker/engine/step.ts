@@ -18,6 +18,7 @@ import { onSpec } from "./on-spec.js";
 import { chimeMoves, observe } from "./shadow.js";
 import { requestOperation } from "./operations.js";
 import { evaluateBurn } from "./sla.js";
+import { setPersistedGroup } from "./transitions.js";
 import { boot, cloneState, newPersistedState } from "./state.js";
 import type { EngineInput, EngineState, StepResult } from "./types.js";
 
@@ -67,7 +68,13 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
     const grants: HeartbeatReply["grants"] = [];
     for (const group of s.persisted.spec.groups) {
       const g = s.groups[group.name]!;
-      if (g.holder === input.node && g.phase === "held") {
+      if (g.holder === input.node && g.phase === "held" && !ctx.staleHeartbeat) {
+        if (g.holderBoot !== input.request.bootId && !(input.request.leaving ?? false)) {
+          // This process adopts the lease (a restarted shim): from now on only it may release.
+          // (A stopping process never adopts: its late heartbeat must not take the group back.)
+          g.holderBoot = input.request.bootId;
+          setPersistedGroup(ctx, group.name, g);
+        }
         g.leaseUntil = Math.max(g.leaseUntil ?? 0, now + T(s));
         grants.push({ group: group.name, epoch: g.epoch, ttlMs: T(s) });
       }

@@ -3,20 +3,22 @@
 import type { GroupSpec } from "../../protocol/spec.js";
 import { blockers, candidates, describe, waitingFor, whyNotCandidateHold } from "./candidates.js";
 import type { StepCtx } from "./context.js";
-import { T } from "./lease-rules.js";
+import { retiredVipBusy, T } from "./lease-rules.js";
+import { secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
 import type { Actor, GroupRuntime } from "./types.js";
 
 export function setPersistedGroup(ctx: StepCtx, name: string, g: GroupRuntime): void {
   const p = ctx.state.persisted.groups[name];
-  if (!p || p.holder !== g.holder || p.epoch !== g.epoch || p.lastAutoFailoverAt !== g.lastAutoFailoverAt) {
-    ctx.state.persisted.groups[name] = { holder: g.holder, epoch: g.epoch, lastAutoFailoverAt: g.lastAutoFailoverAt };
+  if (!p || p.holder !== g.holder || p.epoch !== g.epoch || p.lastAutoFailoverAt !== g.lastAutoFailoverAt || (p.holderBoot ?? null) !== g.holderBoot) {
+    ctx.state.persisted.groups[name] = { holder: g.holder, epoch: g.epoch, lastAutoFailoverAt: g.lastAutoFailoverAt, ...(g.holderBoot !== null ? { holderBoot: g.holderBoot } : {}) };
     ctx.persistNeeded = true;
   }
 }
 
 export function grant(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: string, why: string, automatic: boolean): void {
   g.holder = to;
+  g.holderBoot = ctx.state.nodes[to]?.bootId ?? null;
   g.epoch += 1;
   g.phase = "held";
   g.leaseUntil = ctx.now + T(ctx.state);
@@ -37,6 +39,7 @@ export function grant(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: strin
 
 export function free(ctx: StepCtx, group: GroupSpec, g: GroupRuntime): void {
   g.holder = null;
+  g.holderBoot = null;
   g.phase = "free";
   g.leaseUntil = null;
   setPersistedGroup(ctx, group.name, g);
@@ -75,6 +78,11 @@ export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: 
   }
   const target = g.revokeTo && targetHold === null ? g.revokeTo : null;
   const best = target ?? candidates(s, group, now)[0] ?? null;
+  const busy = retiredVipBusy(s, group, now);
+  if (best && busy && busy.holder !== best) {
+    ctx.note(`wait:${group.name}`, "group.vip-busy", "warning", `${why}; ${group.name}'s VIP ${group.vip} was ${busy.holder}'s ${busy.name === group.name ? "before the group was removed" : `for removed group ${busy.name}`}: waiting ${secs(busy.until - now)} for that lease to end`, { group: group.name, identity: `vip-busy:${busy.name}:${busy.holder}` });
+    return;
+  }
   if (!best) {
     // A new cluster whose shims are not running yet is being set up, not failing: say so once.
     const waiting = waitingFor(s, group, now);

@@ -16,7 +16,8 @@ export interface PersistedState {
   specVersion: number;
   maintenance: boolean;
   nodeMaintenance: string[];
-  groups: Record<string, { holder: string | null; epoch: number; lastAutoFailoverAt: number | null }>;
+  /** `holderBoot`: the holder's shim process (boot id) that holds the lease; only it can release. */
+  groups: Record<string, { holder: string | null; epoch: number; lastAutoFailoverAt: number | null; holderBoot?: string | null }>;
   /** Compute-node fencing/evacuation progress, so a restart neither repeats nor forgets it. */
   computes: Record<string, ComputeState>;
   /** Monotonic counter for operation ids. */
@@ -39,6 +40,20 @@ export interface PersistedState {
   drills: Record<string, DrillState>;
   /** Each node's local limits as it last reported them (limits.ts); absent before the first report. */
   limits?: Record<string, LimitsReport>;
+  /**
+   * Groups removed from the spec: the epoch each reached (epochs never go back for a name, so a
+   * group added again later starts above it) and who held its VIP until when (DO clock, the
+   * lease's end at removal): that VIP goes to nobody else before then + margin.
+   */
+  retired?: Record<string, RetiredGroup>;
+}
+
+export interface RetiredGroup {
+  epoch: number;
+  vip: string;
+  holder: string | null;
+  /** End of the holder's lease as known at removal (null: unknown, e.g. right after a restart). */
+  until: number | null;
 }
 
 /** A snapshot as stored by an older version (before `heard`, `notes`, `ledger`, `drills` were persisted). */
@@ -103,6 +118,10 @@ export interface NodeRuntime {
   limitRefusals: LimitRefusal[];
   /** The control-plane outage this node reported last (`bootId:id`), so it is recorded once (outage.ts). */
   outageSeen: string | null;
+  /** The node said it is stopping (heartbeat `leaving`): not a candidate until it says otherwise. */
+  leaving: boolean;
+  /** Grants it refused (failsafe promise to another node), as last reported. */
+  refused: { group: string; epoch: number; promisedTo: string }[];
 }
 
 export interface GroupRuntime {
@@ -122,6 +141,12 @@ export interface GroupRuntime {
   confirmedEpoch: number;
   /** Who planned the move under way (an operator's switchover, a drain, a drill); null: none or unplanned. */
   plannedBy: string | null;
+  /**
+   * The holder's shim process (boot id) whose heartbeats renew the lease. A release counts only
+   * from that process: a restarted shim adopts its lease, and a late `released` from the process
+   * before it must not free a group the new one holds. Persisted when it changes (restarts only).
+   */
+  holderBoot: string | null;
 }
 
 export interface Decision {

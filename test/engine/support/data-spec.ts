@@ -84,6 +84,11 @@ export class Driver {
     return this.run({ type: "tick" }, now);
   }
 
+  /** The Durable Object restarts: only what was persisted survives. */
+  restart(now: number) {
+    this.state = boot(structuredClone(this.state.persisted), now);
+  }
+
   holder(group: string): string | null {
     return this.state.groups[group]!.holder;
   }

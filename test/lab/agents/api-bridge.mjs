@@ -12,7 +12,7 @@ rl.on("line", async (line) => {
     id = q.id;
     const res = await fetch(q.url, {
       method: q.method,
-      headers: { authorization: `Bearer ${q.token}`, ...(q.body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: { authorization: `Bearer ${q.token}`, ...(q.body === undefined ? {} : { "content-type": "application/json" }), ...(q.headers ?? {}) },
       body: q.body === undefined ? undefined : JSON.stringify(q.body),
       signal: AbortSignal.timeout(q.timeoutMs ?? 5000),
     });

@@ -5,7 +5,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
-import { CommandRunner, type CommandResult, type RunOptions } from "../../../node-shim/command-runner.js";
+import { CommandRunner, type CommandResult, type RunOptions, type SessionProtocol } from "../../../node-shim/command-runner.js";
 
 const exec = promisify(execFile);
 
@@ -26,6 +26,9 @@ export class NetnsRunner extends CommandRunner {
   }
   override run(cmd: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
     return super.run("ip", ["netns", "exec", this.ns, cmd, ...args], opts);
+  }
+  override session(cmd: string, args: string[], protocol: SessionProtocol, line: string, opts: { mutates?: boolean; timeoutMs?: number; expectOutput?: boolean } = {}): Promise<CommandResult> {
+    return super.session("ip", ["netns", "exec", this.ns, cmd, ...args], protocol, line, opts);
   }
 }
 
