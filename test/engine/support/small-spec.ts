@@ -49,7 +49,7 @@ export class Shell extends Driver {
   }
 
   /** The Durable Object is evicted and boots again from what was persisted. */
-  restart(now: number): void {
+  override restart(now: number): void {
     this.state = boot(structuredClone(this.persisted), now);
   }
 }
