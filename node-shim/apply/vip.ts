@@ -118,7 +118,14 @@ export class VipExecutor {
         const entries = fresh.entries.map((e) => ({ vip: e.vip, ms: Math.floor(e.until - at) })).filter((e) => e.ms >= 1);
         if (entries.length === 0) return { ok: false, aborted: true, detail: "lease ends now", command: describe("nft", armLine), exitCode: null };
         const els = entries.map((e) => `${e.vip} timeout ${e.ms}ms`).join(", ");
-        const line = `delete element ip ${t} fresh { ${token} }; add element ip ${t} leased { ${els} }; add element arp ${t} leased { ${els} }`;
+        const vips = entries.map((e) => e.vip).join(", ");
+        // `add` does not reliably move an existing element's end: the kernel keeps the old expiry
+        // when the timeout value is the same as the stored one (renewals often ask for the same
+        // 646 ms), and the element then ran out between renewals, dropping the holder's traffic.
+        // So each renewal replaces the elements: add (so the delete always finds them), delete,
+        // add with the new end, all in the one transaction the token guards (atomic for packets).
+        const replace = (fam: string) => `add element ${fam} ${t} leased { ${els} }; delete element ${fam} ${t} leased { ${vips} }; add element ${fam} ${t} leased { ${els} }`;
+        const line = `delete element ip ${t} fresh { ${token} }; ${replace("ip")}; ${replace("arp")}`;
         const r = await this.nft(line);
         if (r.code === 0) return { ok: true };
         // The token had timed out: this renewal reached the kernel too late and was refused whole.

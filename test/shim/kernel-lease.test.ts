@@ -115,6 +115,30 @@ describe.runIf(missing === null)("the kernel enforces the lease", () => {
     expect(await arpReplies()).toBe(0);
   }, 60_000);
 
+  it("renewals that ask for the same timeout keep the VIP answering: each one moves the element's end (no gap between renewals)", async () => {
+    await ok({ kind: "addr-add", ref, until: performance.now() + 60_000 });
+    await ok({ kind: "lease", entries: [{ vip: VIP, until: performance.now() + 500 }] });
+    expect(await arpReplies()).toBeGreaterThan(0);
+    let renewals = 0;
+    const answered = await probe(3000, async () => {
+      // A holder renewing every 200 ms a lease that ends 500 ms later: the same timeout, mostly to
+      // the millisecond. With `add` alone the kernel kept the first end and the VIP went dark.
+      const until = performance.now() + 2900;
+      while (performance.now() < until) {
+        await ok({ kind: "lease", entries: [{ vip: VIP, until: performance.now() + 500 }] });
+        renewals++;
+        await sleep(200);
+      }
+    });
+    const gaps = answered.slice(1).map((t, i) => t - answered[i]!);
+    const longest = Math.max(...gaps);
+    console.log(`same-timeout renewals: ${renewals} renewals, ${answered.length} probes answered over 3 s, longest gap ${longest} ms`);
+    expect(renewals).toBeGreaterThan(8);
+    // Probes go every ~2 ms; a lapsed element costs the rest of a renewal period (up to 200 ms).
+    expect(longest).toBeLessThan(60);
+    await ok({ kind: "unlease", vips: [VIP] });
+  }, 30_000);
+
   it("a renewal that reaches the kernel after the freshness window is refused whole (a stalled shim cannot revive its lease)", async () => {
     await ok({ kind: "lease", entries: [{ vip: VIP, until: performance.now() + 1000 }] });
     const r = await run({ kind: "lease", entries: [{ vip: VIP, until: performance.now() + 60_000 }] }, (o) => {

@@ -64,6 +64,9 @@ function harness(runner: CommandRunner) {
   };
 }
 
+/** The renewal's replacement of the lease element (add, delete, add: the end always moves). */
+const replaced = (fam: string, ms: number) => `add element ${fam} chime_ha_lease leased { ${VIP} timeout ${ms}ms }; delete element ${fam} chime_ha_lease leased { ${VIP} }; add element ${fam} chime_ha_lease leased { ${VIP} timeout ${ms}ms }`;
+
 describe("VIPs through the core and the executor (recording runner)", () => {
   it("holds a VIP: lease filter first, a guarded lease element, then the labelled address with a lifetime, then ARP", async () => {
     const runner = new CommandRunner("recording").respond(["ip", "-j", "-force", "-batch", "-", "addr show dev eth0"], { stdout: ipAddrJson("eth0", [{ local: "192.168.231.11", prefixlen: 24, label: "eth0" }]) });
@@ -75,7 +78,7 @@ describe("VIPs through the core and the executor (recording runner)", () => {
       line(NFT, `add element ip chime_ha_lease managed { ${VIP} }; add element arp chime_ha_lease managed { ${VIP} }`),
       line(IP, "addr show dev eth0"),
       line(NFT, "add element ip chime_ha_lease fresh { 1 timeout 250ms }"),
-      line(NFT, `delete element ip chime_ha_lease fresh { 1 }; add element ip chime_ha_lease leased { ${VIP} timeout 2800ms }; add element arp chime_ha_lease leased { ${VIP} timeout 2800ms }`),
+      line(NFT, `delete element ip chime_ha_lease fresh { 1 }; ${replaced("ip", 2800)}; ${replaced("arp", 2800)}`),
       line(IP, `addr replace ${VIP}/24 dev eth0 label eth0:cha valid_lft 4 preferred_lft 4`),
       `arping -q -U -c 2 -I eth0 ${VIP}`,
     ]);
@@ -86,7 +89,7 @@ describe("VIPs through the core and the executor (recording runner)", () => {
     await h.beat(reply([group("holder", 1)], [{ group: "server-api", epoch: 1, ttlMs: 3000 }]));
     expect(runner.lines()).toEqual([
       line(NFT, "add element ip chime_ha_lease fresh { 2 timeout 250ms }"),
-      line(NFT, `delete element ip chime_ha_lease fresh { 2 }; add element ip chime_ha_lease leased { ${VIP} timeout 2800ms }; add element arp chime_ha_lease leased { ${VIP} timeout 2800ms }`),
+      line(NFT, `delete element ip chime_ha_lease fresh { 2 }; ${replaced("ip", 2800)}; ${replaced("arp", 2800)}`),
       line(IP, `addr replace ${VIP}/24 dev eth0 label eth0:cha valid_lft 4 preferred_lft 4`),
     ]);
   });
