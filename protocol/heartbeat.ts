@@ -1,6 +1,6 @@
 // The wire protocol between a node's shim and its cluster's Durable Object.
 //
-// Lease rule (DESIGN.md): the shim notes its monotonic clock `s` when it SENDS a heartbeat; a
+// Lease rule (README, "How it stays split-brain safe"): the shim notes its monotonic clock `s` when it SENDS a heartbeat; a
 // grant `(epoch, ttlMs)` in the reply makes its local lease valid until `s + ttlMs - localMargin`.
 // The Durable Object counts the same lease from when it RECEIVED the heartbeat. Heartbeats go
 // either as HTTP POSTs or as messages on the node's watch socket (the same body, a reply
@@ -178,6 +178,12 @@ export const HeartbeatRequest = z.strictObject({
   bootId: z.string().min(1).max(64),
   /** Increases by one per heartbeat within a boot. */
   seq: z.number().int().min(0),
+  /**
+   * The shim's monotonic clock (ms) when it sent this heartbeat. Only differences between the
+   * heartbeats of one boot mean anything: they show a heartbeat that spent seconds in the network
+   * (held in a socket while a link was down, delivered after) and is no news. Optional: older shims.
+   */
+  sentMs: z.number().min(0).optional(),
   /** Probe results by group name (and `chime-agent` on compute nodes). */
   probes: z.record(z.string().max(63), ProbeReport).default({}),
   /** Groups whose VIP this node holds right now under a valid local lease. */

@@ -1,6 +1,6 @@
 // The cluster spec: one per cluster, shared by the Worker (validation, engine) and the shim/CLI.
-// Only zod here (see DESIGN.md layout). Cross-field rules live in superRefine so every error
-// carries the exact path of the offending value.
+// Only zod here (protocol/ is shared by the Worker and the shim: README, "Layout"). Cross-field
+// rules live in superRefine so every error carries the exact path of the offending value.
 import { z } from "zod";
 import { parseDurationText, parseWindow } from "./schedule.js";
 

@@ -262,6 +262,7 @@ export class ShimCore {
     const req: HeartbeatRequest = {
       bootId: this.opts.bootId,
       seq,
+      sentMs: Math.max(0, Math.round(now)),
       probes,
       holding: this.leases.held(now).map((l) => ({ group: l.group, epoch: l.epoch })),
       released: [...this.pendingReleased],

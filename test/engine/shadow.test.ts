@@ -37,12 +37,17 @@ class Shadow {
     this.state = boot(newPersistedState("dc1.shadow", s, 1), 0);
   }
 
-  beat(node: string, now: number): HeartbeatReply {
-    const since = this.vip[node];
-    const observed: ObservedVip[] = [{ group: "server-api", present: since != null, forMs: since == null ? 0 : now - since }];
+  /**
+   * A heartbeat sent at `sentAt` (default: `now`, when it arrives) saying what was true then; the
+   * shim's clock reads 1,000,000 ms more than the engine's (only differences count).
+   */
+  beat(node: string, now: number, sentAt = now, vipSince = this.vip[node]): HeartbeatReply {
+    const since = vipSince;
+    const observed: ObservedVip[] = [{ group: "server-api", present: since != null, forMs: since == null ? 0 : sentAt - since }];
     const released = this.released[node]!;
     this.released[node] = [];
-    const r = step(this.state, { type: "heartbeat", node, request: { bootId: `${node}-b`, seq: ++this.seq, probes: { "server-api": this.probes[node]! }, holding: [], released, operations: [], observed } }, now);
+    const request = { bootId: `${node}-b`, seq: ++this.seq, sentMs: 1_000_000 + sentAt, probes: { "server-api": this.probes[node]! }, holding: [], released, operations: [], observed };
+    const r = step(this.state, { type: "heartbeat", node, request }, now);
     this.state = r.state;
     for (const e of r.effects) if (e.type === "event") this.events.push(e);
     // A shadow shim acts on nothing: told to release, it reports the release at once.
@@ -167,6 +172,43 @@ describe("shadow mode", () => {
     const entries = sh.report(15_000).entries;
     expect(entries.filter((e) => e.verdict === "keepalived-split-brain")).toEqual([]);
     expect(entries.filter((e) => e.keepalived && !e.keepalived.initial).map((e) => e.keepalived!.to)).toEqual(["server2", "server1"]);
+  });
+
+  it("a heartbeat held up in the network (sent before a link went down, delivered after it came back) is no news: no false split brain", () => {
+    const sh = new Shadow(spec());
+    sh.vip.server1 = 0;
+    sh.beats(0, 5000);
+    // server1 sends a heartbeat at 4 400 (VIP present); it sits in the socket's send queue: the
+    // link went down at 4 450, and keepalived on server1 dropped the VIP (FAULT) at 4 460.
+    sh.vip.server1 = null;
+    // keepalived on server2 takes over at 5 500.
+    sh.beats(5000, 5500, ["server2"]);
+    sh.vip.server2 = 5_500;
+    sh.beats(5500, 7500, ["server2"]);
+    // The link is back at 7 500: the queued heartbeat arrives (it says: present, as at 4 400) ...
+    const lastBeat = sh.state.nodes.server1!.lastBeatAt;
+    sh.beat("server1", 7_500, 4_400, 0);
+    // ... and is no news: server1 is as late as before, and its report changes nothing.
+    expect(sh.state.nodes.server1!.lastBeatAt).toBe(lastBeat);
+    // Then server1's fresh heartbeats: no VIP.
+    sh.beats(7600, 10_000);
+    const e = sh.report(10_000).entries.filter((x) => x.keepalived && !x.keepalived.initial);
+    expect(e.map((x) => [x.keepalived!.to, x.keepalived!.dual ?? null])).toEqual([["server2", null]]);
+    expect(sh.events.filter((x) => x.kind === "shadow.split-brain")).toEqual([]);
+  });
+
+  it("a path that got slower for good counts again after a heartbeat interval (one heartbeat is not counted)", () => {
+    const sh = new Shadow(spec());
+    sh.vip.server1 = 0;
+    sh.beats(0, 5000);
+    // From 5 000 on, server1's heartbeats take 2.5 s to arrive (a congested path), every one.
+    const before = sh.state.nodes.server1!.lastBeatAt;
+    sh.beat("server1", 7_500, 5_000);
+    expect(sh.state.nodes.server1!.lastBeatAt).toBe(before);
+    sh.beat("server1", 8_500, 6_000);
+    expect(sh.state.nodes.server1!.lastBeatAt).toBe(8_500);
+    sh.beat("server1", 9_500, 7_000);
+    expect(sh.state.nodes.server1!.lastBeatAt).toBe(9_500);
   });
 
   it("writes storage only when something moves, not per heartbeat", () => {

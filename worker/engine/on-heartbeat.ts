@@ -13,7 +13,9 @@ import { groupSpec, nodeSpec } from "./lease-rules.js";
 import { secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
 import { requestedOperationResult } from "./operations.js";
+import { lateAfterMs } from "./deadlines.js";
 import { emptyNode } from "./state.js";
+import type { NodeRuntime } from "./types.js";
 import { free, grantFree } from "./transitions.js";
 
 export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): void {
@@ -28,6 +30,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     ctx.staleHeartbeat = true;
     return;
   }
+  if (heldUp(ctx, rt, req)) return;
   const lost = rt.lastBeatAt !== null && !rt.aliveReported;
   if (rt.bootId !== null && rt.bootId !== req.bootId) ctx.event("node.restarted", "warning", `${node}'s shim restarted (new boot id)`, { node });
   if (lost) ctx.event("node.back", "info", `${node} is sending heartbeats again after ${secs(now - rt.lastBeatAt!)}`, { node, incident: `node:${node}`, resolves: true });
@@ -133,4 +136,38 @@ function onHolding(ctx: StepCtx, node: string, req: HeartbeatRequest): void {
     }
   }
   rt.refused = (req.refused ?? []).map((r) => ({ ...r }));
+}
+
+/**
+ * How fast two monotonic clocks may drift apart, as a share of elapsed time (1,000 ppm: far more
+ * than real oscillators), so the least transit seen long ago is not trusted to the millisecond.
+ */
+const CLOCK_DRIFT = 0.001;
+
+/**
+ * A heartbeat that arrives much later than this boot's quickest ones (by more than the time after
+ * which a node counts as late) spent that long in the network: kept in a socket's send queue while
+ * the link was down and delivered once it came back, say. What it says was true when it was sent,
+ * and newer heartbeats may have said otherwise already: it is treated like an out-of-order one
+ * (not news: no liveness, no probe results, no observations, no renewal). A backlog arrives at
+ * once; when held-up heartbeats keep coming for a heartbeat interval, the path itself got slower:
+ * its transit becomes the new measure and they count again.
+ */
+function heldUp(ctx: StepCtx, rt: NodeRuntime, req: HeartbeatRequest): boolean {
+  if (req.sentMs === undefined) return false;
+  const now = ctx.now;
+  const transit = now - req.sentMs;
+  const prior = rt.bootId === req.bootId ? rt.transit : null;
+  let least = prior === null ? transit : Math.min(transit, prior.least + (now - prior.at) * CLOCK_DRIFT);
+  if (transit - least > lateAfterMs(ctx.state)) {
+    const since = prior?.heldUpSince ?? now;
+    if (now - since < ctx.state.persisted.spec.policy.heartbeatIntervalMs) {
+      rt.transit = { least, at: now, heldUpSince: since };
+      ctx.staleHeartbeat = true;
+      return true;
+    }
+    least = transit;
+  }
+  rt.transit = { least, at: now, heldUpSince: null };
+  return false;
 }

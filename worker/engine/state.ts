@@ -12,7 +12,7 @@ export function newPersistedState(clusterId: string, spec: ClusterSpec, specVers
 }
 
 export function emptyNode(): NodeRuntime {
-  return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false, applyErrors: {}, limitRefusals: [], outageSeen: null, leaving: false, refused: [] };
+  return { lastBeatAt: null, bootId: null, seq: 0, probes: {}, healthySince: {}, downSince: {}, aliveReported: false, applyErrors: {}, limitRefusals: [], outageSeen: null, leaving: false, refused: [], transit: null };
 }
 
 function groupRuntime(p: PersistedState["groups"][string], ledger: PersistedState["ledger"][string] | undefined): GroupRuntime {

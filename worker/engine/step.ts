@@ -56,7 +56,8 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
   evaluateComputes(ctx);
   evaluateDrills(ctx);
   // Shadow mode: the incumbent's VIPs as this node reports them, then chime-ha's own moves.
-  if (input.type === "heartbeat") observe(ctx, input.node, input.request.observed ?? []);
+  // (Not from a heartbeat that is no news: an older report must not overwrite a newer one.)
+  if (input.type === "heartbeat" && !ctx.staleHeartbeat) observe(ctx, input.node, input.request.observed ?? []);
   chimeMoves(ctx, state);
   // Availability: the ledger notes what changed (transitions only), then burn-rate alerts.
   recordLedger(ctx);

@@ -122,6 +122,11 @@ export interface NodeRuntime {
   leaving: boolean;
   /** Grants it refused (failsafe promise to another node), as last reported. */
   refused: { group: string; epoch: number; promisedTo: string }[];
+  /**
+   * The smallest (receipt time - shim send time) seen from this boot, at `at`: the clocks' offset
+   * plus the network's quickest delivery. A heartbeat far above it was held up in the network.
+   */
+  transit: { least: number; at: number; heldUpSince: number | null } | null;
 }
 
 export interface GroupRuntime {
