@@ -170,6 +170,27 @@ describe("engine lease safety rules", () => {
     expect(d.state.groups["server-api"]!.epoch).toBe(epoch + 1);
   });
 
+  it("a switchover of a group added again goes to nobody else before its old holder's lease has surely ended (refused, with the wait)", () => {
+    const d = started();
+    d.beat("server1", 1000, { probes: ok });
+    d.run({ type: "spec", spec: spec({ groups: [] }), specVersion: 2, actor: "ops" }, 1100);
+    d.beat("server1", 1150, { probes: { "server-api": down } });
+    d.run({ type: "spec", spec: spec(), specVersion: 3, actor: "ops" }, 1200);
+    for (const n of ["server2", "server3"]) d.beat(n, 1300, { probes: ok });
+    expect(d.holder("server-api")).toBeNull();
+    // Found by the property test (CHIME_FUZZ_SEED=560608526): a planned move of the holderless
+    // group granted it at once, while the old holder's VIP was still up.
+    const r = d.run({ type: "switchover", group: "server-api", to: null, actor: "ops" }, 1400);
+    expect(r.rejected).toBe("cannot switch server-api to server2 yet: its VIP 192.168.231.10 was server1's before the group was removed, and that lease may run 3.1 s more");
+    expect(d.holder("server-api")).toBeNull();
+    const named = d.run({ type: "switchover", group: "server-api", to: "server3", actor: "ops" }, 1500);
+    expect(named.rejected).toMatch(/^cannot switch server-api to server3 yet: .* may run 3\.0 s more$/);
+    for (const n of ["server2", "server3"]) d.beat(n, 1000 + T + M - 1, { probes: ok });
+    expect(d.holder("server-api")).toBeNull();
+    d.tick(1000 + T + M);
+    expect(d.holder("server-api")).toBe("server2");
+  });
+
   it("a group added again survives a restart of the object in between: held at a new epoch, never the released one", () => {
     const d = started();
     d.beat("server1", 1000, { probes: ok });

@@ -2,7 +2,8 @@
 // context (the shell answers 409 with it). Pure.
 import type { StepCtx } from "./context.js";
 import { candidates, whyNotCandidate } from "./candidates.js";
-import { groupSpec, nodeSpec } from "./lease-rules.js";
+import { groupSpec, nodeSpec, retiredVipBusy } from "./lease-rules.js";
+import { secs } from "./liveness.js";
 import { forcePromotion } from "./modes/mysql-writer.js";
 import { grant, revoke } from "./transitions.js";
 import type { Actor } from "./types.js";
@@ -36,6 +37,12 @@ export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null,
   const target = to ?? candidates(s, group, now, g.holder)[0] ?? null;
   if (!target) return void (ctx.rejected = `no healthy candidate other than ${g.holder ?? "the holder"} for ${groupName}`);
   if (g.holder === null) {
+    // A group removed and added again (or a removed group's VIP reused) may still be on its old
+    // holder's host until that lease has surely ended: nobody else gets it before, planned or not.
+    const busy = retiredVipBusy(s, group, now);
+    if (busy && busy.holder !== target) {
+      return void (ctx.rejected = `cannot switch ${groupName} to ${target} yet: its VIP ${group.vip} was ${busy.holder}'s ${busy.name === groupName ? "before the group was removed" : `for removed group ${busy.name}`}, and that lease may run ${secs(busy.until - now)} more`);
+    }
     g.plannedBy = `switchover by ${actor}`;
     grant(ctx, group, g, target, `switchover of ${groupName} requested by ${actor}`, false);
     return;
