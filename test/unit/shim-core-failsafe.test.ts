@@ -287,3 +287,66 @@ describe("shim core: shadow groups and idle nodes", () => {
     expect(f.core.onFailure("unreachable", 10)).toEqual([]);
   });
 });
+
+describe("shim core: bounds and details of what it reports", () => {
+  it("remembers the send times of its last 64 heartbeats for pushed grants, no more", () => {
+    const h = new Harness();
+    h.beat({ grants: [], desired: desired([group({ role: "standby", holder: "server2" })]) }, 0, 5);
+    // seq 0 was that heartbeat; 64 more: seq 1..64 (the oldest, seq 0, is forgotten).
+    for (let i = 1; i <= 64; i++) h.core.request({}, i * 10);
+    const push = (seq: number) => ({ type: "grant" as const, bootId: "boot-a", seq, grants: [{ group: "api", epoch: 2, ttlMs: 3000 }], desired: desired([group({ epoch: 2 })]) });
+    expect(h.core.onPushedGrants(push(0), 700)).toEqual([{ type: "heartbeat-now" }]);
+    expect(h.logs).toContainEqual({ msg: "pushed grant ignored", fields: { bootId: "boot-a", seq: 0, why: "heartbeat not remembered" } });
+    h.run(h.core.onPushedGrants(push(1), 700), 700);
+    // Counted from seq 1's send time, 10.
+    expect(h.core.leases.valid("api", 700)).toEqual({ group: "api", epoch: 2, validUntil: 10 + 3000 - 200 });
+    h.core.onPushedGrants({ ...push(64), bootId: "boot-z" }, 710);
+    expect(h.logs).toContainEqual({ msg: "pushed grant ignored", fields: { bootId: "boot-z", seq: 64, why: "another boot" } });
+  });
+
+  it("apply errors: the command's first 500 characters, stderr's last 500, since on the wall clock; at most 32", () => {
+    const h = new Harness();
+    h.beat(grantReply(group()), 1000, 1050);
+    const op = { kind: "addr-add" as const, ref: { vip: "10.0.0.10", prefix: 24, iface: "eth0" }, until: 3000 };
+    const detail = "a".repeat(100) + "b".repeat(500);
+    h.core.kernelDone(op, { ok: false, detail, command: "c".repeat(600), exitCode: null }, 1100);
+    const [e] = h.core.request({}, 1500, WALL).applyErrors!;
+    expect(e).toEqual({ group: "api", target: "vip", command: "c".repeat(500), exitCode: null, stderrTail: "b".repeat(500), since: WALL - 400 });
+    // A failure older than the wall clock's start is dated 0, never negative; one without a VIP names no group.
+    const early = new Harness();
+    early.core.kernelDone({ kind: "setup" }, { ok: false, detail: "x", command: "nft", exitCode: 1 }, 0);
+    expect(early.core.request({}, 5000, 1000.4).applyErrors).toEqual([{ target: "vip", command: "nft", exitCode: 1, stderrTail: "x", since: 0 }]);
+    expect(early.core.request({}, 5000, 9000.6).applyErrors![0]!.since).toBe(4001);
+    // Unreleased details are cut to 500 characters too.
+    const acts = h.core.onPush(desired([group({ role: "release" })]), 1300);
+    const unlease = acts.find((a) => a.type === "kernel");
+    expect(unlease).toEqual({ type: "kernel", op: { kind: "unlease", vips: ["10.0.0.10"] } });
+    if (unlease?.type === "kernel") h.core.kernelDone(unlease.op, { ok: false, detail: "d".repeat(700), command: "nft", exitCode: 1 }, 1310);
+    expect(h.core.request({}, 1400).unreleased).toEqual([{ group: "api", epoch: 1, detail: "d".repeat(500) }]);
+  });
+
+  it("a renewal that reached the kernel too late, or an operation no longer wanted, is not logged as a failure", () => {
+    const h = new Harness();
+    h.beat(grantReply(group()), 1000, 1050);
+    const op = { kind: "lease" as const, entries: [{ vip: "10.0.0.10", until: 3800 }] };
+    h.core.kernelDone(op, { ok: false, detail: "late", command: "nft", exitCode: 1, stale: true }, 1100);
+    h.core.kernelDone(op, { ok: false, detail: "gone", command: "nft", exitCode: null, aborted: true }, 1100);
+    expect(h.logs.filter((l) => l.msg === "kernel operation failed")).toEqual([]);
+    h.core.kernelDone(op, { ok: false, detail: "bad", command: "nft", exitCode: 1 }, 1100);
+    expect(h.logs.filter((l) => l.msg === "kernel operation failed")).toEqual([{ msg: "kernel operation failed", fields: { op: "lease", detail: "bad", command: "nft" } }]);
+  });
+
+  it("letting go of a group tells its own peers their promises are no longer needed", () => {
+    const h = new Harness({ failsafe: true, cluster: "dc1" });
+    h.beat(grantReply(group({ epoch: 6 }), fs()), 1000, 1050);
+    const acts = h.beat({ grants: [], desired: desired([group({ epoch: 6, role: "release" })], fs()) }, 2000, 2050);
+    expect(acts.filter((a) => a.type === "release-promises")).toEqual([{ type: "release-promises", group: "api", epoch: 6, peers: ["server2"] }]);
+  });
+
+  it("fenceDone for a group whose fence is not running changes nothing", () => {
+    const h = new Harness();
+    h.beat(grantReply(group()), 1000, 1050);
+    expect(h.core.fenceDone("api", 1100).map((a) => a.type)).not.toContain("heartbeat-now");
+    expect(h.core.holds("api", 1100)).toBe(true);
+  });
+});
