@@ -184,6 +184,12 @@ export const HeartbeatRequest = z.strictObject({
    * (held in a socket while a link was down, delivered after) and is no news. Optional: older shims.
    */
   sentMs: z.number().min(0).optional(),
+  /**
+   * The spec version of the desired state whose peer list this shim asks for failsafe promises:
+   * the control plane gives a group whose holder went silent only to a server that holder knew
+   * as a peer by then (one it never asked cannot have promised). Absent: no desired state yet.
+   */
+  peersOf: z.number().int().min(0).optional(),
   /** Probe results by group name (and `chime-agent` on compute nodes). */
   probes: z.record(z.string().max(63), ProbeReport).default({}),
   /** Groups whose VIP this node holds right now under a valid local lease. */

@@ -263,6 +263,7 @@ export class ShimCore {
       bootId: this.opts.bootId,
       seq,
       sentMs: Math.max(0, Math.round(now)),
+      ...(this.desired ? { peersOf: this.desired.specVersion } : {}),
       probes,
       holding: this.leases.held(now).map((l) => ({ group: l.group, epoch: l.epoch })),
       released: [...this.pendingReleased],

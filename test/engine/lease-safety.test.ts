@@ -191,6 +191,47 @@ describe("engine lease safety rules", () => {
     expect(d.holder("server-api")).toBe("server2");
   });
 
+  it("failsafe: a group whose holder went silent goes only to a member that holder knew as a peer (one that joined later was never asked for a promise)", () => {
+    const d = started();
+    const all = spec();
+    const without2 = spec({ nodes: all.nodes.filter((n) => n.name !== "server2") });
+    expect(d.state.persisted.spec.policy.failsafe).not.toBe(false);
+    d.run({ type: "spec", spec: without2, specVersion: 2, actor: "ops" }, 100);
+    // server1's shim has the peer list of version 2 (server3 only) when it is cut off.
+    d.beat("server1", 500, { probes: ok, holding: [{ group: "server-api", epoch: 1 }], peersOf: 2 });
+    d.run({ type: "spec", spec: all, specVersion: 3, actor: "ops" }, 600);
+    // server3's service is down: server2, back in the spec, is the only healthy member.
+    for (let t = 700; t <= 500 + T + M + 2000; t += 500) {
+      d.beat("server2", t, { probes: ok, peersOf: 3 });
+      d.beat("server3", t, { probes: { "server-api": down }, peersOf: 3 });
+      d.tick(t);
+    }
+    // server1 may be keeping the group on server3's promise: server2 never promised anything.
+    expect(d.holder("server-api")).toBeNull();
+    expect(d.events("group.no-candidate").at(-1)!.reason).toContain(
+      "server2 joined server-api in spec version 3, after the peer list server1 last had (version 2): server1 may still keep server-api on its peers' promises, and server2 was never asked for one",
+    );
+    // server1 is back and holds nothing any more: the lapse is over, server2 gets the group.
+    d.beat("server1", 5000, { probes: { "server-api": down }, holding: [], peersOf: 3 });
+    d.beat("server2", 5000, { probes: ok, peersOf: 3 });
+    expect(d.holder("server-api")).toBe("server2");
+  });
+
+  it("failsafe: a holder that reports the newer peer list lets the new member take over when it goes silent", () => {
+    const d = started();
+    const all = spec();
+    d.run({ type: "spec", spec: spec({ nodes: all.nodes.filter((n) => n.name !== "server2") }), specVersion: 2, actor: "ops" }, 100);
+    d.run({ type: "spec", spec: all, specVersion: 3, actor: "ops" }, 200);
+    d.beat("server1", 500, { probes: ok, holding: [{ group: "server-api", epoch: 1 }], peersOf: 3 });
+    for (let t = 700; t <= 500 + T + M; t += 500) {
+      d.beat("server2", t, { probes: ok, peersOf: 3 });
+      d.beat("server3", t, { probes: { "server-api": down }, peersOf: 3 });
+      d.tick(t);
+    }
+    d.tick(500 + T + M);
+    expect(d.holder("server-api")).toBe("server2");
+  });
+
   it("a group added again survives a restart of the object in between: held at a new epoch, never the released one", () => {
     const d = started();
     d.beat("server1", 1000, { probes: ok });

@@ -36,7 +36,7 @@ describe("transitions", () => {
     both(sh, 0, 2000);
     for (let t = 3000; t <= 5000; t += 1000) sh.beat("server2", t, { probes: { api: OK } });
     const r = sh.tick(5500);
-    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server2", epoch: 2, lastAutoFailoverAt: 5500, holderBoot: "boot-server2" }]);
+    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: "server2", epoch: 2, lastAutoFailoverAt: 5500, holderBoot: "boot-server2", lapsedHolder: "server1" }]);
     expect(sh.events("group.granted").at(-1)).toMatchObject({ severity: "warning", node: "server2", epoch: 2 });
   });
 
@@ -44,7 +44,7 @@ describe("transitions", () => {
     const sh = new Shell(smallSpec());
     both(sh, 0, 2000);
     const r = sh.tick(5500);
-    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: null, epoch: 1, lastAutoFailoverAt: null }]);
+    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: null, epoch: 1, lastAutoFailoverAt: null, lapsedHolder: "server1" }]);
     expect(sh.events("group.lost").map((e) => [e.severity, e.node, e.epoch, e.reason])).toEqual([["critical", "server1", 1, "server1 lease expired 3.5 s after its last heartbeat; api has no holder"]]);
     sh.restart(10_000);
     sh.beat("server2", 10_100, { probes: { api: OK } });

@@ -2,6 +2,7 @@
 // fit by the group's mode; ordered by the mode's preference, then priority, then spec order. Pure.
 import { groupMembers, type GroupSpec } from "../../protocol/spec.js";
 import { nodeSpec } from "./lease-rules.js";
+import { unknownToLapsedHolder } from "./failsafe-peers.js";
 import { limitsHold } from "./limits.js";
 import { isAlive, secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
@@ -33,6 +34,8 @@ export function whyNotCandidateHold(s: EngineState, group: GroupSpec, node: stri
   if (modeWhy !== null) return unfit(`${node}: ${modeWhy}`);
   // The holder's own readiness is its applier's business; these rules judge a new grant.
   if (s.groups[group.name]?.holder === node) return null;
+  const unknown = unknownToLapsedHolder(s, group, node);
+  if (unknown) return unfit(unknown);
   const hold = rules.hold?.(s, group, node, now) ?? null;
   return hold && { kind: hold.kind, reason: `${node}: ${hold.reason}` };
 }

@@ -2,6 +2,7 @@
 // expiry, free groups, drain, unfit holders (with hold-down), optional preemption. Pure.
 import { blockers, candidates, whyNotCandidate } from "./candidates.js";
 import type { StepCtx } from "./context.js";
+import { noteLapse } from "./failsafe-peers.js";
 import { inRestartGrace, leaseEnd, M, nodeSpec } from "./lease-rules.js";
 import { isAlive, secs } from "./liveness.js";
 import { free, grantFree, revoke, setPersistedGroup } from "./transitions.js";
@@ -24,6 +25,7 @@ export function evaluateGroups(ctx: StepCtx): void {
         continue;
       }
       const wasRevoking = g.phase === "revoking";
+      noteLapse(ctx, group.name, holder);
       free(ctx, group, g);
       grantFree(ctx, group, g, wasRevoking ? `${why} (it never confirmed the release)` : why, !wasRevoking);
       if (g.holder === null) ctx.event("group.lost", "critical", `${why}; ${group.name} has no holder`, { group: group.name, node: holder, epoch: g.epoch, incident: `group:${group.name}` });

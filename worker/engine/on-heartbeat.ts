@@ -5,6 +5,7 @@
 import type { HeartbeatRequest } from "../../protocol/heartbeat.js";
 import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
+import { lapsesEndedBy, notePeersOf } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
 import { noteHolding } from "./ledger.js";
 import { onLimits } from "./limits.js";
@@ -73,6 +74,8 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   onLimits(ctx, node, req.limits, req.limitRefusals ?? []);
   onOutage(ctx, node, req.bootId, req.outage);
   noteHolding(ctx, node, req.holding);
+  notePeersOf(ctx, node, req.peersOf);
+  lapsesEndedBy(ctx, node, new Map(req.holding.map((h) => [h.group, h.epoch])));
   // Releases confirmed at the current epoch free the group at once (planned switchover, drain).
   for (const r of req.released) {
     const group = groupSpec(s, r.group);

@@ -4,6 +4,7 @@
 // ended, and a removed group's VIP goes to nobody else before its holder's lease has. Epochs
 // never go back for a group name: one added again waits out its old holder's lease and starts
 // above where it stopped. Pure.
+import { memberSinceFor } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
 import { leaseEnd, M } from "./lease-rules.js";
 import { emptyNode, newPersistedState } from "./state.js";
@@ -44,6 +45,18 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   // A retired VIP whose lease is surely over blocks nothing: keep only the epoch floor.
   for (const [name, r] of Object.entries(retired)) if (r.holder !== null && r.until !== null && now >= r.until + M(s)) retired[name] = { ...r, holder: null, until: null };
   if (Object.keys(retired).length) fresh.retired = retired;
+  // Failsafe peers: who joined when, and what each shim said it knows (failsafe-peers.ts). A
+  // lapsed holder that left the spec gets no more promises from anyone: its lapse ends.
+  const memberSince = memberSinceFor(old, input.spec, input.specVersion);
+  if (memberSince) fresh.memberSince = memberSince;
+  const peersOf = Object.fromEntries(Object.entries(old.peersOf ?? {}).filter(([n]) => inSpec(n)));
+  if (Object.keys(peersOf).length) fresh.peersOf = peersOf;
+  for (const [name, pg] of Object.entries(fresh.groups)) {
+    if (pg.lapsedHolder && !inSpec(pg.lapsedHolder)) {
+      const { lapsedHolder: _gone, ...rest } = pg;
+      fresh.groups[name] = rest;
+    }
+  }
   for (const name of Object.keys(fresh.computes)) if (old.computes[name]) fresh.computes[name] = old.computes[name]!;
   fresh.maintenance = old.maintenance;
   fresh.nodeMaintenance = old.nodeMaintenance.filter((n) => input.spec.nodes.some((x) => x.name === n));

@@ -17,7 +17,7 @@ export interface PersistedState {
   maintenance: boolean;
   nodeMaintenance: string[];
   /** `holderBoot`: the holder's shim process (boot id) that holds the lease; only it can release. */
-  groups: Record<string, { holder: string | null; epoch: number; lastAutoFailoverAt: number | null; holderBoot?: string | null }>;
+  groups: Record<string, { holder: string | null; epoch: number; lastAutoFailoverAt: number | null; holderBoot?: string | null; lapsedHolder?: string }>;
   /** Compute-node fencing/evacuation progress, so a restart neither repeats nor forgets it. */
   computes: Record<string, ComputeState>;
   /** Monotonic counter for operation ids. */
@@ -46,6 +46,13 @@ export interface PersistedState {
    * lease's end at removal): that VIP goes to nobody else before then + margin.
    */
   retired?: Record<string, RetiredGroup>;
+  /**
+   * Failsafe peers (failsafe-peers.ts): per group, the spec version since which each member has
+   * been one (absent: from the start), and per node the newest spec version whose peer list its
+   * shim said it uses. A group's `lapsedHolder` lost its lease without a release.
+   */
+  memberSince?: Record<string, Record<string, number>>;
+  peersOf?: Record<string, number>;
 }
 
 export interface RetiredGroup {
