@@ -5,7 +5,7 @@
 // run-operations.ts, failsafe.ts). Nothing here decides about leases: every input goes to the
 // core, every action comes from it.
 import { randomUUID } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { DesiredGroup, DesiredState, HeartbeatRequest, ProbeReport } from "../protocol/heartbeat.js";
 import type { ProbeSpec } from "../protocol/spec.js";
@@ -18,6 +18,7 @@ import type { Clocks } from "./core/promises.js";
 import { type CoreAction, type DurableState, SHIM_VERSION, ShimCore } from "./core/shim-core.js";
 import { FailsafePeers } from "./failsafe.js";
 import { log } from "./log.js";
+import { OutageTracker } from "./outage.js";
 import { createProbe } from "./probes/index.js";
 import { ProbeScheduler } from "./probes/scheduler.js";
 import { NodeReconciler, type ReconcileInput } from "./reconcile.js";
@@ -71,7 +72,8 @@ export class ShimAgent {
   private readonly vips: VipExecutor;
   private readonly reconciler: NodeReconciler;
   private readonly operations: OperationsRunner;
-  private readonly failsafe: FailsafePeers | null;
+  private readonly failsafe: FailsafePeers;
+  private readonly outage = new OutageTracker();
   private readonly notify: SdNotify;
   /** Shadow mode: the VIPs the HA system in place has on this host. */
   private readonly observer: VipObserver;
@@ -86,6 +88,8 @@ export class ShimAgent {
   private reported = new Set<string>();
   private lastBeatStartedAt = 0;
   private readonly stateFile: string;
+  /** The failsafe listen address and keys the control plane gave (a restart during an outage needs them). */
+  private readonly failsafeFile: string;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? monotonic;
@@ -95,7 +99,9 @@ export class ShimAgent {
       cluster: cfg.cluster,
       bootId: this.bootId,
       localLeaseMarginMs: cfg.localLeaseMarginMs,
-      failsafe: cfg.failsafe !== undefined,
+      // Failsafe needs no config (the control plane gives this node's IP and the keys): it is
+      // used whenever the desired state has it on.
+      failsafe: true,
       iface: cfg.interface,
       reannounceMs: cfg.reannounceSeconds * 1000,
       resyncMs: cfg.resyncSeconds * 1000,
@@ -117,9 +123,10 @@ export class ShimAgent {
         return held.length ? null : "this node holds no active-standby group any more";
       },
     );
-    this.failsafe = cfg.failsafe ? new FailsafePeers(cfg.failsafe, cfg.cluster, cfg.node, (req) => this.answerPeer(req)) : null;
+    this.failsafe = new FailsafePeers(cfg.failsafe, cfg.cluster, cfg.node, (req) => this.answerPeer(req));
     this.notify = new SdNotify(opts.runner);
     this.stateFile = join(cfg.stateDir, "state.json");
+    this.failsafeFile = join(cfg.stateDir, "failsafe.json");
   }
 
   private clocks(): Clocks {
@@ -137,7 +144,7 @@ export class ShimAgent {
       nudge: () => this.heartbeatNow(),
       grants: (p) => this.perform(this.core.onPushedGrants(p, this.clock())),
     });
-    void this.failsafe?.start().catch((err: Error) => log("failsafe listener failed", { error: err.message }));
+    this.startFailsafe();
     // The watchdog hears from us only while heartbeats keep starting (a stuck loop gets restarted).
     this.notify.start(() => this.clock() - this.lastBeatStartedAt < 3 * (this.core.desired?.heartbeatIntervalMs ?? 1000) + 5000);
   }
@@ -156,7 +163,7 @@ export class ShimAgent {
     this.observer.stop();
     await this.inFlight;
     await this.notify.stop();
-    await this.failsafe?.close();
+    await this.failsafe.close();
     await Promise.all([...this.probes.values()].map((p) => p.scheduler.stop()));
     this.probes.clear();
     const held = this.core.leases.held(this.clock()).map((l) => l.group);
@@ -238,6 +245,11 @@ export class ShimAgent {
     const sentAt = this.clock();
     this.lastBeatStartedAt = sentAt;
     const req: HeartbeatRequest = this.core.request(probes, sentAt, Date.now());
+    // A control-plane outage as this node saw it, until a heartbeat gets through (outage.ts).
+    const heldNow = new Set(req.holding.map((h) => h.group));
+    this.outage.sync(heldNow, sentAt);
+    const outage = this.outage.report(sentAt);
+    if (outage) req.outage = outage;
     if (this.shadowGroups().length) req.observed = this.observer.observed(sentAt);
     // Only what was up when this heartbeat left counts as reported (see "reconcile" below).
     const served = new Set(this.core.served(sentAt));
@@ -247,9 +259,12 @@ export class ShimAgent {
     const out = await this.transport.heartbeat(req, timeoutMs);
     if (!out.ok) {
       log("heartbeat failed", { error: out.detail });
+      this.outage.failed(req.seq, sentAt, out.detail, req.holding);
       if (!final) this.perform(this.core.onFailure(out.kind, this.clock()));
       return;
     }
+    if (outage) log("control plane reachable again; outage reported", { fromAgoMs: outage.fromAgoMs, failures: outage.failures, held: outage.held });
+    this.outage.answered();
     this.perform(this.core.onReply(req, out.reply, sentAt, this.clock(), final), final);
   }
 
@@ -280,6 +295,8 @@ export class ShimAgent {
           break;
         case "sync-probes":
           this.syncProbes();
+          this.syncFailsafe();
+          this.syncOrigin();
           this.observer.watch(this.shadowGroups().map((g) => ({ name: g.name, vip: g.vip })));
           break;
         case "run-operations":
@@ -289,7 +306,7 @@ export class ShimAgent {
           void this.askPromises(a.group, a.epoch, a.ttlMs, a.timeoutMs, a.peers);
           break;
         case "release-promises":
-          this.failsafe?.releaseAll(this.peerAddresses(a.peers), a.group, a.epoch);
+          this.failsafe.releaseAll(this.peerAddresses(a.peers), a.group, a.epoch);
           break;
         case "persist":
           this.saveState();
@@ -318,10 +335,13 @@ export class ShimAgent {
   }
 
   private async askPromises(group: string, epoch: number, ttlMs: number, timeoutMs: number, peerNames: string[]): Promise<void> {
-    if (!this.failsafe || this.stopped) return;
+    if (this.stopped) return;
     const askedAt = this.clock();
     const ok = await this.failsafe.askAll(this.peerAddresses(peerNames), group, epoch, ttlMs, timeoutMs);
-    if (ok) this.perform(this.core.onPromised(group, epoch, ttlMs, askedAt, this.clock()));
+    if (ok) {
+      this.outage.keptOnPromises(group);
+      this.perform(this.core.onPromised(group, epoch, ttlMs, askedAt, this.clock()));
+    }
   }
 
   /** A peer asks for a promise (signature checked): decide, persist if it changed, then answer. */
@@ -357,6 +377,42 @@ export class ShimAgent {
   /** Groups in shadow mode on this node (desired state, v3). */
   private shadowGroups(): DesiredGroup[] {
     return (this.core.desired?.groups ?? []).filter((g) => g.shadow && g.member);
+  }
+
+  /** Provenance on every command's log line: the spec version this node follows and who made it. */
+  private syncOrigin(): void {
+    const d = this.core.desired;
+    if (d) this.opts.runner.origin = { specVersion: d.specVersion, ...(d.specBy ? { specBy: d.specBy } : {}) };
+  }
+
+  // ------------------------------------------------------------------ failsafe without config
+
+  /** Listen with what the config says, or what the control plane said before this process started. */
+  private startFailsafe(): void {
+    try {
+      const saved = JSON.parse(readFileSync(this.failsafeFile, "utf8")) as { listen?: unknown; keys?: unknown };
+      const ip = typeof saved.listen === "string" ? saved.listen.slice(0, saved.listen.lastIndexOf(":")) : undefined;
+      const keys = Array.isArray(saved.keys) ? saved.keys.filter((k): k is string => typeof k === "string") : undefined;
+      this.failsafe.learn(ip, keys);
+    } catch {
+      // first start, or failsafe configured in full
+    }
+    void this.failsafe.start();
+  }
+
+  /** The control plane's word on this node's IP and the cluster's keys: take it, keep it, listen. */
+  private syncFailsafe(): void {
+    const d = this.core.desired;
+    if (!d?.failsafe) return;
+    if (this.failsafe.learn(d.ip, d.failsafeKeys) && this.opts.runner.mode !== "recording") {
+      try {
+        mkdirSync(this.opts.config.stateDir, { recursive: true, mode: 0o700 });
+        writeFileSync(this.failsafeFile, JSON.stringify(this.failsafe.learned()), { mode: 0o600 });
+      } catch (err) {
+        log("failsafe keys not written", { file: this.failsafeFile, error: (err as Error).message });
+      }
+    }
+    if (!this.stopped) void this.failsafe.start();
   }
 
   // ------------------------------------------------------------------ durable state

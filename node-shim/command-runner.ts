@@ -12,6 +12,7 @@
 // Fault injection: when CHIME_SHIM_FAULTS names a file, every command whose program is listed in
 // it (one per line, e.g. `ip`) fails with exit code 1 ("injected fault") while the file says so.
 // The failover lab uses it to make the holder's `ip` fail while it must release.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -90,7 +91,23 @@ export const IP_SESSION: SessionProtocol = {
   clean: (stderr) => stderr.filter((l) => !l.startsWith('Device "chime-ha-ack"')),
 };
 
+/**
+ * Provenance (README, Hardening: "Local limits"): who made the shim run a command. The agent sets
+ * the runner's `origin` from each desired state (spec version and who made it); work for one
+ * operation runs inside `commandOrigin.run({operation, requestedBy}, ...)`. Every command's log
+ * line carries both, so the node's own log answers "who made me do this".
+ */
+export const commandOrigin = new AsyncLocalStorage<Record<string, unknown>>();
+
 export class CommandRunner {
+  /** The desired state's provenance (spec version, who made it), on every command's log line. */
+  origin: Record<string, unknown> = {};
+
+  private from(): Record<string, unknown> {
+    const op = commandOrigin.getStore();
+    return op ? { ...this.origin, ...op } : this.origin;
+  }
+
   /** Every command, in order (recording mode; dry-run records the skipped changes too). */
   readonly recorded: RecordedCommand[] = [];
   private responders: Responder[] = [];
@@ -146,7 +163,7 @@ export class CommandRunner {
     let answer: Partial<CommandResult> | undefined;
     for (const r of this.responders) if ((answer = r(command))) break;
     const result = { code: 0, stdout: "", stderr: "", ms: 0, ...answer };
-    log("command", { cmd: command.cmd, args: command.args, ...(command.session ? { session: true, line: command.input } : {}), mode: this.mode, code: result.code, ms: 0, skipped: true });
+    log("command", { cmd: command.cmd, args: command.args, ...(command.session ? { session: true, line: command.input } : {}), mode: this.mode, code: result.code, ms: 0, skipped: true , ...this.from() });
     return result;
   }
 
@@ -171,13 +188,13 @@ export class CommandRunner {
       );
       if (opts.input !== undefined) child.stdin?.end(opts.input);
     });
-    if (!opts.quiet || result.code !== 0) log("command", { cmd, args, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}) });
+    if (!opts.quiet || result.code !== 0) log("command", { cmd, args, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}), ...this.from() });
     return result;
   }
 
   private fault(command: RecordedCommand): CommandResult {
     const result = { code: 1, stdout: "", stderr: `injected fault: ${command.cmd} fails (CHIME_SHIM_FAULTS)`, ms: 0 };
-    log("command", { cmd: command.cmd, args: command.args, ...(command.session ? { session: true, line: command.input } : {}), mode: this.mode, code: 1, ms: 0, injected: true });
+    log("command", { cmd: command.cmd, args: command.args, ...(command.session ? { session: true, line: command.input } : {}), mode: this.mode, code: 1, ms: 0, injected: true , ...this.from() });
     return result;
   }
 
@@ -208,7 +225,7 @@ export class CommandRunner {
     // The process died under the command (e.g. a stop signal sent to the whole process group):
     // once more on a new one. Every line the shim sends is idempotent, so a repeat is harmless.
     if (result.code === 125) result = await s.run(line, opts.timeoutMs ?? 2000, opts.expectOutput ?? false);
-    log("command", { cmd, args, session: true, line, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}) });
+    log("command", { cmd, args, session: true, line, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}), ...this.from() });
     return result;
   }
 

@@ -41,20 +41,22 @@ export const ShimConfig = z.strictObject({
   /** Heartbeat request timeout; default: 80% of the heartbeat interval. */
   heartbeatTimeoutMs: z.number().int().min(50).max(60_000).optional(),
   /**
-   * Failsafe (used when the spec's policy.failsafe is on): this shim listens for promise requests
-   * on `listen` (host:port on the node's address) and asks every other server node the control
-   * plane lists, at http://<its IP>:<the same port> unless `peers` names another URL for it.
-   * Requests and replies are HMAC-SHA256 signed with the shared secret.
+   * Failsafe (whenever the spec has it on, the default with two or more members per group): this
+   * shim listens for promise requests on `listen` (default: the node's IP from the spec, port
+   * 7480) and asks every other server node the control plane lists, at http://<its IP>:<the same
+   * port> unless `peers` names another URL for it. Requests and replies are HMAC-SHA256 signed
+   * with the shared secret, by default keys the control plane derives for the cluster (then
+   * nothing needs setting here); `secret`/`secretFile` override them (all nodes alike).
    */
   failsafe: z
     .strictObject({
-      listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, "must be host:port"),
+      listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, "must be host:port").optional(),
       peers: z.record(Name, z.url()).default({}),
       secret: z.string().min(16).optional(),
       secretFile: z.string().min(1).optional(),
     })
-    .refine((f) => (f.secret === undefined) !== (f.secretFile === undefined), { message: "set exactly one of secret or secretFile", path: ["secret"] })
-    .optional(),
+    .refine((f) => f.secret === undefined || f.secretFile === undefined, { message: "set at most one of secret or secretFile", path: ["secret"] })
+    .default({ peers: {} }),
   /**
    * Where the shim keeps what must survive its restart (failsafe promises it gave, the groups it
    * held for the unit's stop hook): `<stateDir>/state.json`, written atomically and fsynced.

@@ -3,7 +3,10 @@
 // (core/promises.ts); this file carries the bytes: HMAC-SHA256 over the exact body (header
 // x-chime-failsafe), a small HTTP server for requests from peers, and the client that asks every
 // peer the control plane named. Peer addresses: the shim config may name a URL per peer; otherwise
-// http://<the peer's IP from the desired state>:<this shim's listen port>.
+// http://<the peer's IP from the desired state>:<this shim's listen port>. The listen address and
+// the keys come from the config when it sets them, else from the desired state (this node's IP,
+// port 7480; keys the control plane derives for the cluster): the listener starts once both are
+// known, and they are kept on disk by the agent so a restart during an outage can answer at once.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -11,8 +14,11 @@ import { PromiseReplyBody, type PromiseRequestBody, PromiseRequestBody as Reques
 import { httpRequest } from "./http-client.js";
 import { log } from "./log.js";
 
+/** The listen port when the config names none (every node of a cluster uses the same). */
+export const DEFAULT_FAILSAFE_PORT = 7480;
+
 export interface FailsafeConfig {
-  listen: string;
+  listen?: string | undefined;
   /** Address overrides by peer name (the peer set itself comes from the control plane). */
   peers: Record<string, string>;
   secret?: string | undefined;
@@ -26,8 +32,14 @@ const HEADER = "x-chime-failsafe";
 const MAX_BODY = 4096;
 
 export class FailsafePeers {
-  private readonly secret: string;
+  /** Signing keys, current first (the config's secret, or the control plane's keys). */
+  private keys: string[] = [];
+  private readonly fixedKey: boolean;
+  private listenAt: string | null;
   private server: http.Server | null = null;
+  private starting: Promise<void> | null = null;
+  private retryAt = 0;
+  private lastError: string | null = null;
 
   constructor(
     private readonly cfg: FailsafeConfig,
@@ -37,26 +49,89 @@ export class FailsafePeers {
     /** Wall clock (ms since the epoch) for request times; a parameter so tests can skew it. */
     private readonly wall: () => number = Date.now,
   ) {
-    this.secret = (cfg.secret ?? readFileSync(cfg.secretFile!, "utf8")).trim();
+    const secret = cfg.secret ?? (cfg.secretFile ? readFileSync(cfg.secretFile, "utf8") : undefined);
+    this.fixedKey = secret !== undefined;
+    if (secret !== undefined) this.keys = [secret.trim()];
+    this.listenAt = cfg.listen ?? null;
   }
 
-  private sign(body: string): string {
-    return createHmac("sha256", this.secret).update(body).digest("hex");
+  /**
+   * What the control plane says (every reply): this node's IP (the default listen address) and the
+   * cluster's keys. The config's own listen address and secret win. True when something changed.
+   */
+  learn(ip: string | undefined, keys: readonly string[] | undefined): boolean {
+    let changed = false;
+    if (!this.cfg.listen && ip && this.listenAt !== `${ip}:${DEFAULT_FAILSAFE_PORT}`) {
+      if (this.server) log("failsafe listen address changed; it applies after a restart", { listening: this.listenAt, spec: `${ip}:${DEFAULT_FAILSAFE_PORT}` });
+      else {
+        this.listenAt = `${ip}:${DEFAULT_FAILSAFE_PORT}`;
+        changed = true;
+      }
+    }
+    if (!this.fixedKey && keys?.length && keys.join(",") !== this.keys.join(",")) {
+      this.keys = [...keys];
+      changed = true;
+    }
+    return changed;
   }
 
-  private verify(body: string, mac: string): boolean {
+  /** What learn() took, for the agent to keep on disk (restored with learn() after a restart). */
+  learned(): { listen: string | null; keys: string[] } {
+    return { listen: this.cfg.listen ? null : this.listenAt, keys: this.fixedKey ? [] : [...this.keys] };
+  }
+
+  /** Ready to answer and ask: it knows where to listen and has a key. */
+  get ready(): boolean {
+    return this.listenAt !== null && this.keys.length > 0;
+  }
+
+  /**
+   * Requests are signed with the OLDEST key listed: during a rotation the control plane lists
+   * [new, old] to every node within a heartbeat, so a node that has the pair still speaks the
+   * key of a node that has only [old], and one that has only [new] speaks to nodes that have
+   * the pair. Replies are signed with the key the request came with.
+   */
+  private sign(body: string, key = this.keys[this.keys.length - 1] ?? ""): string {
+    return createHmac("sha256", key).update(body).digest("hex");
+  }
+
+  /** The key among ours that `mac` was made with, or null. */
+  private verify(body: string, mac: string): string | null {
     const a = Buffer.from(mac, "utf8");
-    const b = Buffer.from(this.sign(body), "utf8");
-    return a.length === b.length && timingSafeEqual(a, b);
+    return (
+      this.keys.find((k) => {
+        const b = Buffer.from(this.sign(body, k), "utf8");
+        return a.length === b.length && timingSafeEqual(a, b);
+      }) ?? null
+    );
   }
 
   get port(): number {
-    return Number(this.cfg.listen.slice(this.cfg.listen.lastIndexOf(":") + 1));
+    return this.listenAt ? Number(this.listenAt.slice(this.listenAt.lastIndexOf(":") + 1)) : DEFAULT_FAILSAFE_PORT;
   }
 
+  /**
+   * Start listening once ready (idempotent; a no-op until then). A failure (the address is not on
+   * this host, the port is taken) is logged when it is new and tried again at most every 30 s.
+   */
   async start(): Promise<void> {
-    const i = this.cfg.listen.lastIndexOf(":");
-    const host = this.cfg.listen.slice(0, i);
+    if (this.server || !this.ready || Date.now() < this.retryAt) return;
+    this.starting ??= this.listen()
+      .then(() => {
+        this.lastError = null;
+      })
+      .catch((err: Error) => {
+        this.retryAt = Date.now() + 30_000;
+        if (err.message !== this.lastError) log("failsafe listener failed", { listen: this.listenAt, error: err.message });
+        this.lastError = err.message;
+      })
+      .finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private async listen(): Promise<void> {
+    const at = this.listenAt!;
+    const host = at.slice(0, at.lastIndexOf(":"));
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -66,12 +141,13 @@ export class FailsafePeers {
       });
       req.on("end", () => {
         const body = Buffer.concat(chunks).toString("utf8");
+        const key = size > MAX_BODY ? null : this.verify(body, String(req.headers[HEADER] ?? ""));
         const answer = (status: number, out: unknown) => {
           const text = JSON.stringify(out);
-          res.writeHead(status, { "content-type": "application/json", [HEADER]: this.sign(text) });
+          res.writeHead(status, { "content-type": "application/json", [HEADER]: this.sign(text, key ?? undefined) });
           res.end(text);
         };
-        if (size > MAX_BODY || !this.verify(body, String(req.headers[HEADER] ?? ""))) return answer(403, { ok: false, reason: "bad signature" });
+        if (key === null) return answer(403, { ok: false, reason: "bad signature" });
         if (req.url !== "/failsafe/v1") return answer(404, { ok: false, reason: "not found" });
         let json: unknown;
         try {
@@ -87,11 +163,17 @@ export class FailsafePeers {
         );
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", reject);
-      this.server!.listen(this.port, host, () => resolve());
-    });
-    log("failsafe listening", { listen: this.cfg.listen });
+    const server = this.server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.port, host, () => resolve());
+      });
+    } catch (err) {
+      this.server = null;
+      throw err;
+    }
+    log("failsafe listening", { listen: at, keys: this.fixedKey ? "config" : "control plane" });
   }
 
   async close(): Promise<void> {
@@ -108,6 +190,7 @@ export class FailsafePeers {
 
   private async send(peer: string, url: string | null, kind: "promise" | "release", group: string, epoch: number, ttlMs: number, timeoutMs: number): Promise<string | null> {
     if (!url) return `${peer}: no address`;
+    if (!this.keys.length) return `${peer}: no failsafe key yet (none in the config, none from the control plane)`;
     const req: PromiseRequestBody = { v: 1, kind, cluster: this.cluster, from: this.node, to: peer, group, epoch, ttlMs, nonce: randomBytes(12).toString("hex"), sentAt: Math.round(this.wall()) };
     const body = JSON.stringify(req);
     try {
@@ -115,7 +198,7 @@ export class FailsafePeers {
       if (r.status !== 200) return `${peer}: ${r.status} ${r.text.slice(0, 100)}`;
       // Only the peer's signed word counts (a 200 from anything else is not a promise).
       const mac = r.headers[HEADER];
-      if (typeof mac !== "string" || !this.verify(r.text, mac)) return `${peer}: reply not signed by a peer`;
+      if (typeof mac !== "string" || this.verify(r.text, mac) === null) return `${peer}: reply not signed by a peer`;
       const reply = PromiseReplyBody.safeParse(JSON.parse(r.text));
       if (!reply.success) return `${peer}: reply does not match the protocol`;
       if (!replyConfirms(reply.data, req)) return `${peer}: ${reply.data.ok ? "reply is not about this request" : reply.data.reason}`;

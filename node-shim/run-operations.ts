@@ -4,6 +4,7 @@
 // holds at that very moment; otherwise they fail at once and the control plane re-issues them.
 import type { Operation, OperationResult } from "../protocol/heartbeat.js";
 import { type ApplyContext, operationHandlerFor } from "./apply/types.js";
+import { commandOrigin } from "./command-runner.js";
 import { log } from "./log.js";
 
 export class OperationsRunner {
@@ -22,8 +23,10 @@ export class OperationsRunner {
       this.started.add(op.id);
       const handler = operationHandlerFor(op.kind);
       const refused = this.mayRun(op);
-      log("operation started", { id: op.id, kind: op.kind, ...(refused ? { refused } : {}) });
-      const run: Promise<Omit<OperationResult, "id">> = refused ? Promise.resolve({ ok: false, detail: `not run: ${refused}` }) : handler ? handler(op, this.ctx) : Promise.resolve({ ok: false, detail: `this shim cannot run '${op.kind}'` });
+      // Provenance: every command this operation runs is logged with its id and who asked for it.
+      const origin = { operation: op.id, requestedBy: op.requestedBy ?? "unknown (control plane older than v5)" };
+      log("operation started", { id: op.id, kind: op.kind, ...origin, ...(refused ? { refused } : {}) });
+      const run: Promise<Omit<OperationResult, "id">> = refused ? Promise.resolve({ ok: false, detail: `not run: ${refused}` }) : handler ? commandOrigin.run(origin, () => handler(op, this.ctx)) : Promise.resolve({ ok: false, detail: `this shim cannot run '${op.kind}'` });
       void run
         .catch((err: Error): Omit<OperationResult, "id"> => ({ ok: false, detail: `failed: ${err.message}` }))
         .then((r) => {

@@ -21,8 +21,11 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
  * (`shadow` on desired groups, `observed` in the request); heartbeats and pushed grants on the
  * watch socket. v4: `peers` and `driftMarginMs` in the desired state (failsafe peers from the
  * control plane), and in requests `unreleased`, `refused` and `leaving` (older shims send none).
+ * v5: in the desired state `ip` (the node's own), `failsafeKeys` (failsafe on without a secret in
+ * the shim config), `specBy` and each operation's `requestedBy` (provenance); in requests
+ * `limits`, `limitRefusals` and `outage` (accepted from any version: they are optional).
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 export const OLDEST_PROTOCOL_VERSION = 1;
 
 /**
@@ -282,13 +285,20 @@ export const DesiredGroup = z.strictObject({
 export type DesiredGroup = z.infer<typeof DesiredGroup>;
 
 /** Work the control plane asks a node's shim to run once (fencing, evacuation, heal, backfill). */
+/**
+ * Provenance (v5): who caused this operation: `admin:<token id>` (asked through the API) or
+ * `engine: <reason>` (the engine's own decision, e.g. a dead compute node's fence).
+ */
+const RequestedBy = z.string().max(300).optional();
+
 export const Operation = z.discriminatedUnion("kind", [
   // v2: `password` (instead of passwordEnv) and `authorization` carry fence credentials the
   // control plane holds; v1 shims are never sent such an operation (worker/cluster/protocol.ts).
-  z.strictObject({ id: z.string(), kind: z.literal("fence-ipmi"), target: Name, host: z.string(), user: z.string(), passwordEnv: z.string().optional(), password: z.string().optional() }),
-  z.strictObject({ id: z.string(), kind: z.literal("fence-webhook"), target: Name, url: z.string(), authorization: z.string().optional() }),
+  z.strictObject({ id: z.string(), requestedBy: RequestedBy, kind: z.literal("fence-ipmi"), target: Name, host: z.string(), user: z.string(), passwordEnv: z.string().optional(), password: z.string().optional() }),
+  z.strictObject({ id: z.string(), requestedBy: RequestedBy, kind: z.literal("fence-webhook"), target: Name, url: z.string(), authorization: z.string().optional() }),
   z.strictObject({
     id: z.string(),
+    requestedBy: RequestedBy,
     kind: z.literal("evacuate"),
     target: Name,
     url: z.string(),
@@ -297,9 +307,10 @@ export const Operation = z.discriminatedUnion("kind", [
     /** Stable for one failed compute node across re-issues (sent as the Idempotency-Key header). */
     idempotencyKey: z.string().max(200).optional(),
   }),
-  z.strictObject({ id: z.string(), kind: z.literal("minio-heal"), alias: z.string() }),
+  z.strictObject({ id: z.string(), requestedBy: RequestedBy, kind: z.literal("minio-heal"), alias: z.string() }),
   z.strictObject({
     id: z.string(),
+    requestedBy: RequestedBy,
     kind: z.literal("influxdb-backfill"),
     group: Name,
     fromNode: Name,
@@ -333,6 +344,16 @@ export const DesiredState = z.strictObject({
    * every other member of the group (failsafe), at the peer's IP unless the shim config says.
    */
   peers: z.array(z.strictObject({ name: Name, ip: Ipv4, groups: z.array(Name) })).optional(),
+  /** This node's own IP (v5): where its failsafe listener goes unless the shim config says. */
+  ip: Ipv4.optional(),
+  /**
+   * Keys failsafe requests between this cluster's shims are signed with, current first (v5; while
+   * failsafe is on): derived by the control plane, so failsafe needs no secret in the shim config
+   * (one there wins). Requests signed with any listed key are accepted (a key rotation).
+   */
+  failsafeKeys: z.array(z.string().min(32).max(100)).max(4).optional(),
+  /** Provenance (v5): who made the spec version this desired state comes from (`admin:<token id>`). */
+  specBy: z.string().max(300).optional(),
 });
 export type DesiredState = z.infer<typeof DesiredState>;
 

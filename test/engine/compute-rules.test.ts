@@ -57,12 +57,13 @@ describe("compute nodes", () => {
     spec.nodes.find((n) => n.name === "node2")!.fence = { type: "webhook", url: "http://fence.example/off", authorization: "Bearer t" };
     const d = dead(DEAD, spec);
     expect(ops(d, "server1", DEAD)).toEqual([
-      { id: "op-1-fence-node1", kind: "fence-ipmi", target: "node1", host: "10.0.0.101", user: "admin", password: "sealed:v1:abc" },
-      { id: "op-2-fence-node2", kind: "fence-webhook", target: "node2", url: "http://fence.example/off", authorization: "Bearer t" },
+      { id: "op-1-fence-node1", requestedBy: "engine: node1 declared dead (fencing)", kind: "fence-ipmi", target: "node1", host: "10.0.0.101", user: "admin", password: "sealed:v1:abc" },
+      { id: "op-2-fence-node2", requestedBy: "engine: node2 declared dead (fencing)", kind: "fence-webhook", target: "node2", url: "http://fence.example/off", authorization: "Bearer t" },
     ]);
     d.beat("server1", DEAD + 100, { probes: API, operations: [{ id: "op-1-fence-node1", ok: true, detail: "Chassis Power Control: Down/Off" }] });
     expect(ops(d, "server1", DEAD + 100).find((o) => o.kind === "evacuate")).toEqual({
       id: "op-3-evacuate-node1",
+      requestedBy: "engine: node1 declared dead (evacuating)",
       kind: "evacuate",
       target: "node1",
       url: "http://cs.local/v1/hosts/node1.chime.com/evacuate?ip=192.168.231.101&n=node1&again=node1",

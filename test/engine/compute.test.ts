@@ -35,8 +35,8 @@ describe("compute fencing and evacuation", () => {
     serversBeat(d, DEAD, DEAD);
     const o = ops(d, "server1", DEAD);
     expect(o).toEqual([
-      { id: "op-1-fence-node1", kind: "fence-ipmi", target: "node1", host: "10.0.0.101", user: "admin", passwordEnv: "IPMI_NODE1" },
-      { id: "op-2-fence-node2", kind: "fence-webhook", target: "node2", url: "http://fence.example/off" },
+      { id: "op-1-fence-node1", requestedBy: "engine: node1 declared dead (fencing)", kind: "fence-ipmi", target: "node1", host: "10.0.0.101", user: "admin", passwordEnv: "IPMI_NODE1" },
+      { id: "op-2-fence-node2", requestedBy: "engine: node2 declared dead (fencing)", kind: "fence-webhook", target: "node2", url: "http://fence.example/off" },
     ]);
     expect(ops(d, "server2", DEAD)).toEqual([]);
     // node3 has no fence: never evacuated automatically.
@@ -62,6 +62,7 @@ describe("compute fencing and evacuation", () => {
     const ev = ops(d, "server1", DEAD + 31_000).find((o) => o.kind === "evacuate" && o.target === "node1");
     expect(ev).toEqual({
       id: expect.stringMatching(/^op-\d+-evacuate-node1$/),
+      requestedBy: "engine: node1 declared dead (evacuating)",
       kind: "evacuate",
       target: "node1",
       url: "http://chime-server.local:8801/v1/hosts/evacuate",

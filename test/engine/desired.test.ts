@@ -49,6 +49,7 @@ describe("desired state", () => {
       ],
       operations: [],
       failsafe: true,
+      ip: "192.168.231.11",
       // Failsafe peers: every other server (promises are asked of the group's other members) and
       // the drift margin the promises are bounded by.
       peers: [

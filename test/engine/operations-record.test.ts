@@ -33,7 +33,7 @@ describe("requested operations", () => {
     const r = sh.run({ type: "run-operation", request: backfill("server1"), actor: "token:ops" }, 200);
     expect(r.rejected).toBeUndefined();
     expect(sh.desired("server1", 200).operations).toEqual([
-      { id: "op-1-influxdb-backfill", kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8087", database: "chime", startMs: 1000, endMs: 31_400, maxPoints: 200_000 },
+      { id: "op-1-influxdb-backfill", requestedBy: "token:ops", kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8087", database: "chime", startMs: 1000, endMs: 31_400, maxPoints: 200_000 },
     ]);
     expect(sh.events("operation.requested").map((e) => [e.severity, e.group, e.node, e.actor, e.reason])).toEqual([
       ["info", "influxdb", "server1", "token:ops", "token:ops asked server1 to copy database chime from server2 for 30 s of missed writes (operation op-1-influxdb-backfill)"],
@@ -77,7 +77,7 @@ describe("requested operations", () => {
     // Named, it runs on that node (alive, a member) although the group has no holder.
     const r = sh.run({ type: "run-operation", request: { kind: "minio-heal", group: "minio", alias: "chime", node: "server1" }, actor: "op" }, 200);
     expect(r.rejected).toBeUndefined();
-    expect(sh.desired("server1", 200).operations).toEqual([{ id: "op-1-minio-heal", kind: "minio-heal", alias: "chime" }]);
+    expect(sh.desired("server1", 200).operations).toEqual([{ id: "op-1-minio-heal", requestedBy: "op", kind: "minio-heal", alias: "chime" }]);
   });
 
   it("results: the events carry the group for a backfill and none for a heal; an empty detail reads 'ok'", () => {

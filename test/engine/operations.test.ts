@@ -24,7 +24,7 @@ describe("operator-requested operations", () => {
     expect(r.effects.some((e) => e.type === "push" && e.node === "server2")).toBe(true);
     expect(d.events("operation.requested").map((e) => e.reason)).toEqual(["token:ops asked server2 to copy database chime from server1 for 60 s of missed writes (operation op-1-influxdb-backfill)"]);
     expect(ops(d, "server2", 100)).toEqual([
-      { id: "op-1-influxdb-backfill", kind: "influxdb-backfill", group: "influxdb", fromNode: "server1", fromUrl: "http://192.168.231.11:8086", database: "chime", startMs: 1_000, endMs: 61_000, maxPoints: 200_000 },
+      { id: "op-1-influxdb-backfill", requestedBy: "token:ops", kind: "influxdb-backfill", group: "influxdb", fromNode: "server1", fromUrl: "http://192.168.231.11:8086", database: "chime", startMs: 1_000, endMs: 61_000, maxPoints: 200_000 },
     ]);
     expect(ops(d, "server1", 100)).toEqual([]);
     // A result from another node is ignored; the runner's result ends it, once.
@@ -40,7 +40,7 @@ describe("operator-requested operations", () => {
   it("a heal runs on the minio holder; a failure is reported with the node's detail", () => {
     const d = cluster();
     d.run({ type: "run-operation", request: { kind: "minio-heal", group: "minio", alias: "chime" }, actor: "token:ops" }, 100);
-    expect(ops(d, "server1", 100)).toEqual([{ id: "op-1-minio-heal", kind: "minio-heal", alias: "chime" }]);
+    expect(ops(d, "server1", 100)).toEqual([{ id: "op-1-minio-heal", requestedBy: "token:ops", kind: "minio-heal", alias: "chime" }]);
     d.beat("server1", 200, { operations: [{ id: "op-1-minio-heal", ok: false, detail: "mc admin heal chime exited 1: no such alias" }] });
     expect(d.events("operation.failed").map((e) => e.reason)).toEqual(["minio-heal on server1 failed: mc admin heal chime exited 1: no such alias (operation op-1-minio-heal)"]);
   });

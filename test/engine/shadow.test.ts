@@ -237,12 +237,15 @@ describe("shadow mode", () => {
       expect(old.desired.groups[0]!.role).toBe("standby");
       expect("shadow" in old.desired.groups[0]!).toBe(false);
     }
-    expect(replyFor(4, reply)).toEqual({ ...reply, protocol: 4 });
+    expect(replyFor(5, reply)).toEqual({ ...reply, protocol: 5 });
+    // v4 shims know shadow mode and failsafe peers, not v5's own IP (nor keys, nor provenance).
+    const { ip: _i, ...v4desired } = reply.desired;
+    expect(replyFor(4, reply)).toEqual({ ...reply, desired: v4desired, protocol: 4 });
     // v3 shims know shadow mode but not v4's failsafe peers and drift margin.
-    const { peers: _p, driftMarginMs: _m, ...v3desired } = reply.desired;
+    const { peers: _p, driftMarginMs: _m, ...v3desired } = v4desired;
     expect(replyFor(3, reply)).toEqual({ ...reply, desired: v3desired, protocol: 3 });
-    // Without shadow groups every version from v4 on gets the same desired state.
+    // Without shadow groups every version from v5 on gets the same desired state.
     const plain = new Shadow(spec((s) => (s.policy!.shadow = false))).beat("server1", 0);
-    expect(desiredFor(4, plain.desired)).toBe(plain.desired);
+    expect(desiredFor(5, plain.desired)).toBe(plain.desired);
   });
 });

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { DesiredGroup, HeartbeatReply } from "../../protocol/heartbeat.js";
 import type { PromiseRequestBody } from "../../node-shim/core/promises.js";
 import { ShimCore } from "../../node-shim/core/shim-core.js";
-import { FailsafePeers } from "../../node-shim/failsafe.js";
+import { DEFAULT_FAILSAFE_PORT, FailsafePeers } from "../../node-shim/failsafe.js";
 import { httpRequest } from "../../node-shim/http-client.js";
 import { setLogSink } from "../../node-shim/log.js";
 import { freePort } from "./support/control-plane.js";
@@ -123,5 +123,43 @@ describe("failsafe promises", () => {
     // 1500 + 300 - 500 ms after the restart it ends; the next grant is taken.
     restarted.onReply(restarted.request({}, 1300, 0), grant, 1300, 1300);
     expect(restarted.holding(1300).map((g) => g.name)).toEqual(["server-api"]);
+  });
+  it("without a secret in the config: the control plane's keys, the node's IP from the desired state, and a key rotation", async () => {
+    const c2 = coreFor("server2");
+    const port = await freePort();
+    // server2's config names only where to listen; server1's nothing at all (peer URL by name here: one host).
+    const s2 = new FailsafePeers({ listen: `127.0.0.1:${port}`, peers: {} }, "dc1.c", "server2", handler(c2), wall);
+    const s1 = new FailsafePeers({ peers: { server2: `http://127.0.0.1:${port}` } }, "dc1.c", "server1", handler(coreFor("server1", true)), wall);
+    started.push(s2, s1);
+    expect(s2.ready).toBe(false);
+    await s2.start(); // not ready: a no-op
+    expect(await s1.askAll([{ name: "server2" }], "server-api", 3, 1500, 500)).toBe(false);
+    const OLD = "k".repeat(43);
+    const NEW = "n".repeat(43);
+    expect(s2.learn(undefined, [OLD])).toBe(true);
+    expect(s1.learn("127.0.0.9", [OLD])).toBe(true);
+    expect(s1.learned()).toEqual({ listen: `127.0.0.9:${DEFAULT_FAILSAFE_PORT}`, keys: [OLD] });
+    expect(s2.learned()).toEqual({ listen: null, keys: [OLD] });
+    expect(s1.learn("127.0.0.9", [OLD])).toBe(false);
+    await s2.start();
+    expect(await s1.askAll([{ name: "server2" }], "server-api", 3, 1500, 1000)).toBe(true);
+    // Rotation, each node a heartbeat apart: [old] -> [new, old] -> [new]. Every step works.
+    s1.learn(undefined, [NEW, OLD]);
+    expect(await s1.askAll([{ name: "server2" }], "server-api", 3, 1500, 1000)).toBe(true);
+    s2.learn(undefined, [NEW, OLD]);
+    expect(await s1.askAll([{ name: "server2" }], "server-api", 3, 1500, 1000)).toBe(true);
+    s1.learn(undefined, [NEW]);
+    expect(await s1.askAll([{ name: "server2" }], "server-api", 3, 1500, 1000)).toBe(true);
+    // (a node that skipped the pair cannot speak to one that never had the new key)
+    s2.learn(undefined, [OLD]);
+    expect(await s1.askAll([{ name: "server2" }], "server-api", 3, 1500, 1000)).toBe(false);
+    s2.learn(undefined, [NEW]);
+    // A key the cluster never had: refused.
+    s1.learn(undefined, ["x".repeat(43)]);
+    expect(await s1.askAll([{ name: "server2" }], "server-api", 3, 1500, 1000)).toBe(false);
+    // A secret in the config wins over anything the control plane says.
+    const fixed = new FailsafePeers({ peers: {}, secret: SECRET }, "dc1.c", "server3", handler(coreFor("server3")), wall);
+    expect(fixed.learn("127.0.0.3", [NEW])).toBe(true);
+    expect(fixed.learned()).toEqual({ listen: `127.0.0.3:${DEFAULT_FAILSAFE_PORT}`, keys: [] });
   });
 });

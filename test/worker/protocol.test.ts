@@ -11,11 +11,39 @@ const V1_RULE = "a v1 shim parses replies strictly and would reject this one: pu
 
 describe("heartbeat protocol versions", () => {
   it(`serves v${OLDEST_PROTOCOL_VERSION} to v${PROTOCOL_VERSION}`, () => {
-    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(3);
+    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(4);
     expect(protocolRefusal(PROTOCOL_VERSION)).toBeNull();
     expect(protocolRefusal(OLDEST_PROTOCOL_VERSION)).toBeNull();
-    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v4; upgrade the shim/);
-    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v4\); upgrade the control plane first/);
+    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v5; upgrade the shim/);
+    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v5\); upgrade the control plane first/);
+  });
+
+  it("v5's desired-state fields (own IP, failsafe keys, provenance) are left out for v1 to v4 shims", () => {
+    const reply = HeartbeatReply.parse({
+      protocol: 5,
+      grants: [],
+      desired: {
+        cluster: "dc1.c",
+        node: "server2",
+        specVersion: 3,
+        heartbeatIntervalMs: 1000,
+        leaseTtlMs: 3000,
+        maintenance: false,
+        groups: [],
+        operations: [{ id: "op-1", requestedBy: "admin:tok_9", kind: "minio-heal", alias: "local" }],
+        failsafe: true,
+        ip: "10.0.0.12",
+        failsafeKeys: ["k".repeat(43)],
+        specBy: "admin:tok_9",
+      },
+    });
+    expect(replyFor(5, reply)).toEqual({ ...reply, protocol: 5 });
+    for (const v of [1, 2, 3, 4]) {
+      const out = replyFor(v, reply);
+      for (const f of ["ip", "failsafeKeys", "specBy"]) expect(out.desired).not.toHaveProperty(f);
+      expect(out.desired.operations).toEqual([{ id: "op-1", kind: "minio-heal", alias: "local" }]);
+      if (v === 1) expect(HeartbeatReplyV1.safeParse(out).success, V1_RULE).toBe(true);
+    }
   });
 
   it("v4's desired-state fields (failsafe peers, drift margin) are left out for v1 to v3 shims", () => {

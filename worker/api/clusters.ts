@@ -108,7 +108,7 @@ export function registerClusters(app: App): void {
       // fails the object is removed again so nothing is half-created.
       // Created in the site's jurisdiction, near its location hint (cluster/placement.ts).
       const stub = stubFor(c.env, id, { locationHint: site.locationHint, jurisdiction: site.jurisdiction });
-      await stub.init(id, body.site, spec, 1, minted.hashes);
+      await stub.init(id, body.site, spec, 1, minted.hashes, actorOf(p));
       const row = { id, siteId: body.site, name: spec.name, spec, specVersion: 1, createdAt: now, updatedAt: now };
       try {
         await d.batch([

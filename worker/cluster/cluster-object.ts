@@ -10,7 +10,7 @@
 // is not billed for duration while idle.
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
-import { type HeartbeatReply, HeartbeatRequest, OLDEST_PROTOCOL_VERSION, type PushedGrants, SocketHeartbeat, type WatchMessage } from "../../protocol/heartbeat.js";
+import { type DesiredState, type HeartbeatReply, HeartbeatRequest, OLDEST_PROTOCOL_VERSION, type PushedGrants, SocketHeartbeat, type WatchMessage } from "../../protocol/heartbeat.js";
 import type { LimitsReport } from "../../protocol/limits.js";
 import type { ClusterSpec } from "../../protocol/spec.js";
 import { enqueueEvents } from "../alerts/consumer.js";
@@ -27,6 +27,7 @@ import { issuesToErrors } from "../http/validation.js";
 import { desiredFor as desiredForVersion, protocolRefusal, replyFor } from "./protocol.js";
 import { type Meta, migrateStored, newMeta, stamp } from "./state-schema.js";
 import { openOperations, resealSpec, specEnvelopes } from "../secrets/spec-secrets.js";
+import { derivedSecrets } from "../secrets/keyring.js";
 import { appendAudit, sealAudit } from "../audit/log.js";
 
 const STATE_KEY = "state";
@@ -89,6 +90,8 @@ export class ClusterObject extends DurableObject<Env> {
   private counters: StorageCounters = { statePuts: 0, alarmWrites: 0, heartbeats: 0 };
   /** The protocol version each node's shim last spoke (pushes are shaped for it; unknown: the oldest). */
   private protocolOf = new Map<string, number>();
+  /** This cluster's failsafe keys, derived once per incarnation (withFailsafeKeys). */
+  private failsafeKeys: Promise<string[]> | null = null;
   private usage: UsageCounters = { rpcCalls: 0, fetches: 0, wsMessagesIn: 0, wsMessagesOut: 0, alarms: 0, rowsWritten: 0, d1RowsWritten: 0, queueMessages: 0, heartbeatsHttp: 0, heartbeatsSocket: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -128,10 +131,10 @@ export class ClusterObject extends DurableObject<Env> {
   }
 
   /** Create the cluster's state (idempotent for the same spec version). */
-  async init(clusterId: string, siteId: string, spec: ClusterSpec, specVersion: number, nodeTokenHashes: Record<string, string>): Promise<void> {
+  async init(clusterId: string, siteId: string, spec: ClusterSpec, specVersion: number, nodeTokenHashes: Record<string, string>, actor?: string): Promise<void> {
     this.usage.rpcCalls++;
     if (this.engine) return;
-    const persisted = stamp(newPersistedState(clusterId, spec, specVersion));
+    const persisted = stamp(newPersistedState(clusterId, spec, specVersion, actor));
     const meta = newMeta(siteId, nodeTokenHashes);
     await this.ctx.storage.put({ [STATE_KEY]: persisted, [META_KEY]: meta });
     this.counters.statePuts++;
@@ -222,11 +225,25 @@ export class ClusterObject extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets(node)) ws.close(4001, "token revoked");
   }
 
-  /** Fence credentials in the reply opened for the node that runs the fence (stored sealed). */
+  /** Fence credentials in the reply opened for the node that runs the fence (stored sealed); failsafe keys added. */
   private async withCredentials(reply: HeartbeatReply): Promise<HeartbeatReply> {
-    const ops = reply.desired.operations;
-    if (!ops.some((o) => "password" in o || "authorization" in o)) return reply;
-    return { ...reply, desired: { ...reply.desired, operations: await openOperations(this.env, this.engine!.persisted.clusterId, ops) } };
+    const desired = await this.withFailsafeKeys(reply.desired);
+    const ops = desired.operations;
+    if (!ops.some((o) => "password" in o || "authorization" in o)) return desired === reply.desired ? reply : { ...reply, desired };
+    return { ...reply, desired: { ...desired, operations: await openOperations(this.env, this.engine!.persisted.clusterId, ops) } };
+  }
+
+  /**
+   * While failsafe is on, the keys this cluster's shims sign promise requests with: derived from
+   * CHIME_SECRET_KEYS (nothing stored; the same in every isolate; a rotation lists the new key
+   * first and the old one after it). None without keys configured: then the shims need a secret
+   * in their config for failsafe.
+   */
+  private async withFailsafeKeys(d: DesiredState): Promise<DesiredState> {
+    if (!d.failsafe) return d;
+    this.failsafeKeys ??= derivedSecrets(this.env, `chime-ha failsafe v1\n${d.cluster}`).catch(() => []);
+    const keys = (await this.failsafeKeys).slice(0, 4);
+    return keys.length ? { ...d, failsafeKeys: keys } : d;
   }
 
   /** Key rotation: re-seal the spec's credentials under the current key (no engine decision changes). */
@@ -436,7 +453,7 @@ export class ClusterObject extends DurableObject<Env> {
         const version = this.protocolOf.get(node) ?? OLDEST_PROTOCOL_VERSION;
         const grants = version >= 3 ? grantsTo.get(node) : undefined;
         // A push never carries operations, so no credential, sealed or not, goes out unasked.
-        const state = { ...desiredForVersion(version, desiredFor(this.engine, node, now)), operations: [] };
+        const state = { ...desiredForVersion(version, await this.withFailsafeKeys(desiredFor(this.engine, node, now))), operations: [] };
         for (const ws of sockets) this.send(ws, grants ? { ...grants, desired: state } : { type: "desired", desired: state });
       }
     }

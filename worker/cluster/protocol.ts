@@ -35,10 +35,14 @@ function beforeV3(reply: HeartbeatReply): HeartbeatReply {
 /**
  * The desired state as a shim of `version` has it. Before v3 a shim knows no shadow mode: a
  * shadow group is shown to it as standby, so it never acts on one. Before v4 it knows no
- * failsafe peers or drift margin.
+ * failsafe peers or drift margin; before v5 no own IP, failsafe keys or provenance.
  */
 export function desiredFor(version: number, desired: DesiredState): DesiredState {
   let d = desired;
+  if (version < 5) {
+    const { ip: _i, failsafeKeys: _k, specBy: _b, ...rest } = d;
+    d = { ...rest, operations: rest.operations.map(({ requestedBy: _r, ...o }) => o as typeof rest.operations[number]) } as DesiredState;
+  }
   if (version < 4) {
     const { peers: _p, driftMarginMs: _m, ...rest } = d;
     d = rest as DesiredState;

@@ -210,14 +210,16 @@ export function operationsFor(s: EngineState, node: string): Operation[] {
     if (c.executor !== node || !c.operationId) continue;
     const spec = s.persisted.spec.nodes.find((n) => n.name === name);
     if (!spec) continue;
+    // Provenance: the engine's own decision (the node was declared dead).
+    const requestedBy = `engine: ${name} declared dead (${c.phase})`;
     if (c.phase === "fencing") {
       const op = fenceOperation(c.operationId, spec);
-      if (op) ops.push(op);
+      if (op) ops.push({ ...op, requestedBy });
     } else if (c.phase === "evacuating" && s.persisted.spec.evacuation) {
       const ev = s.persisted.spec.evacuation;
       const key = c.evacuationKey ?? c.operationId;
       const fill = (t: string) => t.replaceAll("{node}", spec.name).replaceAll("{hostname}", spec.hostname).replaceAll("{ip}", spec.ip).replaceAll("{idempotencyKey}", key);
-      ops.push({ id: c.operationId, kind: "evacuate", target: name, url: fill(ev.url), method: ev.method, body: fill(ev.body), idempotencyKey: key });
+      ops.push({ id: c.operationId, requestedBy, kind: "evacuate", target: name, url: fill(ev.url), method: ev.method, body: fill(ev.body), idempotencyKey: key });
     }
   }
   return ops;

@@ -44,6 +44,8 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
     operations,
     failsafe: failsafeOn(p.spec),
     driftMarginMs: p.spec.policy.driftMarginMs,
+    ...ownIp(p.spec, node),
+    ...(p.specBy ? { specBy: p.specBy } : {}),
     peers: p.spec.nodes
       .filter((n) => n.role === "server" && n.name !== node)
       .map((n) => ({ name: n.name, ip: n.ip, groups: p.spec.groups.filter((g) => groupMembers(p.spec, g).includes(n.name)).map((g) => g.name) })),
@@ -67,4 +69,10 @@ export function desiredKey(s: EngineState, node: string, now: number): string {
   }
   parts.push(operationsFor(s, node), requestedOperationsFor(s, node));
   return JSON.stringify(parts);
+}
+
+/** The node's own IP (absent for a name not in the spec: such a node is answered with nothing of its own). */
+function ownIp(spec: EngineState["persisted"]["spec"], node: string): { ip?: string } {
+  const ip = spec.nodes.find((n) => n.name === node)?.ip;
+  return ip ? { ip } : {};
 }

@@ -13,7 +13,7 @@ import type { EngineInput, EngineState, PersistedState } from "./types.js";
 export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" }>): void {
   const s = ctx.state;
   const old = s.persisted;
-  const fresh = newPersistedState(old.clusterId, input.spec, input.specVersion);
+  const fresh = newPersistedState(old.clusterId, input.spec, input.specVersion, input.actor);
   const now = ctx.now;
   const inSpec = (node: string) => input.spec.nodes.some((n) => n.name === node);
   // Groups removed now: remember their epoch, VIP and holder's lease end.

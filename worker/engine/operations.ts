@@ -104,7 +104,7 @@ export function backfillPending(s: EngineState, group: string, node: string): Re
 export function requestedOperationsFor(s: EngineState, node: string): Operation[] {
   return Object.values(s.persisted.operations ?? {})
     .filter((o: RequestedOperation) => o.node === node && o.phase === "pending")
-    .map((o) => o.op);
+    .map((o) => ({ ...o.op, requestedBy: o.actor }));
 }
 
 const pct = (b: BackfillProgress, until: number) => Math.min(100, Math.max(0, Math.round(((until - b.windowStartMs) / Math.max(1, b.windowEndMs - b.windowStartMs)) * 100)));

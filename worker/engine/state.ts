@@ -3,12 +3,13 @@ import type { ClusterSpec } from "../../protocol/spec.js";
 import { type LedgerMonth, ledgerMemoryFrom } from "./ledger.js";
 import type { EngineState, GroupRuntime, NodeRuntime, PersistedState, StoredState } from "./types.js";
 
-export function newPersistedState(clusterId: string, spec: ClusterSpec, specVersion: number): PersistedState {
+/** `specBy`: who made this spec version (`admin:<token id>`), for provenance in desired states. */
+export function newPersistedState(clusterId: string, spec: ClusterSpec, specVersion: number, specBy?: string): PersistedState {
   const groups: PersistedState["groups"] = {};
   for (const g of spec.groups) groups[g.name] = { holder: null, epoch: 0, lastAutoFailoverAt: null };
   const computes: PersistedState["computes"] = {};
   for (const n of spec.nodes) if (n.role === "compute") computes[n.name] = { phase: "alive", since: 0 };
-  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1, operations: {}, heard: [], notes: {}, ledger: {}, drills: {} };
+  return { clusterId, spec, specVersion, maintenance: false, nodeMaintenance: [], groups, computes, nextOperation: 1, operations: {}, heard: [], notes: {}, ledger: {}, drills: {}, ...(specBy ? { specBy } : {}) };
 }
 
 export function emptyNode(): NodeRuntime {

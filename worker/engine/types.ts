@@ -14,6 +14,8 @@ export interface PersistedState {
   clusterId: string;
   spec: ClusterSpec;
   specVersion: number;
+  /** Who made this spec version (`admin:<token id>`); absent for states from before provenance. */
+  specBy?: string;
   maintenance: boolean;
   nodeMaintenance: string[];
   /** `holderBoot`: the holder's shim process (boot id) that holds the lease; only it can release. */

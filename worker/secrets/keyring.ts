@@ -90,6 +90,21 @@ export async function reseal(env: SecretEnv, value: string, context: string): Pr
   return seal(env, await open(env, value, context), context);
 }
 
+/**
+ * A secret for `label` derived from each configured key, current first (HMAC-SHA256(key, label),
+ * base64url): nothing to store, the same in every isolate, and a key rotation adds the new one in
+ * front while the old one is still listed. Used for the failsafe key the shims of a cluster sign
+ * their promises with (a derived value reveals nothing about the key).
+ */
+export async function derivedSecrets(env: SecretEnv, label: string): Promise<string[]> {
+  return Promise.all(
+    parseKeys(env.CHIME_SECRET_KEYS).map(async (k) => {
+      const mac = await crypto.subtle.importKey("raw", k.raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      return toB64(new Uint8Array(await crypto.subtle.sign("HMAC", mac, new TextEncoder().encode(label))));
+    }),
+  );
+}
+
 export function currentKeyId(env: SecretEnv): string | null {
   return parseKeys(env.CHIME_SECRET_KEYS)[0]?.id ?? null;
 }
