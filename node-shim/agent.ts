@@ -18,6 +18,7 @@ import type { Clocks } from "./core/promises.js";
 import { type CoreAction, type DurableState, SHIM_VERSION, ShimCore } from "./core/shim-core.js";
 import { FailsafePeers } from "./failsafe.js";
 import { log } from "./log.js";
+import { LimitGuard } from "./limits.js";
 import { OutageTracker } from "./outage.js";
 import { createProbe } from "./probes/index.js";
 import { ProbeScheduler } from "./probes/scheduler.js";
@@ -74,6 +75,7 @@ export class ShimAgent {
   private readonly operations: OperationsRunner;
   private readonly failsafe: FailsafePeers;
   private readonly outage = new OutageTracker();
+  private readonly limits: LimitGuard;
   private readonly notify: SdNotify;
   /** Shadow mode: the VIPs the HA system in place has on this host. */
   private readonly observer: VipObserver;
@@ -113,10 +115,14 @@ export class ShimAgent {
     this.vips = new VipExecutor(opts.runner, { arpCount: 2 });
     const holds = (group: string) => this.core.holds(group, this.clock());
     this.reconciler = new NodeReconciler(opts.runner, cfg, this.clock, holds);
+    this.limits = new LimitGuard(cfg.limits, cfg.interface, log);
     this.operations = new OperationsRunner(
       this.reconciler.ctx,
       (r) => this.perform(this.core.operationFinished(r)),
       (op) => {
+        // Local limits first: what this host's config does not allow never runs.
+        const refused = this.limits.mayRun(op);
+        if (refused) return refused;
         // Fencing and evacuation are the chime-server holder's job: only while it holds.
         if (op.kind !== "fence-ipmi" && op.kind !== "fence-webhook" && op.kind !== "evacuate") return null;
         const held = this.core.holding(this.clock()).filter((g) => g.mode === "active-standby");
@@ -140,9 +146,9 @@ export class ShimAgent {
     this.heartbeatNow();
     this.perform(this.core.tick(this.clock()));
     this.transport.start({
-      desired: (d) => this.perform(this.core.onPush(d, this.clock())),
+      desired: (d) => this.perform(this.core.onPush(this.limits.filterDesired(d), this.clock())),
       nudge: () => this.heartbeatNow(),
-      grants: (p) => this.perform(this.core.onPushedGrants(p, this.clock())),
+      grants: (p) => this.perform(this.core.onPushedGrants(this.limits.filter(p), this.clock())),
     });
     this.startFailsafe();
     // The watchdog hears from us only while heartbeats keep starting (a stuck loop gets restarted).
@@ -250,6 +256,8 @@ export class ShimAgent {
     this.outage.sync(heldNow, sentAt);
     const outage = this.outage.report(sentAt);
     if (outage) req.outage = outage;
+    // What this node's local limits allow, and what it refuses now.
+    Object.assign(req, this.limits.report());
     if (this.shadowGroups().length) req.observed = this.observer.observed(sentAt);
     // Only what was up when this heartbeat left counts as reported (see "reconcile" below).
     const served = new Set(this.core.served(sentAt));
@@ -265,7 +273,8 @@ export class ShimAgent {
     }
     if (outage) log("control plane reachable again; outage reported", { fromAgoMs: outage.fromAgoMs, failures: outage.failures, held: outage.held });
     this.outage.answered();
-    this.perform(this.core.onReply(req, out.reply, sentAt, this.clock(), final), final);
+    // Local limits: what this node refuses never reaches the core (limits.ts).
+    this.perform(this.core.onReply(req, this.limits.filter(out.reply), sentAt, this.clock(), final), final);
   }
 
   /** Carry out the core's actions, then re-arm the one timer at the core's next deadline. */

@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { formatPath, Name, ProbeSpec } from "../protocol/spec.js";
 import { parseYamlDocument } from "../protocol/yaml-doc.js";
+import { LimitsConfig } from "./limits.js";
 import { MysqlSettings } from "./probes/mysql-settings.js";
 
 export const ShimConfig = z.strictObject({
@@ -64,6 +65,12 @@ export const ShimConfig = z.strictObject({
   stateDir: z.string().min(1).default("/var/lib/chime-ha"),
   /** Settings for data-service probes/appliers (mysql credentials, influxdb/minio endpoints). */
   settings: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Local limits (README, Hardening): what the control plane may make this node do. Absent: it
+   * applies whatever it is sent. Every list is an allowlist; an empty one turns that feature off.
+   * `chime-ha-shim limits --spec FILE --node NAME` prints a tight block for this node.
+   */
+  limits: LimitsConfig.optional(),
 }).refine((c) => (c.token === undefined) !== (c.tokenFile === undefined), { message: "set exactly one of token or tokenFile", path: ["token"] });
 export type ShimConfig = z.infer<typeof ShimConfig>;
 

@@ -4,6 +4,7 @@
 // chime-ha-shim uninstall [--root DIR] [--keep-config]
 // chime-ha-shim upgrade --binary NEW [--root DIR]
 // chime-ha-shim cleanup [--config F]      the unit's ExecStopPost (VIPs gone, fences run)
+// chime-ha-shim limits --spec FILE --node NAME [--interface IFACE]   a tight `limits:` block
 // chime-ha-shim --version
 // The node agent: heartbeats, leases, VIPs, load balancing, fencing. See node-shim/agent.ts; the
 // install commands are in node-shim/install/.
@@ -16,7 +17,10 @@ import { noteHandoverKept, runtimeDir, takeHandover } from "../install/handover.
 import { install, InstallError } from "../install/install.js";
 import { uninstall } from "../install/uninstall.js";
 import { upgrade } from "../install/upgrade.js";
+import { readSpecFile, formatSpecProblem } from "../cli/spec-file.js";
+import { limitsFromSpec } from "../limits.js";
 import { log } from "../log.js";
+import { stringify } from "yaml";
 import { isSingleExecutable, versionLine } from "../version.js";
 import "../register-data-services.js";
 
@@ -120,6 +124,25 @@ program
       } catch (err) {
         // One line for `systemctl status`; the lease filter keeps a VIP left behind inert.
         throw new InstallError(`cleanup: ${(err as Error).message}`);
+      }
+    }),
+  );
+
+program
+  .command("limits")
+  .description("print a tight `limits:` block for this node's shim config from the cluster spec: exactly the VIPs, interfaces, ports, real servers, BMC hosts, credential variables, URLs and operations the spec gives it")
+  .requiredOption("--spec <file>", "the cluster spec (YAML or JSON)")
+  .requiredOption("--node <name>", "this node's name in the spec")
+  .option("--interface <iface>", "the interface the shim config puts every VIP on")
+  .action(
+    guarded(async (o: { spec: string; node: string; interface?: string }) => {
+      const r = readSpecFile(o.spec);
+      if (!r.ok) throw new InstallError(`${o.spec}: ${r.problems.map(formatSpecProblem).join("; ")}`);
+      try {
+        const block = limitsFromSpec(r.spec, o.node, o.interface);
+        return [`# local limits for ${o.node} from ${o.spec} (add to /etc/chime-ha/shim.yaml; widen by hand when the spec grows)`, stringify({ limits: block }).trimEnd()];
+      } catch (err) {
+        throw new InstallError((err as Error).message);
       }
     }),
   );
