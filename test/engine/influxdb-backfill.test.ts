@@ -51,7 +51,7 @@ describe("influxdb-read: automatic backfill", () => {
     const started = d.events("influxdb.backfill-started");
     expect(started.map((e) => e.reason)).toEqual([`server1 copies what it missed (${isoTime(T0 + 1000)} .. ${isoTime(T0 + 31_100)}, every database) from server2, at most 10000 points per run (operation op-1-influxdb-backfill)`]);
     const [op1] = backfills(d, "server1", T0 + 31_100);
-    expect(op1).toEqual({ id: "op-1-influxdb-backfill", kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8086", database: "*", startMs: T0 + 1000, endMs: T0 + 31_100, maxPoints: 10_000 });
+    expect(op1).toEqual({ id: "op-1-influxdb-backfill", requestedBy: "engine", kind: "influxdb-backfill", group: "influxdb", fromNode: "server2", fromUrl: "http://192.168.231.12:8086", database: "*", startMs: T0 + 1000, endMs: T0 + 31_100, maxPoints: 10_000 });
     expect(backfills(d, "server2", T0 + 31_100)).toEqual([]);
     // Higher priority and healthy, but still backfilling: not preempting, not a candidate.
     d.beat("server2", T0 + 31_400, { probes: { influxdb: healthy } });
