@@ -256,6 +256,9 @@ export class ShimAgent {
     this.outage.sync(heldNow, sentAt);
     const outage = this.outage.report(sentAt);
     if (outage) req.outage = outage;
+    // Load balancing and appliers that keep failing (the VIP's own failures come from the core).
+    const applyErrors = [...(req.applyErrors ?? []), ...this.reconciler.applyErrors()].slice(0, 32);
+    if (applyErrors.length) req.applyErrors = applyErrors;
     // What this node's local limits allow, and what it refuses now.
     Object.assign(req, this.limits.report());
     if (this.shadowGroups().length) req.observed = this.observer.observed(sentAt);

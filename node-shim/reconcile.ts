@@ -3,12 +3,12 @@
 // (e.g. mysql read_only) on every pass. VIPs themselves are the core's (core/kernel.ts,
 // apply/vip.ts). Fence hooks run when the core says a group's VIP is inert here. Every command goes
 // through the one CommandRunner; passes run one at a time.
-import type { DesiredGroup } from "../protocol/heartbeat.js";
+import type { ApplyError, DesiredGroup } from "../protocol/heartbeat.js";
 import { IpvsReconciler } from "./apply/lvs-ipvs.js";
 import { NftablesReconciler } from "./apply/lvs-nftables.js";
 import { virtualServices } from "./apply/lvs.js";
 import { type ApplyContext, fenceHooksFor, groupAppliersFor } from "./apply/types.js";
-import type { CommandRunner } from "./command-runner.js";
+import type { CommandError, CommandRunner } from "./command-runner.js";
 import type { ShimConfig } from "./config.js";
 import { log } from "./log.js";
 
@@ -54,6 +54,21 @@ export class NodeReconciler {
     return this.chain;
   }
 
+  /** Failures that last (dropped once the same target applies cleanly), for the heartbeat's applyErrors. */
+  private readonly failures = new Map<string, ApplyError>();
+
+  private failed(key: string, group: string | undefined, target: string, err: unknown): void {
+    const e = err as Error & Partial<Pick<CommandError, "command" | "result">>;
+    const command = e.command ? [e.command.cmd, ...e.command.args].join(" ") : e.message;
+    const since = this.failures.get(key)?.since ?? Date.now();
+    this.failures.set(key, { ...(group ? { group } : {}), target, command: command.slice(0, 500), exitCode: e.result?.code ?? null, stderrTail: (e.result?.stderr ?? e.message).trim().slice(-500), since });
+  }
+
+  /** Apply failures that persist now (load balancing, data-service appliers). */
+  applyErrors(): ApplyError[] {
+    return [...this.failures.values()];
+  }
+
   /** Run the group's fence hooks (e.g. mysql read_only); failures are logged. */
   async fence(g: DesiredGroup, why: string): Promise<void> {
     for (const hook of fenceHooksFor(g.mode)) {
@@ -90,13 +105,20 @@ export class NodeReconciler {
     const now = this.clock();
     if (key !== this.appliedKey || now - this.appliedAt >= this.cfg.resyncSeconds * 1000) {
       const still = new Set(directing().map((g) => g.name));
-      if (backends.has("nftables") || this.nftUsed) {
-        this.nftUsed = true;
-        await this.nft.reconcile(nftServices.filter((s) => still.has(s.group)));
-      }
-      if (backends.has("ipvs") || this.ipvsUsed) {
-        this.ipvsUsed = true;
-        await this.ipvs.reconcile(ipvsServices.filter((s) => still.has(s.group)));
+      try {
+        if (backends.has("nftables") || this.nftUsed) {
+          this.nftUsed = true;
+          await this.nft.reconcile(nftServices.filter((s) => still.has(s.group)));
+        }
+        if (backends.has("ipvs") || this.ipvsUsed) {
+          this.ipvsUsed = true;
+          await this.ipvs.reconcile(ipvsServices.filter((s) => still.has(s.group)));
+        }
+        this.failures.delete("lb");
+      } catch (err) {
+        // Reported in the heartbeat while it lasts (the director cannot program its balancer).
+        this.failed("lb", lbGroups.find((g) => still.has(g.name))?.name, "lb", err);
+        throw err;
       }
       // Only a complete pass counts as applied: a throw above leaves the key stale, so the next
       // reconcile tries again.
@@ -110,8 +132,10 @@ export class NodeReconciler {
       for (const apply of groupAppliersFor(g.mode)) {
         try {
           await apply(g, holding.includes(g) && this.holds(g.name), this.ctx);
+          this.failures.delete(`apply:${g.name}`);
         } catch (err) {
           log("apply failed", { group: g.name, mode: g.mode, error: (err as Error).message });
+          this.failed(`apply:${g.name}`, g.name, g.mode, err);
         }
       }
     }

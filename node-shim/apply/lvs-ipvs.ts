@@ -2,7 +2,7 @@
 // -A/-E/-D (virtual) and -a/-e/-d (real) commands that close the gap. NAT (-m, masquerading)
 // whenever the VIP port differs from the real port (80 -> 8033), else direct routing (-g).
 // A real server leaving is drained first: weight 0, deleted after `drainMs`.
-import type { CommandRunner } from "../command-runner.js";
+import { CommandError, type CommandRunner } from "../command-runner.js";
 import { log } from "../log.js";
 import type { LvsReconciler, VirtualService } from "./lvs.js";
 
@@ -63,7 +63,7 @@ export class IpvsReconciler implements LvsReconciler {
   async reconcile(desired: VirtualService[]): Promise<void> {
     const now = (this.opts.now ?? (() => performance.now()))();
     const r = await this.runner.run("ipvsadm", ["-Sn"], { mutates: false });
-    if (r.code !== 0) throw new Error(`ipvsadm -Sn failed: ${r.stderr.trim()}`);
+    if (r.code !== 0) throw new CommandError({ cmd: "ipvsadm", args: ["-Sn"] }, r);
     const actual = parseIpvsSave(r.stdout);
     const proto = (p: "tcp" | "udp") => (p === "tcp" ? "-t" : "-u");
     const wantKeys = new Set(desired.map((d) => `${proto(d.protocol)} ${addr(d.vip, d.port)}`));
