@@ -112,6 +112,7 @@ export class CommandRunner {
   readonly recorded: RecordedCommand[] = [];
   private responders: Responder[] = [];
   private readonly sessions = new Map<string, Session>();
+  private readonly dryRunSeen = new Map<string, { at: number; repeats: number }>();
   private faultFile: string | null = process.env.CHIME_SHIM_FAULTS ?? null;
   private faultCache: { mtimeMs: number; cmds: Set<string> } | null = null;
 
@@ -163,8 +164,32 @@ export class CommandRunner {
     let answer: Partial<CommandResult> | undefined;
     for (const r of this.responders) if ((answer = r(command))) break;
     const result = { code: 0, stdout: "", stderr: "", ms: 0, ...answer };
-    log("command", { cmd: command.cmd, args: command.args, ...(command.session ? { session: true, line: command.input } : {}), mode: this.mode, code: result.code, ms: 0, skipped: true , ...this.from() });
+    const repeats = this.mode === "dry-run" ? this.repeatOf(command) : 0;
+    if (repeats >= 0) log("command", { cmd: command.cmd, args: command.args, ...(command.session ? { session: true, line: command.input } : {}), mode: this.mode, code: result.code, ms: 0, skipped: true, ...(repeats > 0 ? { repeatsSinceLast: repeats } : {}), ...this.from() });
     return result;
+  }
+
+  /**
+   * Dry-run logs changes, not passes: a skipped command the same as one logged in the last minute
+   * but for its numbers (lease timeouts, address lifetimes) is a renewal, not news. -1: do not log
+   * it; otherwise how many were left out since it was last logged.
+   */
+  private repeatOf(command: RecordedCommand): number {
+    const key = [command.cmd, ...command.args, command.input ?? ""].join(" ").replace(/\d+/g, "#");
+    const now = performance.now();
+    const seen = this.dryRunSeen.get(key);
+    if (seen && now - seen.at < 60_000) {
+      seen.repeats++;
+      return -1;
+    }
+    if (this.dryRunSeen.size > 1000) this.dryRunSeen.clear();
+    this.dryRunSeen.set(key, { at: now, repeats: 0 });
+    return seen?.repeats ?? 0;
+  }
+
+  /** Dry-run: reads that succeed are not logged (only what would change, and failures). */
+  private quietRead(mutates: boolean, code: number): boolean {
+    return this.mode === "dry-run" && !mutates && code === 0;
   }
 
   async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
@@ -188,7 +213,7 @@ export class CommandRunner {
       );
       if (opts.input !== undefined) child.stdin?.end(opts.input);
     });
-    if (!opts.quiet || result.code !== 0) log("command", { cmd, args, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}), ...this.from() });
+    if ((!opts.quiet && !this.quietRead(opts.mutates ?? true, result.code)) || result.code !== 0) log("command", { cmd, args, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}), ...this.from() });
     return result;
   }
 
@@ -225,7 +250,7 @@ export class CommandRunner {
     // The process died under the command (e.g. a stop signal sent to the whole process group):
     // once more on a new one. Every line the shim sends is idempotent, so a repeat is harmless.
     if (result.code === 125) result = await s.run(line, opts.timeoutMs ?? 2000, opts.expectOutput ?? false);
-    log("command", { cmd, args, session: true, line, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}), ...this.from() });
+    if (!this.quietRead(opts.mutates ?? true, result.code)) log("command", { cmd, args, session: true, line, mode: this.mode, code: result.code, ms: result.ms, ...(result.code ? { stderr: result.stderr.trim().slice(0, 500) } : {}), ...this.from() });
     return result;
   }
 
