@@ -358,3 +358,199 @@ describe("kernel planner: resync", () => {
     expect(k.nextDue(1100, 50_000)).toBe(50_000);
   });
 });
+
+describe("kernel planner: one VIP's state says nothing about another's", () => {
+  /** A and B both known; A leased and configured, B as `b` says. */
+  function two(b: "leased" | "nothing") {
+    const p = (now: number, wanted: Map<string, Wanted>) => input(now, { known: [A, B], ifaces: ["eth0", "eth1"], wanted });
+    const k = new KernelPlanner();
+    drain(k, p(0, want([A, 2800])), (op) => (op.kind === "read" ? { ok: true, addrs: [] } : OK));
+    if (b === "leased") {
+      const op = k.next(p(10, want([A, 2800], [B, 2800])))!;
+      expect(op).toEqual({ kind: "lease", entries: [{ vip: B.vip, until: 2800 }] });
+      k.done(op, OK, 10);
+    }
+    return { k, p };
+  }
+
+  it("effective needs the VIP's own address: B leased with only A's address up is not effective", () => {
+    const { k } = two("leased");
+    expect(k.effective(A.vip, 20)).toBe(true);
+    expect(k.effective(B.vip, 20)).toBe(false);
+    expect(k.inert(B.vip, 20)).toBe(false);
+    // Leased but no address: not gone (its element may pass traffic), and something is in the kernel.
+    expect(k.gone(B.vip, 20)).toBe(false);
+  });
+
+  it("gone looks at the VIP's own addresses: B never configured is gone while A's address is up", () => {
+    const { k } = two("nothing");
+    expect(k.gone(B.vip, 20)).toBe(true);
+    expect(k.gone(A.vip, 20)).toBe(false);
+  });
+
+  it("a removal failure is the failing VIP's only", () => {
+    const { k, p } = two("nothing");
+    const ul = k.next(p(30, new Map()))!;
+    expect(ul).toEqual({ kind: "unlease", vips: [A.vip] });
+    k.done(ul, FAIL("unlease failed"), 30);
+    expect(k.removalFailure(A.vip)?.detail).toBe("unlease failed");
+    expect(k.removalFailure(B.vip)).toBeNull();
+  });
+});
+
+describe("kernel planner: more of what it holds and when", () => {
+  it("not empty while a lease element alone, or an address alone, may be in the kernel", () => {
+    const k = ready();
+    const lease = k.next(input(0, { wanted: want([A, 2800]) }))!;
+    k.done(lease, OK, 0);
+    expect(k.empty).toBe(false); // element, no address yet
+    k.done(k.next(input(0, { wanted: want([A, 2800]) }))!, OK, 0); // address
+    k.done(k.next(input(10))!, OK, 10); // unlease
+    expect(k.empty).toBe(false); // address, no element
+  });
+
+  it("an address found that belongs to no known VIP is put under the filter, then removed", () => {
+    const k = new KernelPlanner();
+    const ops = drain(k, input(1000, { known: [A], ifaces: ["eth0"] }), (op) => (op.kind === "read" && !k.configured().length ? { ok: true, addrs: [{ ...B, iface: "eth0" }] } : op.kind === "read" ? { ok: true, addrs: [] } : OK));
+    expect(ops.slice(0, 4)).toEqual([{ kind: "setup" }, { kind: "manage", vips: [A.vip] }, { kind: "read", ifaces: ["eth0"] }, { kind: "manage", vips: [B.vip] }]);
+    expect(ops.slice(4)).toEqual([{ kind: "unlease", vips: [B.vip] }, { kind: "addr-del", ref: { ...B, iface: "eth0" } }, { kind: "read", ifaces: ["eth0"] }]);
+  });
+
+  it("an adopted address's lease element is unknown: not inert at any time until it is removed", () => {
+    const k = new KernelPlanner();
+    drain(k, input(1000, { removalsAllowed: false }), (op) => (op.kind === "read" ? { ok: true, addrs: [A] } : OK));
+    expect(k.inert(A.vip, 1000)).toBe(false);
+    expect(k.inert(A.vip, 1_000_000)).toBe(false);
+  });
+
+  it("unleases in address order whatever order the elements were leased in", () => {
+    const k = ready(0, { known: [A, B], ifaces: ["eth0", "eth1"] });
+    const p = (wanted: Map<string, Wanted>) => input(0, { known: [A, B], ifaces: ["eth0", "eth1"], wanted });
+    drain(k, p(want([B, 2000])));
+    drain(k, p(want([B, 2000], [A, 2000])));
+    expect(k.next(p(new Map()))).toEqual({ kind: "unlease", vips: [A.vip] });
+  });
+
+  it("an address deleted and not yet read back is not deleted again while the read-back fails", () => {
+    const k = ready();
+    drain(k, input(0, { wanted: want([A, 2800]) }));
+    k.done(k.next(input(10))!, OK, 10); // unlease
+    const del = k.next(input(10))!;
+    expect(del).toEqual({ kind: "addr-del", ref: A });
+    k.done(del, OK, 10);
+    const read = k.next(input(10))!;
+    expect(read.kind).toBe("read");
+    k.done(read, FAIL("ip failed"), 10);
+    expect(k.next(input(50))).toBeNull();
+    expect(k.next(input(110))).toEqual({ kind: "read", ifaces: ["eth0"] });
+  });
+
+  it("a VIP wanted again after its address was deleted (not yet read back) gets its address again", () => {
+    const k = ready();
+    drain(k, input(0, { wanted: want([A, 2800]) })); // address lifetime to 4000
+    k.done(k.next(input(10))!, OK, 10); // unlease
+    k.done(k.next(input(10))!, OK, 10); // addr-del
+    k.done(k.next(input(10))!, FAIL("ip failed"), 10); // read-back fails: retry at 110
+    const p = input(20, { wanted: want([A, 3000]) });
+    expect(k.next(p)).toEqual({ kind: "lease", entries: [{ vip: A.vip, until: 3000 }] });
+    k.done({ kind: "lease", entries: [{ vip: A.vip, until: 3000 }] }, OK, 20);
+    expect(k.next(p)).toEqual({ kind: "addr-add", ref: A, until: 3000 });
+  });
+
+  it("no address for a VIP whose lease element could not be set", () => {
+    const k = ready();
+    const p = (now: number) => input(now, { wanted: want([A, 2800]) });
+    k.done(k.next(p(0))!, FAIL("nft failed"), 0); // lease: retry at 100
+    k.done(k.next(p(0))!, OK, 0); // setup again
+    k.done(k.next(p(0))!, OK, 0); // manage again
+    expect(k.next(p(50))).toBeNull();
+    expect(k.next(p(100))).toEqual({ kind: "lease", entries: [{ vip: A.vip, until: 2800 }] });
+  });
+
+  it("the address's lifetime is renewed only once it ends less than 0.5 s after the lease (equal is enough)", () => {
+    const k = ready();
+    drain(k, input(0, { wanted: want([A, 2800]) })); // lifetime end 4000
+    expect(drain(k, input(1000, { wanted: want([A, 3500]) }))).toEqual([{ kind: "lease", entries: [{ vip: A.vip, until: 3500 }] }]);
+  });
+
+  it("a failed manage, read or lease waits for its backoff; so does a failed resync", () => {
+    const m = ready();
+    const two = input(10, { known: [A, B], ifaces: ["eth0", "eth1"] });
+    k2done(m, m.next(two)!, FAIL(), 10); // manage B fails: retry at 110
+    m.done(m.next(two)!, OK, 10); // setup
+    expect(m.next({ ...two, now: 50 })?.kind).not.toBe("manage");
+    const r = new KernelPlanner();
+    r.done(r.next(input(0))!, OK, 0);
+    r.done(r.next(input(0))!, OK, 0);
+    const read = r.next(input(0))!;
+    expect(read.kind).toBe("read");
+    r.done(read, FAIL(), 0);
+    expect(r.next(input(99))).toBeNull();
+    expect(r.next(input(100))?.kind).toBe("read");
+    // A resync read that fails is retried after its backoff, not at once.
+    const s = ready(0);
+    const rs = s.next(input(5000))!;
+    expect(rs.kind).toBe("read");
+    s.done(rs, FAIL(), 5000);
+    expect(s.next(input(5050))).toBeNull();
+    expect(s.next(input(5100))?.kind).toBe("read");
+  });
+
+  it("a failed address delete is a removal failure of that VIP, retried after 100 ms; a delete that succeeded counts only once read back", () => {
+    const k = ready();
+    drain(k, input(0, { wanted: want([A, 2800]) }));
+    k.done(k.next(input(10))!, OK, 10); // unlease
+    const del = k.next(input(10))!;
+    k.done(del, FAIL("Cannot assign requested address", { command: "ip addr del", exitCode: 2 }), 10);
+    expect(k.removalFailure(A.vip)).toEqual({ vip: A.vip, detail: "Cannot assign requested address", command: "ip addr del", exitCode: 2, since: 10 });
+    expect(k.next(input(109))).toBeNull();
+    expect(k.next(input(110))).toEqual({ kind: "addr-del", ref: A });
+    k.done({ kind: "addr-del", ref: A }, OK, 110);
+    // Succeeded, not yet verified: the failure stands until the read-back.
+    expect(k.removalFailure(A.vip)?.detail).toBe("Cannot assign requested address");
+    k.done(k.next(input(110))!, { ok: true, addrs: [] }, 120);
+    expect(k.removalFailure(A.vip)).toBeNull();
+  });
+
+  it("after a delete is verified, a later delete failure backs off from 100 ms again", () => {
+    const k = ready();
+    const release = (t: number, foundAgain: boolean) => {
+      k.done(k.next(input(t))!, OK, t); // unlease
+      k.done(k.next(input(t))!, OK, t); // addr-del
+      k.done(k.next(input(t))!, { ok: true, addrs: foundAgain ? [A] : [] }, t);
+    };
+    drain(k, input(0, { wanted: want([A, 2800]) }));
+    release(10, true); // found again: retry at 110
+    k.done(k.next(input(110))!, OK, 110); // addr-del
+    k.done(k.next(input(110))!, { ok: true, addrs: [A] }, 110); // found again: backoff 200
+    expect(k.nextDue(110, 1e9)).toBe(310);
+    k.done(k.next(input(310))!, OK, 310);
+    k.done(k.next(input(310))!, { ok: true, addrs: [] }, 310); // verified gone
+    drain(k, input(400, { wanted: want([A, 3200]) }));
+    release(500, true);
+    expect(k.nextDue(500, 1e9)).toBe(600);
+  });
+
+  it("reading back an address that is there as it should be is no failure", () => {
+    const k = ready();
+    drain(k, input(0, { wanted: want([A, 2800]) }));
+    k.done({ kind: "read", ifaces: ["eth0"] }, { ok: true, addrs: [A] }, 100);
+    expect(k.failures.size).toBe(0);
+    expect(k.effective(A.vip, 100)).toBe(true);
+  });
+
+  it("nextDue: nothing while an operation is in flight, and a retry already due is not in the future", () => {
+    const k = ready(0);
+    k.done(k.next(input(0, { wanted: want([A, 2800]) }))!, FAIL(), 0); // lease retry at 100
+    expect(k.nextDue(0, 5000)).toBe(100);
+    expect(k.nextDue(150, 5000)).toBe(5000);
+    k.next(input(150));
+    expect(k.busy).toBe(true);
+    expect(k.nextDue(150, 5000)).toBeNull();
+  });
+});
+
+function k2done(k: KernelPlanner, op: KernelOp, r: KernelResult, now: number): void {
+  expect(op.kind).toBe("manage");
+  k.done(op, r, now);
+}
