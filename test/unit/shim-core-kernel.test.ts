@@ -554,3 +554,36 @@ function k2done(k: KernelPlanner, op: KernelOp, r: KernelResult, now: number): v
   expect(op.kind).toBe("manage");
   k.done(op, r, now);
 }
+
+describe("kernel planner: last details", () => {
+  it("a VIP whose address on the old interface was deleted (not yet read back) and not yet added on the new one is not effective", () => {
+    const k = ready(0, { ifaces: ["eth0", "eth1"] });
+    drain(k, input(0, { wanted: want([A, 2800]), ifaces: ["eth0", "eth1"] }));
+    const A1: VipRef = { ...A, iface: "eth1" };
+    const p = input(10, { known: [A1], wanted: want([A1, 2800]), ifaces: ["eth0", "eth1"] });
+    const del = k.next(p)!;
+    expect(del).toEqual({ kind: "addr-del", ref: A });
+    k.done(del, OK, 10);
+    expect(k.effective(A.vip, 10)).toBe(false);
+  });
+
+  it("nextDue is the earliest of several retries, whatever order they failed in", () => {
+    const k = ready(0, { known: [A, B], ifaces: ["eth0", "eth1"] });
+    const p = (now: number, wanted: Map<string, Wanted>) => input(now, { known: [A, B], ifaces: ["eth0", "eth1"], wanted, resyncMs: 1e9 });
+    drain(k, p(0, want([A, 2800], [B, 2800])));
+    k.done(k.next(p(10, new Map()))!, FAIL(), 10); // unlease A: retry at 110
+    k.done(k.next(p(20, new Map()))!, OK, 20); // setup again
+    k.done(k.next(p(20, new Map()))!, OK, 20); // manage again
+    const ub = k.next(p(50, new Map()))!;
+    expect(ub).toEqual({ kind: "unlease", vips: [B.vip] });
+    k.done(ub, FAIL(), 50); // retry at 150
+    expect(k.nextDue(60, 1e9)).toBe(110);
+  });
+
+  it("a read that returns no address list finds nothing", () => {
+    const k = new KernelPlanner();
+    drain(k, input(0), () => OK);
+    expect(k.configured()).toEqual([]);
+    expect(k.empty).toBe(true);
+  });
+});
