@@ -66,7 +66,10 @@ describe("drills asked for by an operator", () => {
     const passed = sh.events("drill.passed");
     expect(passed).toHaveLength(1);
     expect(passed[0]).toMatchObject({ severity: "info", group: "api", actor: "drill", incident: "drill:api", resolves: true });
-    expect(passed[0]!.reason).toMatch(/^drill of api passed: moved server1 -> server2 in \d+ ms \(\d+ ms without service\); back server2 -> server1 in \d+ ms \(\d+ ms without service\) after 5\.0 s$/);
+    // Out: revoked at 2500, released and served by server2 at 3000 (no gap). Back: revoked at 8000,
+    // released at 8500, reported up by server1 at 9500 (1 s without service).
+    expect(outAt).toBe(3000);
+    expect(passed[0]!.reason).toBe("drill of api passed: moved server1 -> server2 in 500 ms (0 ms without service); back server2 -> server1 in 1500 ms (1000 ms without service) after 5.0 s");
     expect(sh.state.persisted.drills.api).toMatchObject({ lastAt: 2500, lastOk: true, run: null, lastResult: passed[0]!.reason });
     expect(drillDeadlines(sh.state, outAt + 8000)).toEqual([]);
   });
@@ -91,6 +94,21 @@ describe("drills asked for by an operator", () => {
     sh.tick(17_500);
     expect(sh.events("drill.failed").map((e) => [e.severity, e.incident, e.reason])).toEqual([["critical", "drill:api", "drill of api failed: the move server1 -> server2 did not complete in 15.0 s (api granted to server2 at epoch 2; not yet reported up)"]]);
     expect(sh.state.persisted.drills.api).toMatchObject({ lastOk: false, run: null, lastAt: 2500 });
+  });
+
+  it("the target going silent before it reports the group up fails the drill, naming why", () => {
+    const sh = cluster();
+    drill(sh, 2500, 5000);
+    sh.beat("server1", 3000, { probes: { api: OK }, released: [{ group: "api", epoch: 1 }] });
+    expect(sh.holder("api")).toBe("server2");
+    // server2 never beats again; server1 goes on.
+    for (let t = 3000; t <= 12_000; t += 1000) sh.beat("server1", t, { probes: { api: OK } });
+    expect(sh.events("drill.failed").map((e) => e.reason)).toEqual(["drill of api failed while moving server1 -> server2: server2 (holder of api) went silent after its heartbeat at 1970-01-01T00:00:02.000Z"]);
+  });
+
+  it("a drill whose spec names the holder as target is refused: it already holds the group", () => {
+    const sh = cluster(smallSpec({ edit: (s) => void (s.drills = [{ group: "api", every: "7d", window: "Sun 02:00-04:00 UTC", to: "server1" }]) }));
+    expect(drill(sh, 2500).rejected).toBe("drill of api refused: server1 already holds api");
   });
 
   it("the target turning unhealthy during the hold ends the drill as failed", () => {
