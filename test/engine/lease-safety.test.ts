@@ -232,6 +232,25 @@ describe("engine lease safety rules", () => {
     expect(d.holder("server-api")).toBe("server2");
   });
 
+  it("failsafe: a holder removed from the spec leaves no lapse behind (a member that joined later takes the group once its lease has surely ended)", () => {
+    const d = started();
+    const all = spec();
+    const drop = (name: string) => spec({ nodes: all.nodes.filter((n) => n.name !== name) });
+    // server2 leaves and comes back (it joined again in version 3); server1 knows that peer list.
+    d.run({ type: "spec", spec: drop("server2"), specVersion: 2, actor: "ops" }, 100);
+    d.run({ type: "spec", spec: all, specVersion: 3, actor: "ops" }, 200);
+    d.beat("server1", 300, { probes: ok, holding: [{ group: "server-api", epoch: 1 }], peersOf: 3 });
+    // Then the holder itself is removed (the lab's scenario (l), run again).
+    d.run({ type: "spec", spec: drop("server1"), specVersion: 4, actor: "ops" }, 400);
+    for (let t = 500; t <= 300 + T + M + 1000; t += 250) {
+      d.beat("server2", t, { probes: ok, peersOf: 4 });
+      d.beat("server3", t, { probes: { "server-api": down }, peersOf: 4 });
+      d.tick(t);
+    }
+    expect(d.holder("server-api")).toBe("server2");
+    expect(d.state.persisted.groups["server-api"]!.lapsedHolder).toBeUndefined();
+  });
+
   it("a group added again survives a restart of the object in between: held at a new epoch, never the released one", () => {
     const d = started();
     d.beat("server1", 1000, { probes: ok });

@@ -9,6 +9,8 @@ import { failsafeOn, groupMembers, type ClusterSpec, type GroupSpec } from "../.
 import type { StepCtx } from "./context.js";
 import type { EngineState, PersistedState } from "./types.js";
 
+const inSpec = (p: PersistedState, node: string) => p.spec.nodes.some((n) => n.name === node);
+
 /** The spec version since which `node` has been a member of `group` without a break (0: from the start). */
 function memberSince(p: PersistedState, group: string, node: string): number {
   return p.memberSince?.[group]?.[node] ?? 0;
@@ -18,7 +20,7 @@ function memberSince(p: PersistedState, group: string, node: string): number {
 export function unknownToLapsedHolder(s: EngineState, group: GroupSpec, node: string): string | null {
   const p = s.persisted;
   const lapsed = p.groups[group.name]?.lapsedHolder;
-  if (!lapsed || lapsed === node || !failsafeOn(p.spec)) return null;
+  if (!lapsed || lapsed === node || !failsafeOn(p.spec) || !inSpec(p, lapsed)) return null;
   const since = memberSince(p, group.name, node);
   const knows = p.peersOf?.[lapsed] ?? 0;
   if (since <= knows) return null;
@@ -33,11 +35,15 @@ export function notePeersOf(ctx: StepCtx, node: string, peersOf: number | undefi
   ctx.persistNeeded = true;
 }
 
-/** `holder`'s lease on `group` lapsed without a release: under failsafe it may keep the group on promises. */
+/**
+ * `holder`'s lease on `group` lapsed without a release: under failsafe it may keep the group on
+ * promises. Not a holder that left the spec: its peers' desired state no longer names it, so they
+ * refuse it promises, and its token is revoked, so it does not go failsafe at all.
+ */
 export function noteLapse(ctx: StepCtx, group: string, holder: string): void {
   const p = ctx.state.persisted;
   const pg = p.groups[group];
-  if (!pg || !failsafeOn(p.spec) || pg.lapsedHolder === holder) return;
+  if (!pg || !failsafeOn(p.spec) || pg.lapsedHolder === holder || !inSpec(p, holder)) return;
   p.groups = { ...p.groups, [group]: { ...pg, lapsedHolder: holder } };
   ctx.persistNeeded = true;
 }
