@@ -238,3 +238,33 @@ describe("shim core: logs and small details", () => {
     expect(h.core.request({}, 100, WALL).applyErrors).toHaveLength(32);
   });
 });
+
+describe("shim core: a few more exact statements", () => {
+  it("a reply to a request that carried two releases settles both", () => {
+    const h = new Harness();
+    h.beat(both({}, {}, [["api", 1], ["web", 1]]), 0, 10);
+    h.run(h.core.onPush(desired([group({ role: "release" }), WEB({ role: "release" })]), 100), 100);
+    const req = h.core.request({}, 200);
+    expect(req.released).toEqual([
+      { group: "api", epoch: 1 },
+      { group: "web", epoch: 1 },
+    ]);
+    h.run(h.core.onReply(req, { grants: [], desired: desired([group({ role: "release" }), WEB({ role: "release" })]) }, 200, 250), 250);
+    expect(h.core.request({}, 300).released).toEqual([]);
+  });
+
+  it("a VIP moving to another interface is announced on the new one only, never on the old", () => {
+    const h = new Harness({ reannounceMs: 100 });
+    h.beat(grantReply(group()), 0, 10);
+    const acts = h.beat(grantReply(group({ interface: "eth1" })), 1000, 1010);
+    const announced = acts.flatMap((a) => (a.type === "announce" ? [a.ref.iface] : []));
+    expect(announced).toEqual(["eth1"]);
+  });
+
+  it("each heartbeat after the first reply says which spec version its peer list is from; none before", () => {
+    const h = new Harness();
+    expect("peersOf" in h.core.request({}, 0)).toBe(false);
+    h.beat({ grants: [], desired: desired([group({ role: "standby", holder: "server2" })], { specVersion: 7 }) }, 10, 20);
+    expect(h.core.request({}, 30).peersOf).toBe(7);
+  });
+});
