@@ -100,4 +100,21 @@ describe("operations: what the engine says", () => {
     expect(d.events("operation.finished").map((e) => e.reason)).toEqual(["influxdb-backfill on server2 finished: 17 points in 2 runs; 7 more (operation op-1-influxdb-backfill)"]);
     expect(backfillPending(d.state, "influxdb", "server2")).toBeNull();
   });
+
+  it("the next run of a backfill continues from a healthy member of the backfilled group, in a cluster with other groups", () => {
+    const d = new Driver();
+    const probes = { influxdb: healthy, minio: minioReport(true, true) };
+    d.beat("server1", 0, { probes });
+    d.beat("server2", 10, { probes });
+    d.run({ type: "run-operation", request: { kind: "influxdb-backfill", group: "influxdb", node: "server2", database: "chime", startMs: 1_000, endMs: 61_000 }, actor: "token:ops" }, 100);
+    d.beat("server2", 200, { probes, operations: [{ id: "op-1-influxdb-backfill", ok: true, detail: "part", progress: { doneUntilMs: 31_000, points: 5, complete: false } }] });
+    expect(d.events("influxdb.backfill-progress").map((e) => [e.severity, e.group, e.node])).toEqual([["info", "influxdb", "server2"]]);
+    expect(d.events("influxdb.backfill-failed")).toEqual([]);
+    expect(d.desired("server2", 200).operations.filter((o) => o.kind === "influxdb-backfill")).toEqual([expect.objectContaining({ id: "op-2-influxdb-backfill", fromNode: "server1", startMs: 31_000 })]);
+  });
+
+  it("an automatic backfill's start is an info event of the outage's incident", () => {
+    const d = outage();
+    expect(d.events("influxdb.backfill-started").map((e) => [e.severity, e.group, e.node, e.incident])).toEqual([["info", "influxdb", "server1", INCIDENT]]);
+  });
 });
