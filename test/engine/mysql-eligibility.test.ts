@@ -48,8 +48,9 @@ describe("mysql-writer: who may hold the writer VIP", () => {
     // Unknown lag (replication not running) is not lag.
     expect(why(mysqlOk({ secondsBehind: null }))).toBeNull();
     // A probe that is not a mysql probe: the default limit of 5 s.
-    expect(why(mysqlOk({ secondsBehind: 6 }), withProbe({ type: "tcp", port: 3306 }))).toBe("replication lag 6s > 5s");
-    expect(why(mysqlOk({ secondsBehind: 5 }), withProbe({ type: "tcp", port: 3306 }))).toBeNull();
+    const tcp = { ...dual, probe: { type: "tcp", port: 3306, intervalMs: 1000, timeoutMs: 800, fall: 2, rise: 2 } } as GroupSpec;
+    expect(why(mysqlOk({ secondsBehind: 6 }), tcp)).toBe("replication lag 6s > 5s");
+    expect(why(mysqlOk({ secondsBehind: 5 }), tcp)).toBeNull();
   });
 
   it("a writable server is never judged on replication (its reverse channel carries nothing it needs)", () => {

@@ -2,6 +2,7 @@
 // episode, resolved when it is effective again), and the settings checked on every report.
 import { describe, expect, it } from "vitest";
 import type { ProbeReport } from "../../protocol/heartbeat.js";
+import { mysqlWriter } from "../../worker/engine/modes/mysql-writer.js";
 import { dataSpec, Driver, mysqlOk } from "./support/data-spec.js";
 
 type Mysql = NonNullable<ProbeReport["mysql"]>;
@@ -45,6 +46,10 @@ describe("mysql-writer: semi-sync gaps", () => {
     expect(d.events("mysql.semi-sync-off").at(-1)!.reason).toBe(`server1 (writer) acknowledges commits without a standby: 3 commits acknowledged without a standby since its previous report${SUFFIX}`);
     d.beat("server1", 1500, { probes: { mysql: writer({ semiSync: semi({ noTx: 3 }) }) } });
     expect(d.events("mysql.semi-sync-off").at(-1)!.reason).toBe("semi-sync is effective again on server1");
+    // From 3 to 8: five more.
+    d.beat("server1", 1700, { probes: { mysql: writer({ semiSync: semi({ noTx: 8 }) }) } });
+    expect(d.events("mysql.semi-sync-off").at(-1)!.reason).toBe(`server1 (writer) acknowledges commits without a standby: 5 commits acknowledged without a standby since its previous report${SUFFIX}`);
+    d.beat("server1", 1800, { probes: { mysql: writer({ semiSync: semi({ noTx: 8 }) }) } });
     d.beat("server1", 2000, { probes: { mysql: writer({ semiSync: semi({ noTx: 1 }) }) } });
     expect(d.events("mysql.semi-sync-off").at(-1)!.reason).toBe(`server1 (writer) acknowledges commits without a standby: its semi-sync counters started over (mysqld restarted)${SUFFIX}`);
   });
@@ -79,5 +84,14 @@ describe("mysql-writer: the safe settings", () => {
     );
     d.beat("server2", 1500, { probes: { mysql: standby({ config: config({ gtidDomainId: 2 }) as never }) } });
     expect(d.events("mysql.config-drift").at(-1)).toMatchObject({ severity: "info", resolves: true, reason: "server2's settings match the safe setup again" });
+  });
+});
+
+describe("mysql-writer: what a standby is told while a writer is remembered", () => {
+  it("only the topology and fencing: the required position is for the holder", () => {
+    const d = writing();
+    const g = d.state.persisted.spec.groups[0]!;
+    expect(mysqlWriter.desiredExtras!(d.state, g, "server2", false, 200)).toEqual({ mysql: { topology: "dual-master", strictFence: false } });
+    expect(mysqlWriter.desiredExtras!(d.state, g, "server2", true, 200)).toEqual({ mysql: { topology: "dual-master", strictFence: false, requiredGtid: "0-1-50" } });
   });
 });
