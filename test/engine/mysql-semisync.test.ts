@@ -95,3 +95,20 @@ describe("mysql-writer: what a standby is told while a writer is remembered", ()
     expect(mysqlWriter.desiredExtras!(d.state, g, "server2", true, 200)).toEqual({ mysql: { topology: "dual-master", strictFence: false, requiredGtid: "0-1-50" } });
   });
 });
+
+describe("mysql-writer: a standby still applying what it received waits", () => {
+  it("read-only, replicating, not caught up: wait (not unfit); a writable server or a Galera group never waits for that", () => {
+    const d = writing();
+    d.beat("server2", 200, { probes: { mysql: standby({ caughtUp: false }) } });
+    const g = d.state.persisted.spec.groups[0]!;
+    expect(mysqlWriter.hold!(d.state, g, "server2", 200)).toEqual({ kind: "wait", reason: "replication catching up (SQL thread has not applied all it read)" });
+    const galera = { ...g, mysql: { ...g.mysql!, topology: "galera" as const } };
+    expect(mysqlWriter.hold!(d.state, galera, "server2", 200)).toBeNull();
+    // A writable server that is "not caught up" on its (unused) reverse channel: no such wait.
+    d.beat("server2", 300, { probes: { mysql: standby({ caughtUp: false, readOnly: false, replicaConfigured: true }) } });
+    expect(mysqlWriter.hold!(d.state, g, "server2", 300)?.reason ?? null).not.toBe("replication catching up (SQL thread has not applied all it read)");
+    // Not replicating at all: nothing to catch up with.
+    d.beat("server2", 400, { probes: { mysql: standby({ caughtUp: false, replicaConfigured: false }) } });
+    expect(mysqlWriter.hold!(d.state, g, "server2", 400)?.reason ?? null).not.toBe("replication catching up (SQL thread has not applied all it read)");
+  });
+});
