@@ -83,9 +83,10 @@ describe("drills asked for by an operator", () => {
   it("a move that never completes fails at its timeout, and says where it got stuck", () => {
     const sh = cluster();
     drill(sh, 2500, 5000);
-    // server1 never releases (its lease runs out at 5.5 s, api goes to server2), server2 never reports it up.
+    // server1 never releases (it keeps serving until its lease runs out at 5.5 s, api goes to
+    // server2), server2 never reports it up.
     for (let t = 3000; t <= 17_000; t += 1000) {
-      sh.beat("server1", t, { probes: { api: OK } });
+      sh.beat("server1", t, { probes: { api: OK }, holding: t <= 5000 ? [{ group: "api", epoch: 1 }] : [] });
       sh.beat("server2", t, { probes: { api: OK } });
     }
     expect(sh.events("drill.failed")).toEqual([]);

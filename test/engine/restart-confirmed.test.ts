@@ -24,7 +24,7 @@ describe("restart: what counts as reported up", () => {
     sh.restart(2000);
     expect(sh.state.groups.api!.confirmedEpoch).toBe(1);
     expect(sh.state.groups.api!.phase).toBe("held");
-    sh.beat("server1", 2100, { probes: { api: OK } });
+    sh.beat("server1", 2100, { probes: { api: OK }, holding: [{ group: "api", epoch: 1 }] });
     expect(open(sh)).toMatchObject({ kind: "up", cause: "held" });
   });
 
@@ -53,5 +53,31 @@ describe("restart: what counts as reported up", () => {
     expect(open(sh)?.cause).toBe("no-holder");
     sh.restart(2000);
     expect(sh.state.groups.api).toMatchObject({ holder: null, phase: "free", confirmedEpoch: -1 });
+  });
+
+  it("a holder that lets go but cannot remove its address: unserved from the heartbeat that says so, not only from the grant (the lab's (k))", () => {
+    const sh = granted(true);
+    sh.run({ type: "switchover", group: "api", to: "server2", actor: "op" }, 1100);
+    // server1 made the VIP inert, but `ip addr del` fails: not holding, unreleased; the lease is waited out.
+    sh.beat("server1", 1200, { probes: { api: OK }, holding: [], unreleased: [{ group: "api", epoch: 1, detail: "ip: RTNETLINK answers: Operation not permitted" }] });
+    expect(sh.holder("api")).toBe("server1");
+    expect(open(sh)).toMatchObject({ kind: "planned", start: 1200, cause: "let-go", reason: "server1 no longer serves api (epoch 1): its VIP is inert" });
+    // The lease runs out (last renewal at 1000: 1000 + 3000 + 500), server2 gets it and reports it up.
+    for (let t = 1300; t < 4500; t += 400) sh.beat("server2", t, { probes: { api: OK } });
+    sh.tick(4500);
+    expect(sh.holder("api")).toBe("server2");
+    sh.beat("server2", 4600, { probes: { api: OK }, holding: [{ group: "api", epoch: 2 }] });
+    expect(open(sh)).toMatchObject({ kind: "up", cause: "held", start: 4600 });
+    // The planned gap ran from 1 200, when server1 stopped serving, to 4 600.
+    const intervals = Object.values(sh.state.ledger.months).flatMap((m) => JSON.parse(JSON.stringify(m)) as unknown);
+    expect(JSON.stringify(intervals)).toMatch(/"start":1200,"end":4600/);
+  });
+
+  it("a holder whose heartbeat lists the group again (its lease renewed in time after all) counts as serving again", () => {
+    const sh = granted(true);
+    sh.beat("server1", 2000, { probes: { api: OK }, holding: [] });
+    expect(open(sh)).toMatchObject({ kind: "down", start: 2000, cause: "let-go" });
+    sh.beat("server1", 2300, { probes: { api: OK }, holding: [{ group: "api", epoch: 1 }] });
+    expect(open(sh)).toMatchObject({ kind: "up", cause: "held", start: 2300 });
   });
 });

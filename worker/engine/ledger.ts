@@ -21,7 +21,7 @@ import type { EngineState, GroupRuntime } from "./types.js";
 
 export type LedgerKind = "up" | "down" | "planned";
 /** What the interval is about: the group held and healthy, or which of the ways it is not. */
-export type LedgerCause = "held" | "no-holder" | "silent" | "unconfirmed" | "probe" | "apply" | "failsafe";
+export type LedgerCause = "held" | "no-holder" | "silent" | "unconfirmed" | "probe" | "apply" | "failsafe" | "let-go";
 
 /** The interval a group is in right now (persisted; closed into its month record at the next change). */
 export interface OpenInterval {
@@ -217,6 +217,9 @@ function observe(s: EngineState, group: GroupSpec, g: GroupRuntime, open: OpenIn
   if (rt?.lastBeatAt == null && inRestartGrace(s, now)) return null;
   if (!isAlive(s, holder, now)) return silent(s, name, holder, g.epoch);
   if (g.confirmedEpoch !== g.epoch) return gap("unconfirmed", `${name} granted to ${holder} at epoch ${g.epoch}; not yet reported up`);
+  // It still holds the group here but said it no longer serves it (letting go, say, while its
+  // address cannot be removed and the lease is waited out): unserved since it said so.
+  if (g.letGoAt != null) return { kind: g.plannedBy ? "planned" : "down", start: g.letGoAt, cause: "let-go", reason: `${holder} no longer serves ${name} (epoch ${g.epoch}): its VIP is inert`, holder, epoch: g.epoch };
   const down = (start: number, cause: LedgerCause, reason: string): Observation => ({ kind: "down", start, cause, reason: clip(reason), holder, epoch: g.epoch });
   const probe = rt!.probes[name];
   if (probe && !probe.healthy) return down(rt!.downSince[name] ?? now, "probe", `${holder}'s probe for ${name} is failing${probe.detail ? ` (${probe.detail})` : ""}`);
@@ -236,6 +239,13 @@ function observe(s: EngineState, group: GroupSpec, g: GroupRuntime, open: OpenIn
 export function noteHolding(ctx: StepCtx, node: string, holding: GroupEpoch[]): void {
   const s = ctx.state;
   ctx.reportedHolding = { node, groups: new Map(holding.map((h) => [h.group, h.epoch])) };
+  // The holder no longer lists a group it had confirmed: its VIP is inert from about now.
+  for (const [name, g] of Object.entries(s.groups)) {
+    if (g.holder !== node) continue;
+    const listed = holding.some((h) => h.group === name && h.epoch === g.epoch);
+    if (listed) g.letGoAt = null;
+    else if (g.confirmedEpoch === g.epoch) g.letGoAt ??= ctx.now;
+  }
   for (const h of holding) {
     const g = s.groups[h.group];
     if (!g) continue;

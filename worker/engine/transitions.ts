@@ -22,6 +22,7 @@ export function grant(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, to: strin
   g.epoch += 1;
   g.phase = "held";
   g.leaseUntil = ctx.now + T(ctx.state);
+  g.letGoAt = null;
   g.revokeTo = null;
   g.revokeReason = null;
   g.revokeAt = null;
@@ -42,6 +43,7 @@ export function free(ctx: StepCtx, group: GroupSpec, g: GroupRuntime): void {
   g.holderBoot = null;
   g.phase = "free";
   g.leaseUntil = null;
+  g.letGoAt = null;
   setPersistedGroup(ctx, group.name, g);
 }
 

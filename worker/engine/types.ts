@@ -161,6 +161,12 @@ export interface GroupRuntime {
    * before it must not free a group the new one holds. Persisted when it changes (restarts only).
    */
   holderBoot: string | null;
+  /**
+   * When the holder's heartbeat first stopped listing the group it had confirmed (its VIP made
+   * inert: letting go, or its local lease ran out) while it is still the holder; null otherwise.
+   * The availability ledger counts the group unserved from then (ledger.ts). Memory only.
+   */
+  letGoAt?: number | null;
 }
 
 export interface Decision {
