@@ -133,7 +133,8 @@ describe("the fleet console in Chromium", () => {
     });
     await signIn(page, tokens.operator);
     const row = page.locator(`tr[data-cluster="${clusterId}"]`);
-    await expect.poll(() => row.getAttribute("data-state"), { timeout: 10_000 }).toBe("healthy");
+    // A wait, not a timing goal: on a busy machine the demo's shims take longer to settle.
+    await expect.poll(() => row.getAttribute("data-state"), { timeout: 30_000 }).toBe("healthy");
     // Worst first: the silent cluster of dc2 above the healthy one.
     expect(await page.locator("tr[data-cluster]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-cluster")))).toEqual(["dc2.edge", clusterId]);
     mkdirSync(SHOTS, { recursive: true });

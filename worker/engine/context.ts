@@ -13,6 +13,8 @@ export class StepCtx {
   reportedHolding: { node: string; groups: Map<string, number> } | null = null;
   /** The heartbeat was older than one already seen from the same shim process: no renewal. */
   staleHeartbeat = false;
+  /** The heartbeat spent long in the network: its observations of shadow VIPs are no news (shadow.ts). */
+  heldUpHeartbeat = false;
   constructor(
     public state: EngineState,
     readonly now: number,

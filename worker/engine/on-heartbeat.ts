@@ -31,7 +31,7 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     ctx.staleHeartbeat = true;
     return;
   }
-  if (heldUp(ctx, rt, req)) return;
+  ctx.heldUpHeartbeat = heldUp(ctx, rt, req);
   const lost = rt.lastBeatAt !== null && !rt.aliveReported;
   if (rt.bootId !== null && rt.bootId !== req.bootId) ctx.event("node.restarted", "warning", `${node}'s shim restarted (new boot id)`, { node });
   if (lost) ctx.event("node.back", "info", `${node} is sending heartbeats again after ${secs(now - rt.lastBeatAt!)}`, { node, incident: `node:${node}`, resolves: true });
@@ -150,11 +150,11 @@ const CLOCK_DRIFT = 0.001;
 /**
  * A heartbeat that arrives much later than this boot's quickest ones (by more than the time after
  * which a node counts as late) spent that long in the network: kept in a socket's send queue while
- * the link was down and delivered once it came back, say. What it says was true when it was sent,
- * and newer heartbeats may have said otherwise already: it is treated like an out-of-order one
- * (not news: no liveness, no probe results, no observations, no renewal). A backlog arrives at
- * once; when held-up heartbeats keep coming for a heartbeat interval, the path itself got slower:
- * its transit becomes the new measure and they count again.
+ * the link was down and delivered once it came back, say. It still proves the node was alive and
+ * renews as usual (leases count from receipt here and from sending on the node, so a late renewal
+ * only makes the control plane wait longer), but what it says it SAW is old: shadow observations
+ * from it are no news (shadow.ts). A backlog arrives at once; when held-up heartbeats keep coming
+ * for a heartbeat interval, the path itself got slower: its transit becomes the new measure.
  */
 function heldUp(ctx: StepCtx, rt: NodeRuntime, req: HeartbeatRequest): boolean {
   if (req.sentMs === undefined) return false;
@@ -166,7 +166,6 @@ function heldUp(ctx: StepCtx, rt: NodeRuntime, req: HeartbeatRequest): boolean {
     const since = prior?.heldUpSince ?? now;
     if (now - since < ctx.state.persisted.spec.policy.heartbeatIntervalMs) {
       rt.transit = { least, at: now, heldUpSince: since };
-      ctx.staleHeartbeat = true;
       return true;
     }
     least = transit;

@@ -61,7 +61,8 @@ function holders(s: EngineState, sh: ShadowState, group: string, now: number): s
     .sort();
   if (present.length < 2) return present;
   const latestSince = Math.max(...present.map((n) => hosts[n]!.since));
-  const confirmed = Math.min(...present.map((n) => s.nodes[n]?.lastBeatAt ?? -Infinity));
+  // Confirmed by observations taken as news (not by a held-up heartbeat's old ones).
+  const confirmed = Math.min(...present.map((n) => s.nodes[n]?.observedAt ?? -Infinity));
   return latestSince <= confirmed ? present : null;
 }
 
@@ -71,6 +72,8 @@ export function observe(ctx: StepCtx, node: string, observed: ObservedVip[]): vo
   const spec = s.persisted.spec;
   const shadowGroups = spec.groups.filter((g) => isShadowGroup(spec, g));
   if (shadowGroups.length === 0) return;
+  const rt = s.nodes[node];
+  if (rt) rt.observedAt = ctx.now;
   let sh = s.persisted.shadow ?? emptyShadow();
   let copied = false;
   const edit = () => {

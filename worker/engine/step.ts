@@ -57,7 +57,7 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
   evaluateDrills(ctx);
   // Shadow mode: the incumbent's VIPs as this node reports them, then chime-ha's own moves.
   // (Not from a heartbeat that is no news: an older report must not overwrite a newer one.)
-  if (input.type === "heartbeat" && !ctx.staleHeartbeat) observe(ctx, input.node, input.request.observed ?? []);
+  if (input.type === "heartbeat" && !ctx.staleHeartbeat && !ctx.heldUpHeartbeat) observe(ctx, input.node, input.request.observed ?? []);
   chimeMoves(ctx, state);
   // Availability: the ledger notes what changed (transitions only), then burn-rate alerts.
   recordLedger(ctx);

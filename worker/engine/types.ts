@@ -136,6 +136,8 @@ export interface NodeRuntime {
    * plus the network's quickest delivery. A heartbeat far above it was held up in the network.
    */
   transit: { least: number; at: number; heldUpSince: number | null } | null;
+  /** When this node's shadow observations were last taken as news (shadow.ts). Memory only. */
+  observedAt?: number | null;
 }
 
 export interface GroupRuntime {
