@@ -132,7 +132,8 @@ export function groupReport(v: LedgerView, group: GroupSpec, from: number, to: n
   const all = describe(pieces(v, name));
   const inWindow = all.filter((iv) => iv.start < upto && (iv.end ?? v.now) > from);
   const outages = inWindow.filter((iv) => iv.kind === "down");
-  const ended = outages.filter((iv) => iv.end !== null && iv.end >= from && iv.end <= upto);
+  // (In the window, so an ended one ended after `from`.)
+  const ended = outages.filter((iv) => iv.end !== null && iv.end <= upto);
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
   const now = v.now;
   const rate = (w: number) => burnRate(totals(v, name, now - w, now).down, w, target);
