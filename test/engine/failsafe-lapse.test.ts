@@ -71,4 +71,14 @@ describe("failsafe lapses", () => {
     sh.beat("server3", 100, { probes: { api: OK }, peersOf: 2 });
     expect(sh.holder("api")).toBe("server3");
   });
+
+  it("without a lapse, the holder's and a peer's steady heartbeats write nothing", () => {
+    const sh = new Shell(three());
+    for (const n of ["server1", "server2", "server3"]) sh.beat(n, 0, { probes: { api: OK }, holding: [] });
+    sh.beat("server1", 500, { probes: { api: OK }, holding: [{ group: "api", epoch: 1 }] });
+    for (let t = 1000; t <= 3000; t += 1000) {
+      expect(sh.persistsOf(sh.beat("server1", t, { probes: { api: OK }, holding: [{ group: "api", epoch: 1 }] }))).toEqual([]);
+      expect(sh.persistsOf(sh.beat("server2", t, { probes: { api: OK }, holding: [] }))).toEqual([]);
+    }
+  });
 });

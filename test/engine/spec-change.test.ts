@@ -134,4 +134,34 @@ describe("spec change", () => {
     sh.run({ type: "spec", spec: three([API_GROUP, listed]), specVersion: 6, actor: "ops" }, 500);
     expect(sh.state.persisted.memberSince).toEqual({ api: { server3: 5 }, web: { server1: 3, server3: 5 } });
   });
+
+  it("drills and operations carry over (drills of removed groups are forgotten); conditions stay while their group or node does", () => {
+    const sh = held();
+    const drill = { lastAt: 500, lastResult: "passed", lastOk: true, run: null };
+    sh.state.persisted.drills = { api: drill, web: { ...drill, lastOk: false } };
+    sh.state.persisted.operations = { "op-1": { id: "op-1" } as never };
+    sh.state.persisted.notes = { ...sh.state.persisted.notes, "agent:node1": "down", "agent:server3": "down", "limits:server2": "x" };
+    sh.run({ type: "spec", spec: without("server3", [API_GROUP]), specVersion: 2, actor: "ops" }, 1100);
+    const p = sh.state.persisted;
+    expect(p.drills).toEqual({ api: drill });
+    expect(p.operations).toEqual({ "op-1": { id: "op-1" } });
+    expect(p.notes).toEqual({ "agent:node1": "down", "limits:server2": "x" });
+  });
+
+  it("a lapsed holder that leaves the spec takes its lapse with it; one that stays keeps it", () => {
+    const lapsed = () => {
+      const sh = new Shell(three([API_GROUP]));
+      for (const n of ["server1", "server2", "server3"]) sh.beat(n, 0, { probes: { api: OK } });
+      sh.beat("server1", 1000, { probes: { api: OK }, holding: [{ group: "api", epoch: 1 }] });
+      for (let t = 1500; t <= 4500; t += 500) for (const n of ["server2", "server3"]) sh.beat(n, t, { probes: { api: OK } });
+      expect(sh.state.persisted.groups.api!.lapsedHolder).toBe("server1");
+      return sh;
+    };
+    const gone = lapsed();
+    gone.run({ type: "spec", spec: without("server1", [API_GROUP]), specVersion: 2, actor: "ops" }, 5000);
+    expect(gone.state.persisted.groups.api).toEqual({ holder: "server2", epoch: 2, lastAutoFailoverAt: 4500, holderBoot: "boot-server2" });
+    const stays = lapsed();
+    stays.run({ type: "spec", spec: without("server3", [API_GROUP]), specVersion: 2, actor: "ops" }, 5000);
+    expect(stays.state.persisted.groups.api!.lapsedHolder).toBe("server1");
+  });
 });
