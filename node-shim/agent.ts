@@ -26,6 +26,7 @@ import { NodeReconciler, type ReconcileInput } from "./reconcile.js";
 import { OperationsRunner } from "./run-operations.js";
 import { SdNotify } from "./sd-notify.js";
 import { VipObserver } from "./shadow-observer.js";
+import { VipAnswerChecks } from "./vip-answers.js";
 import { HttpTransport } from "./transport/http.js";
 import type { ControlPlaneTransport } from "./transport/types.js";
 import { WebSocketTransport } from "./transport/websocket.js";
@@ -79,6 +80,7 @@ export class ShimAgent {
   private readonly notify: SdNotify;
   /** Shadow mode: the VIPs the HA system in place has on this host. */
   private readonly observer: VipObserver;
+  private readonly vipChecks: VipAnswerChecks;
   private probes = new Map<string, { key: string; scheduler: ProbeScheduler }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -114,6 +116,7 @@ export class ShimAgent {
     this.observer = new VipObserver(opts.runner, this.clock, () => this.heartbeatNow(), cfg.resyncSeconds * 1000);
     this.vips = new VipExecutor(opts.runner, { arpCount: 2 });
     const holds = (group: string) => this.core.holds(group, this.clock());
+    this.vipChecks = new VipAnswerChecks(this.clock, holds);
     this.reconciler = new NodeReconciler(opts.runner, cfg, this.clock, holds);
     this.limits = new LimitGuard(cfg.limits, cfg.interface, log);
     this.operations = new OperationsRunner(
@@ -167,6 +170,7 @@ export class ShimAgent {
     if (opts.handover && !release) await this.renewForHandover();
     await this.transport.stop();
     this.observer.stop();
+    this.vipChecks.stop();
     await this.inFlight;
     await this.notify.stop();
     await this.failsafe.close();
@@ -262,6 +266,8 @@ export class ShimAgent {
     // What this node's local limits allow, and what it refuses now.
     Object.assign(req, this.limits.report());
     if (this.shadowGroups().length) req.observed = this.observer.observed(sentAt);
+    const answered = this.vipChecks.report(sentAt, this.core.desired?.leaseTtlMs ?? 3000);
+    if (answered.length) req.vipAnswered = answered;
     // Only what was up when this heartbeat left counts as reported (see "reconcile" below).
     const served = new Set(this.core.served(sentAt));
     this.reported = new Set(req.holding.map((h) => `${h.group}@${h.epoch}`).filter((k) => served.has(k)));
@@ -310,6 +316,7 @@ export class ShimAgent {
           this.syncFailsafe();
           this.syncOrigin();
           this.observer.watch(this.shadowGroups().map((g) => ({ name: g.name, vip: g.vip })));
+          this.syncVipChecks();
           break;
         case "run-operations":
           this.operations.run(this.core.desired?.operations ?? []);
@@ -472,6 +479,19 @@ export class ShimAgent {
       log("state file not written", { file: this.stateFile, error: (err as Error).message });
       throw err;
     }
+  }
+
+  /**
+   * The VIPs of the groups this node is a member of, checked from this node's own address (not in
+   * recording mode: nothing real may leave a recorded run). Not shadow groups (keepalived's VIPs),
+   * not mysql-writer groups (vip-answers.ts says why).
+   */
+  private syncVipChecks(): void {
+    const d = this.core.desired;
+    const targets = (d?.groups ?? [])
+      .filter((g) => g.member && !g.shadow && g.mode !== "mysql-writer" && g.ports.length > 0)
+      .map((g) => ({ group: g.name, vip: g.vip, port: g.ports[0]!.port, intervalMs: g.probe.intervalMs }));
+    this.vipChecks.watch(this.opts.runner.mode === "recording" ? [] : targets, d?.ip ?? null);
   }
 
   /** Probes follow the desired state: one scheduler per member group (config may override). */

@@ -174,6 +174,13 @@ export const OutageReport = z.strictObject({
 });
 export type OutageReport = z.infer<typeof OutageReport>;
 
+/**
+ * Another host's VIP as this member saw it: how long before this heartbeat was sent (the shim's
+ * monotonic clock) a connection to the group's VIP last got an answer (node-shim/vip-answers.ts).
+ */
+export const VipAnswer = z.strictObject({ group: Name, agoMs: z.number().int().min(0) });
+export type VipAnswer = z.infer<typeof VipAnswer>;
+
 export const HeartbeatRequest = z.strictObject({
   /** Protocol version the shim speaks; absent: 1 (shims from before versioning). */
   protocol: z.number().int().min(1).max(1000).optional(),
@@ -201,6 +208,11 @@ export const HeartbeatRequest = z.strictObject({
   released: z.array(GroupEpoch).max(64).default([]),
   /** Shadow groups: the VIPs as they are on this host (v3). */
   observed: z.array(ObservedVip).max(64).optional(),
+  /**
+   * Groups this node does not hold whose VIP answered its checks lately (optional: older shims do
+   * not send it). The availability ledger dates a silent holder's outage by it.
+   */
+  vipAnswered: z.array(VipAnswer).max(64).optional(),
   /** Results of operations the control plane asked this node to run. */
   operations: z.array(OperationResult).max(64).default([]),
   /** What this node's local limits allow (optional: older shims do not send it). */

@@ -15,6 +15,8 @@ export class StepCtx {
   staleHeartbeat = false;
   /** The heartbeat spent long in the network: its observations of shadow VIPs are no news (shadow.ts). */
   heldUpHeartbeat = false;
+  /** This step's heartbeat said the VIP of these groups answered it at these times (ledger.ts). */
+  vipAnswers: { group: string; node: string; at: number }[] = [];
   constructor(
     public state: EngineState,
     readonly now: number,

@@ -7,10 +7,12 @@
 // stores under its own key (`ledger:YYYY-MM`) together with the snapshot.
 //
 // When an interval starts is dated by what the engine learns, not by when it learns it: a silent
-// holder's outage from its last heartbeat (it may have died just after it), a failing probe from
+// holder's outage from its last heartbeat (it may have died just after it), or from the last time
+// its peers saw its VIP answer if that was later (its shim died, the host and the kernel's lease
+// did not; never past the lease that heartbeat renewed), a failing probe from
 // its last success (`downForMs`), a new holder's service from the heartbeat that first reports
 // it holding the group (the shim sends one as soon as its VIP is up).
-import type { GroupEpoch } from "../../protocol/heartbeat.js";
+import type { GroupEpoch, VipAnswer } from "../../protocol/heartbeat.js";
 import type { GroupSpec } from "../../protocol/spec.js";
 import { APPLY_PERSIST_MS } from "./apply-errors.js";
 import type { StepCtx } from "./context.js";
@@ -195,12 +197,37 @@ interface Observation {
 
 const clip = (text: string) => (text.length > REASON_MAX ? `${text.slice(0, REASON_MAX - 1)}…` : text);
 
-/** A holder the control plane no longer hears: the outage began after its last heartbeat. */
-function silent(s: EngineState, name: string, holder: string, epoch: number): Observation {
+/**
+ * A holder the control plane no longer hears: the outage began after its last heartbeat, or when
+ * its peers last saw its VIP answer if that was later. Not after the lease that heartbeat renewed
+ * ended: by then the kernel has made its VIP inert, and an answer seen later is another host's.
+ */
+function silent(s: EngineState, name: string, holder: string, epoch: number, answer: GroupRuntime["vipAnswer"]): Observation {
   const last = s.nodes[holder]?.lastBeatAt ?? null;
-  return last === null
-    ? { kind: "down", start: s.bootedAt, cause: "silent", holder, epoch, reason: `${holder} (holder of ${name}) has not sent a heartbeat since the control plane started at ${isoTime(s.bootedAt)}` }
-    : { kind: "down", start: last, cause: "silent", holder, epoch, reason: `${holder} (holder of ${name}) went silent after its heartbeat at ${isoTime(last)}` };
+  if (last === null) return { kind: "down", start: s.bootedAt, cause: "silent", holder, epoch, reason: `${holder} (holder of ${name}) has not sent a heartbeat since the control plane started at ${isoTime(s.bootedAt)}` };
+  const went = `${holder} (holder of ${name}) went silent after its heartbeat at ${isoTime(last)}`;
+  const until = answer?.epoch === epoch ? Math.min(answer.at, last + s.persisted.spec.policy.leaseTtlMs) : last;
+  return until > last
+    ? { kind: "down", start: until, cause: "silent", holder, epoch, reason: `${went}; its VIP answered its peers until ${isoTime(until)}` }
+    : { kind: "down", start: last, cause: "silent", holder, epoch, reason: went };
+}
+
+/**
+ * A heartbeat's `vipAnswered`: when this member last saw the group's VIP answer, dated at receipt
+ * minus the age it reports (so later than the truth by the heartbeat's transit, milliseconds on a
+ * LAN-to-edge path). Kept per group and epoch for silent(); recordLedger also moves the start of
+ * an outage already counted from a silent holder's last heartbeat.
+ */
+export function noteVipAnswers(ctx: StepCtx, node: string, answers: VipAnswer[]): void {
+  for (const a of answers) {
+    const g = ctx.state.groups[a.group];
+    if (!g) continue;
+    const at = ctx.now - a.agoMs;
+    ctx.vipAnswers.push({ group: a.group, node, at });
+    // The holder's own view of its VIP is no evidence (the shim does not send it).
+    if (g.holder === node) continue;
+    g.vipAnswer = g.vipAnswer?.epoch === g.epoch ? { epoch: g.epoch, at: Math.max(g.vipAnswer.at, at) } : { epoch: g.epoch, at };
+  }
 }
 
 /** The group's state at `now` for the ledger; null when it cannot be known yet (restart grace). */
@@ -209,13 +236,13 @@ function observe(s: EngineState, group: GroupSpec, g: GroupRuntime, open: OpenIn
   const holder = g.holder;
   // The holder that served went silent and the group moved on in this same step (after a restart
   // its lease ends when the grace does): the outage began at its silence, not at the move.
-  if (open?.kind === "up" && open.holder !== null && open.holder !== holder && !isAlive(s, open.holder, now)) return silent(s, name, open.holder, open.epoch);
+  if (open?.kind === "up" && open.holder !== null && open.holder !== holder && !isAlive(s, open.holder, now)) return silent(s, name, open.holder, open.epoch, g.vipAnswer);
   const gap = (cause: LedgerCause, reason: string): Observation => ({ kind: g.plannedBy ? "planned" : "down", start: now, reason, cause, holder, epoch: g.epoch });
   if (holder === null) return gap("no-holder", s.persisted.maintenance ? `no node holds ${name} (the cluster is in maintenance)` : `no node holds ${name}`);
   const rt = s.nodes[holder];
   // Restarted control plane, holder not heard yet: it may well still serve. Keep what we had.
   if (rt?.lastBeatAt == null && inRestartGrace(s, now)) return null;
-  if (!isAlive(s, holder, now)) return silent(s, name, holder, g.epoch);
+  if (!isAlive(s, holder, now)) return silent(s, name, holder, g.epoch, g.vipAnswer);
   if (g.confirmedEpoch !== g.epoch) return gap("unconfirmed", `${name} granted to ${holder} at epoch ${g.epoch}; not yet reported up`);
   // It still holds the group here but said it no longer serves it (letting go, say, while its
   // address cannot be removed and the lease is waited out): unserved since it said so.
@@ -313,6 +340,21 @@ export function recordLedger(ctx: StepCtx): void {
     // here, failsafe kept it there): it serves on without a gap.
     const rep = ctx.reportedHolding;
     if (g.confirmedEpoch !== g.epoch && rep && rep.node === g.holder && rep.groups.has(name)) g.confirmedEpoch = g.epoch;
+    // An outage counted from a silent holder's last heartbeat, and a peer now says its VIP still
+    // answered after that (within the lease that heartbeat renewed): that time was served.
+    if (led && led.open.kind === "down" && led.open.cause === "silent" && led.open.holder !== null) {
+      const open = led.open;
+      const last = s.nodes[open.holder!]?.lastBeatAt ?? null;
+      const seen = ctx.vipAnswers.filter((a) => a.group === name && a.node !== open.holder).reduce((m, a) => Math.max(m, a.at), -Infinity);
+      const until = last === null ? -Infinity : Math.min(seen, last + p.spec.policy.leaseTtlMs, now);
+      if (until > open.start) {
+        const why = `${open.holder}'s VIP answered its peers until ${isoTime(until)}`;
+        close(name, { ...open, kind: "up", cause: "held", reason: clip(`${open.holder} serves ${name} at epoch ${open.epoch} (silent, but its VIP still answered)`) }, until, why);
+        const reason = clip(`${open.holder} (holder of ${name}) went silent after its heartbeat at ${isoTime(last!)}; its VIP answered its peers until ${isoTime(until)}`);
+        led = { ...led, open: { ...open, start: until, origin: open.origin === open.start ? until : open.origin, reason } };
+        set(name, led);
+      }
+    }
     const obs = observe(s, group, g, led?.open, now);
     if (obs === null) continue;
     if (obs.kind === "up" && g.phase === "held") g.plannedBy = null;

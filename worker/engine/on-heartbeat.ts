@@ -7,7 +7,7 @@ import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
 import { lapsesEndedBy, notePeersOf } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
-import { noteHolding } from "./ledger.js";
+import { noteHolding, noteVipAnswers } from "./ledger.js";
 import { onLimits } from "./limits.js";
 import { onOutage } from "./outage.js";
 import { groupSpec, nodeSpec } from "./lease-rules.js";
@@ -74,6 +74,8 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   onLimits(ctx, node, req.limits, req.limitRefusals ?? []);
   onOutage(ctx, node, req.bootId, req.outage);
   noteHolding(ctx, node, req.holding);
+  // What a held-up heartbeat says it saw is old news (heldUp below).
+  if (!ctx.heldUpHeartbeat) noteVipAnswers(ctx, node, req.vipAnswered ?? []);
   notePeersOf(ctx, node, req.peersOf);
   lapsesEndedBy(ctx, node, new Map(req.holding.map((h) => [h.group, h.epoch])));
   // Releases confirmed at the current epoch free the group at once (planned switchover, drain).

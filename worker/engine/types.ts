@@ -169,6 +169,12 @@ export interface GroupRuntime {
    * The availability ledger counts the group unserved from then (ledger.ts). Memory only.
    */
   letGoAt?: number | null;
+  /**
+   * When another member last saw the group's VIP answer (heartbeat `vipAnswered`, dated on this
+   * clock) while the group was at `epoch`: how long a holder that went silent still served
+   * (ledger.ts). Memory only.
+   */
+  vipAnswer?: { epoch: number; at: number } | null;
 }
 
 export interface Decision {

@@ -47,6 +47,10 @@ export class AvailSim {
   keep = new Set<string>();
   /** The shim's local lease margin. */
   localMarginMs = 200;
+  /** Hosts that crashed: their VIPs answer nobody. A node not `up` whose host is not here lost only its shim: its kernel serves its VIPs until its local lease ends. */
+  hostDown = new Set<string>();
+  /** Members check the VIPs of the groups they do not hold and report the last answer (node-shim/vip-answers.ts). */
+  vipChecks = false;
   private seq: Record<string, number> = {};
   /** What each node holds: group -> epoch and the end of its local lease (send time + TTL - margin). */
   private held: Record<string, Map<string, { epoch: number; until: number }>> = {};
@@ -101,7 +105,7 @@ export class AvailSim {
     const released = this.released[node] ?? [];
     this.released[node] = [];
     const holding = [...held].map(([group, l]) => ({ group, epoch: l.epoch }));
-    const request = { bootId: `${node}-boot`, seq: (this.seq[node] = (this.seq[node] ?? 0) + 1), probes: this.probes[node] ?? {}, holding, released, operations: [] };
+    const request = { bootId: `${node}-boot`, seq: (this.seq[node] = (this.seq[node] ?? 0) + 1), probes: this.probes[node] ?? {}, holding, released, operations: [], ...this.vipAnswered(node, now) };
     const reply = this.input({ type: "heartbeat", node, request }, now).reply!;
     // Told to release: drop the VIP, then report it in a heartbeat at once.
     for (const d of reply.desired.groups) {
@@ -124,6 +128,22 @@ export class AvailSim {
     for (const [group] of [...held]) if (!reply.grants.some((g) => g.group === group) && reply.desired.groups.find((d) => d.name === group)?.role !== "holder") held.delete(group);
     // The shim heartbeats as soon as the VIP of a group it just took is up.
     if (took) this.at(now + this.react.takeMs, () => this.beat(node));
+  }
+
+  /** What `node`'s VIP checks saw last: a VIP answers while a live host's kernel lease for it lasts (seen continuously here). */
+  private vipAnswered(node: string, now: number): { vipAnswered?: { group: string; agoMs: number }[] } {
+    if (!this.vipChecks) return {};
+    const out: { group: string; agoMs: number }[] = [];
+    for (const g of this.spec.groups) {
+      if (this.held[node]?.has(g.name)) continue;
+      let last = -Infinity;
+      for (const [other, m] of Object.entries(this.held)) {
+        const l = m.get(g.name);
+        if (other !== node && l && !this.hostDown.has(other)) last = Math.max(last, Math.min(now, l.until));
+      }
+      if (now - last <= this.spec.policy.leaseTtlMs) out.push({ group: g.name, agoMs: now - last });
+    }
+    return out.length ? { vipAnswered: out } : {};
   }
 
   /** Schedule `fn` at `at` (a binary heap ordered by time, then by scheduling order). */
