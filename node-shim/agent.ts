@@ -21,6 +21,7 @@ import { log } from "./log.js";
 import { LimitGuard } from "./limits.js";
 import { OutageTracker } from "./outage.js";
 import { createProbe } from "./probes/index.js";
+import { ProcessWatch } from "./probes/process-watch.js";
 import { ProbeScheduler } from "./probes/scheduler.js";
 import { NodeReconciler, type ReconcileInput } from "./reconcile.js";
 import { OperationsRunner } from "./run-operations.js";
@@ -81,7 +82,7 @@ export class ShimAgent {
   /** Shadow mode: the VIPs the HA system in place has on this host. */
   private readonly observer: VipObserver;
   private readonly vipChecks: VipAnswerChecks;
-  private probes = new Map<string, { key: string; scheduler: ProbeScheduler }>();
+  private probes = new Map<string, { key: string; scheduler: ProbeScheduler; watch: ProcessWatch | null }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt: number | null = null;
@@ -174,6 +175,7 @@ export class ShimAgent {
     await this.inFlight;
     await this.notify.stop();
     await this.failsafe.close();
+    for (const p of this.probes.values()) p.watch?.stop();
     await Promise.all([...this.probes.values()].map((p) => p.scheduler.stop()));
     this.probes.clear();
     const held = this.core.leases.held(this.clock()).map((l) => l.group);
@@ -494,24 +496,39 @@ export class ShimAgent {
     this.vipChecks.watch(this.opts.runner.mode === "recording" ? [] : targets, d?.ip ?? null);
   }
 
-  /** Probes follow the desired state: one scheduler per member group (config may override). */
+  /**
+   * Probes follow the desired state: one scheduler per member group (config may override). A
+   * group whose service has a process name also gets a ProcessWatch: the probe runs the moment
+   * that process exits (not in recording mode, where nothing real is watched).
+   */
   private syncProbes(): void {
-    const want = new Map<string, ProbeSpec>();
-    for (const g of this.core.desired?.groups ?? []) if (g.member) want.set(g.name, this.opts.config.probes[g.name] ?? g.probe);
-    for (const [name, spec] of Object.entries(this.opts.config.probes)) if (!want.has(name)) want.set(name, spec);
+    const want = new Map<string, { spec: ProbeSpec; process: string | null }>();
+    for (const g of this.core.desired?.groups ?? []) if (g.member) want.set(g.name, { spec: this.opts.config.probes[g.name] ?? g.probe, process: g.process ?? null });
+    for (const [name, spec] of Object.entries(this.opts.config.probes)) if (!want.has(name)) want.set(name, { spec, process: null });
+    const keyOf = (w: { spec: ProbeSpec; process: string | null }) => JSON.stringify([w.spec, this.opts.runner.mode === "recording" ? null : w.process]);
     for (const [name, p] of this.probes) {
-      const spec = want.get(name);
-      if (!spec || JSON.stringify(spec) !== p.key) {
+      const w = want.get(name);
+      if (!w || keyOf(w) !== p.key) {
+        p.watch?.stop();
         void p.scheduler.stop();
         this.probes.delete(name);
       }
     }
-    for (const [name, spec] of want) {
+    for (const [name, w] of want) {
       if (this.probes.has(name)) continue;
-      const probe = createProbe(spec, { host: this.opts.config.probeHost, runner: this.opts.runner, settings: this.opts.config.settings });
-      const scheduler = new ProbeScheduler(name, spec, probe, () => this.heartbeatNow());
-      this.probes.set(name, { key: JSON.stringify(spec), scheduler });
+      const probe = createProbe(w.spec, { host: this.opts.config.probeHost, runner: this.opts.runner, settings: this.opts.config.settings });
+      const scheduler = new ProbeScheduler(name, w.spec, probe, () => this.heartbeatNow());
+      const watch =
+        w.process !== null && this.opts.runner.mode !== "recording"
+          ? new ProcessWatch(w.process, (detail) => {
+              log("service process exited: probing now", { group: name, detail });
+              scheduler.expedite();
+            })
+          : null;
+      this.probes.set(name, { key: keyOf(w), scheduler, watch });
       scheduler.start();
+      watch?.start();
     }
   }
+
 }

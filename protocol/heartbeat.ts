@@ -24,8 +24,10 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
  * v5: in the desired state `ip` (the node's own), `failsafeKeys` (failsafe on without a secret in
  * the shim config), `specBy` and each operation's `requestedBy` (provenance); in requests
  * `limits`, `limitRefusals` and `outage` (accepted from any version: they are optional).
+ * v6: `process` on desired groups (the shim watches the service's process and probes at once when
+ * it dies); in requests `vipAnswered` (optional, accepted from any version).
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 export const OLDEST_PROTOCOL_VERSION = 1;
 
 /**
@@ -266,6 +268,8 @@ export const DesiredGroup = z.strictObject({
   ports: z.array(PortSpec),
   probe: ProbeSpec,
   member: z.boolean(),
+  /** The service's process name (/proc/PID/comm), when the spec gives one (v6). */
+  process: z.string().max(15).optional(),
   role: z.enum(["holder", "release", "standby"]),
   /** Shadow mode (v3): decide and report, act on nothing (no VIP, no load balancing, no fencing). */
   shadow: z.boolean().optional(),

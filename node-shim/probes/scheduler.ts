@@ -21,6 +21,9 @@ function factsKey(r: ProbeResult): string | null {
   return null;
 }
 
+/** How soon an expedited probe runs again while it fails and `fall` is not reached yet. */
+export const HURRY_MS = 10;
+
 export class ProbeScheduler {
   private healthy: boolean | null = null;
   private streak = 0;
@@ -30,6 +33,9 @@ export class ProbeScheduler {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private running: Promise<void> | null = null;
+  /** Set by expedite() (when): run again soon after a failure until the state flips (fall reached) or a run started since passes. */
+  private hurrySince: number | null = null;
+  private inFlight = false;
 
   constructor(
     readonly name: string,
@@ -50,6 +56,20 @@ export class ProbeScheduler {
     this.timer = null;
     await this.running;
     await this.probe.close?.();
+  }
+
+  /**
+   * Something says the service just died (its process exited): probe now rather than at the next
+   * interval, and while it fails and is still reported healthy (fall not reached) probe again
+   * after HURRY_MS, so `fall` confirms a death in milliseconds instead of `fall` intervals.
+   */
+  expedite(): void {
+    if (this.stopped) return;
+    this.hurrySince = performance.now();
+    if (this.inFlight) return; // a run under way (it may have started before the death): the next follows it at once
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.tick();
   }
 
   /** False until the first result: nothing to report yet (never "unhealthy" by default). */
@@ -91,6 +111,9 @@ export class ProbeScheduler {
         this.streak = 0;
       }
     }
+    // A pass that began before the death was seen says nothing about it.
+    // Reported down already (fall reached, now or before): the usual cadence again.
+    if (this.hurrySince !== null && ((result.ok && startedAt >= this.hurrySince) || this.healthy !== true)) this.hurrySince = null;
     if (before !== this.healthy) {
       log("probe state", { probe: this.name, type: this.spec.type, healthy: this.healthy, detail: result.detail });
       this.onChange(this.name, this.report());
@@ -103,6 +126,7 @@ export class ProbeScheduler {
   private tick(): void {
     if (this.stopped) return;
     const started = performance.now();
+    this.inFlight = true;
     this.running = (async () => {
       const ctl = new AbortController();
       const t = setTimeout(() => ctl.abort(), this.spec.timeoutMs);
@@ -117,8 +141,11 @@ export class ProbeScheduler {
       if (!this.stopped) this.observe(result, started, performance.now() - started);
     })();
     void this.running.finally(() => {
+      this.inFlight = false;
       if (this.stopped) return;
-      const wait = Math.max(0, this.spec.intervalMs - (performance.now() - started));
+      // Expedited during this run: the next one now; still failing toward `fall`: soon.
+      const hurry = this.hurrySince;
+      const wait = hurry === null ? Math.max(0, this.spec.intervalMs - (performance.now() - started)) : hurry > started ? 0 : HURRY_MS;
       this.timer = setTimeout(() => this.tick(), wait);
       this.timer.unref?.();
     });

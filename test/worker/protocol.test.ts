@@ -2,7 +2,7 @@
 // shape: a v1 shim (strict parser, no `protocol` field) gets replies it can parse, so the control
 // plane can be upgraded before the shims.
 import { describe, expect, it } from "vitest";
-import { HeartbeatReply, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../../protocol/heartbeat.js";
+import { HeartbeatReply, HeartbeatRequest, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../../protocol/heartbeat.js";
 import { protocolRefusal, replyFor } from "../../worker/cluster/protocol.js";
 import { HeartbeatReplyV1 } from "./fixtures/protocol-v1.js";
 import { ALL_HEALTHY, beat, call, newCluster } from "./helpers.js";
@@ -11,11 +11,36 @@ const V1_RULE = "a v1 shim parses replies strictly and would reject this one: pu
 
 describe("heartbeat protocol versions", () => {
   it(`serves v${OLDEST_PROTOCOL_VERSION} to v${PROTOCOL_VERSION}`, () => {
-    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(4);
+    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(5);
     expect(protocolRefusal(PROTOCOL_VERSION)).toBeNull();
     expect(protocolRefusal(OLDEST_PROTOCOL_VERSION)).toBeNull();
-    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v5; upgrade the shim/);
-    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v5\); upgrade the control plane first/);
+    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v6; upgrade the shim/);
+    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v6\); upgrade the control plane first/);
+  });
+
+  it("v6's service process names are left out for v1 to v5 shims; the request's vipAnswered is accepted from any", () => {
+    const reply = HeartbeatReply.parse({
+      protocol: 6,
+      grants: [],
+      desired: {
+        cluster: "dc1.c",
+        node: "server2",
+        specVersion: 3,
+        heartbeatIntervalMs: 1000,
+        leaseTtlMs: 3000,
+        maintenance: false,
+        groups: [{ name: "server-api", mode: "active-standby", vip: "10.0.0.10", prefix: 24, interface: "eth0", ports: [{ port: 8801 }], probe: { type: "tcp", port: 8801 }, member: true, process: "chime-server", role: "standby", epoch: 1, holder: "server1" }],
+        operations: [],
+      },
+    });
+    expect(replyFor(6, reply)).toEqual({ ...reply, protocol: 6 });
+    for (const v of [1, 2, 3, 4, 5]) {
+      const out = replyFor(v, reply);
+      expect(out.desired.groups[0]).not.toHaveProperty("process");
+      expect(out.desired.groups[0]!.name).toBe("server-api");
+      if (v === 1) expect(HeartbeatReplyV1.safeParse(out).success, V1_RULE).toBe(true);
+    }
+    expect(HeartbeatRequest.parse({ protocol: 2, bootId: "b", seq: 1, vipAnswered: [{ group: "server-api", agoMs: 40 }] }).vipAnswered).toEqual([{ group: "server-api", agoMs: 40 }]);
   });
 
   it("v5's desired-state fields (own IP, failsafe keys, provenance) are left out for v1 to v4 shims", () => {

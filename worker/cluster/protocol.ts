@@ -35,10 +35,14 @@ function beforeV3(reply: HeartbeatReply): HeartbeatReply {
 /**
  * The desired state as a shim of `version` has it. Before v3 a shim knows no shadow mode: a
  * shadow group is shown to it as standby, so it never acts on one. Before v4 it knows no
- * failsafe peers or drift margin; before v5 no own IP, failsafe keys or provenance.
+ * failsafe peers or drift margin; before v5 no own IP, failsafe keys or provenance; before v6 no
+ * service process names.
  */
 export function desiredFor(version: number, desired: DesiredState): DesiredState {
   let d = desired;
+  if (version < 6 && d.groups.some((g) => g.process !== undefined)) {
+    d = { ...d, groups: d.groups.map(({ process: _p, ...g }) => g) };
+  }
   if (version < 5) {
     const { ip: _i, failsafeKeys: _k, specBy: _b, ...rest } = d;
     d = { ...rest, operations: rest.operations.map(({ requestedBy: _r, ...o }) => o as typeof rest.operations[number]) } as DesiredState;

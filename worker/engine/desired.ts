@@ -25,6 +25,7 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
       ports: group.ports,
       probe: group.probe,
       member: groupMembers(p.spec, group).includes(node),
+      ...(group.process !== undefined ? { process: group.process } : {}),
       role,
       ...(isShadowGroup(p.spec, group) ? { shadow: true } : {}),
       epoch: g.epoch,
