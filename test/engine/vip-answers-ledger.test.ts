@@ -86,4 +86,27 @@ describe("ledger: a silent holder's VIP seen answering by its peers", () => {
     s.input({ type: "heartbeat", node: holder, request: { bootId: `${holder}-boot`, seq: 100, probes: s.probes[holder]!, holding: [{ group: "server-api", epoch: s.group().epoch }], released: [], operations: [], vipAnswered: [{ group: "server-api", agoMs: 0 }] } }, t0 + 5_000);
     expect(s.state.groups["server-api"]!.vipAnswer ?? null).toBeNull();
   });
+
+  it("a holder removed from the spec: counted from when it was last heard, then from its VIP's last answer (not from the control plane's start)", () => {
+    const spec = availSpec();
+    const s = new AvailSim(spec, t0);
+    s.vipChecks = true;
+    s.up = new Set(["server1", "server2"]);
+    s.beatsEvery("server1", t0, t0 + 60_000, 1000);
+    s.beatsEvery("server2", t0, t0 + 60_000, 1000, 100);
+    // server1 is removed at 20 050 (its last heartbeat counted at 20 000; its token goes with it).
+    s.at(t0 + 20_050, () => {
+      s.up.delete("server1");
+      const without = { ...spec, nodes: spec.nodes.filter((n) => n.name !== "server1"), groups: spec.groups.map((g) => ({ ...g, members: g.members?.filter((m) => m !== "server1") })) };
+      s.input({ type: "spec", spec: without, specVersion: 2, actor: "op" }, t0 + 20_050);
+    });
+    s.runUntil(t0 + 60_000);
+    const r = s.report(t0, t0 + 60_000).groups[0]!;
+    const outage = r.intervals.find((i) => i.kind === "down")!;
+    // Its kernel lease from the 20 000 heartbeat ends at 22 800; server2's heartbeat at 23 100 says so.
+    expect(outage.start).toBe(t0 + 22_800);
+    expect(outage.startReason).toBe("server1 (holder of server-api) went silent after its heartbeat at 2026-11-05T09:00:20.000Z; its VIP answered its peers until 2026-11-05T09:00:22.800Z");
+    expect(outage.grantedTo).toBe("server2");
+    expect(r.intervals.filter((i) => i.kind === "down")).toHaveLength(1);
+  });
 });

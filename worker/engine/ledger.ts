@@ -197,13 +197,18 @@ interface Observation {
 
 const clip = (text: string) => (text.length > REASON_MAX ? `${text.slice(0, REASON_MAX - 1)}…` : text);
 
+/** When a holder removed from the spec (its node's runtime gone with it) was last heard. */
+const heardBeforeRemoval = (g: GroupRuntime, node: string): number | null => (g.removedHolder?.node === node ? g.removedHolder.heardAt : null);
+
 /**
  * A holder the control plane no longer hears: the outage began after its last heartbeat, or when
  * its peers last saw its VIP answer if that was later. Not after the lease that heartbeat renewed
  * ended: by then the kernel has made its VIP inert, and an answer seen later is another host's.
  */
-function silent(s: EngineState, name: string, holder: string, epoch: number, answer: GroupRuntime["vipAnswer"]): Observation {
-  const last = s.nodes[holder]?.lastBeatAt ?? null;
+function silent(s: EngineState, name: string, holder: string, epoch: number, g: GroupRuntime): Observation {
+  const answer = g.vipAnswer;
+  // A holder removed from the spec has no runtime any more: when it was last heard is kept on the group.
+  const last = s.nodes[holder]?.lastBeatAt ?? heardBeforeRemoval(g, holder);
   if (last === null) return { kind: "down", start: s.bootedAt, cause: "silent", holder, epoch, reason: `${holder} (holder of ${name}) has not sent a heartbeat since the control plane started at ${isoTime(s.bootedAt)}` };
   const went = `${holder} (holder of ${name}) went silent after its heartbeat at ${isoTime(last)}`;
   const until = answer?.epoch === epoch ? Math.min(answer.at, last + s.persisted.spec.policy.leaseTtlMs) : last;
@@ -236,13 +241,13 @@ function observe(s: EngineState, group: GroupSpec, g: GroupRuntime, open: OpenIn
   const holder = g.holder;
   // The holder that served went silent and the group moved on in this same step (after a restart
   // its lease ends when the grace does): the outage began at its silence, not at the move.
-  if (open?.kind === "up" && open.holder !== null && open.holder !== holder && !isAlive(s, open.holder, now)) return silent(s, name, open.holder, open.epoch, g.vipAnswer);
+  if (open?.kind === "up" && open.holder !== null && open.holder !== holder && !isAlive(s, open.holder, now)) return silent(s, name, open.holder, open.epoch, g);
   const gap = (cause: LedgerCause, reason: string): Observation => ({ kind: g.plannedBy ? "planned" : "down", start: now, reason, cause, holder, epoch: g.epoch });
   if (holder === null) return gap("no-holder", s.persisted.maintenance ? `no node holds ${name} (the cluster is in maintenance)` : `no node holds ${name}`);
   const rt = s.nodes[holder];
   // Restarted control plane, holder not heard yet: it may well still serve. Keep what we had.
   if (rt?.lastBeatAt == null && inRestartGrace(s, now)) return null;
-  if (!isAlive(s, holder, now)) return silent(s, name, holder, g.epoch, g.vipAnswer);
+  if (!isAlive(s, holder, now)) return silent(s, name, holder, g.epoch, g);
   if (g.confirmedEpoch !== g.epoch) return gap("unconfirmed", `${name} granted to ${holder} at epoch ${g.epoch}; not yet reported up`);
   // It still holds the group here but said it no longer serves it (letting go, say, while its
   // address cannot be removed and the lease is waited out): unserved since it said so.
@@ -344,7 +349,7 @@ export function recordLedger(ctx: StepCtx): void {
     // answered after that (within the lease that heartbeat renewed): that time was served.
     if (led && led.open.kind === "down" && led.open.cause === "silent" && led.open.holder !== null) {
       const open = led.open;
-      const last = s.nodes[open.holder!]?.lastBeatAt ?? null;
+      const last = s.nodes[open.holder!]?.lastBeatAt ?? heardBeforeRemoval(g, open.holder!);
       const seen = ctx.vipAnswers.filter((a) => a.group === name && a.node !== open.holder).reduce((m, a) => Math.max(m, a.at), -Infinity);
       const until = last === null ? -Infinity : Math.min(seen, last + p.spec.policy.leaseTtlMs, now);
       if (until > open.start) {

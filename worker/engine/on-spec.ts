@@ -77,7 +77,7 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
     const g = groups[name]!;
     if (g.holder !== null && !inSpec(g.holder) && g.phase !== "revoking") {
       // Its holder left the spec: no renewals from now on, the group moves when the lease is surely over.
-      groups[name] = { ...g, phase: "revoking", revokeTo: null, revokeReason: `${g.holder} was removed from the spec`, revokeAt: now };
+      groups[name] = { ...g, phase: "revoking", revokeTo: null, revokeReason: `${g.holder} was removed from the spec`, revokeAt: now, removedHolder: { node: g.holder, heardAt: s.nodes[g.holder]?.lastBeatAt ?? null } };
       ctx.event("group.revoking", "warning", `${g.holder} was removed from the spec; ${name} epoch ${g.epoch} moves once its lease has surely ended`, { group: name, node: g.holder, epoch: g.epoch, actor: input.actor, incident: `group:${name}` });
     }
   }

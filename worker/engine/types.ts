@@ -175,6 +175,8 @@ export interface GroupRuntime {
    * (ledger.ts). Memory only.
    */
   vipAnswer?: { epoch: number; at: number } | null;
+  /** A holder removed from the spec, and when it was last heard (its node's runtime is gone). Memory only. */
+  removedHolder?: { node: string; heardAt: number | null } | null;
 }
 
 export interface Decision {
