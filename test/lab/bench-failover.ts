@@ -184,7 +184,7 @@ const out = [
   `keepalived tuned: VRRPv3 advert_int ${policy.heartbeatIntervalMs / 1000} (chime-ha's heartbeat interval), vrrp_track_process for chime-server and chime-portal, the same vrrp_script, nopreempt`,
   `machine: ${startedAt.toISOString().slice(0, 16)}Z, load average (5 min) ${loadAtStart.toFixed(1)} at start, ${loadavg()[1]!.toFixed(1)} at end`,
   "client: GET every 20 ms, 200 ms budget; ARP for each VIP every 20 ms; VIP samplers every 10 ms (configured, and effective: not fenced by the kernel's lease filter); downtime = first failed request to the first good one of 10 in a row; split-brain instant = a VIP effective on both servers, or answers flipping back",
-  "ledger: the control plane's availability ledger over the run (GET /v1/clusters/:id/availability): time server-api was down or in a planned gap; a silent holder's outage counts from its last heartbeat",
+  "ledger: the control plane's availability ledger over the run (GET /v1/clusters/:id/availability): time server-api was down or in a planned gap; a silent holder's outage counts from its last heartbeat, or from the last answer its peers' VIP checks saw",
   "",
   line(header),
   line(header.map(() => "---")),
