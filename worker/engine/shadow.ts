@@ -171,7 +171,8 @@ function pair<K extends keyof Side>(sh: ShadowState, group: string, side: K, mov
 
 function add(sh: ShadowState, e: ShadowEntry): void {
   sh.entries.push(e);
-  if (sh.entries.length > MAX_SHADOW_ENTRIES) sh.entries.splice(0, sh.entries.length - MAX_SHADOW_ENTRIES);
+  // Drop the oldest beyond the cap (a count below 1 drops nothing).
+  sh.entries.splice(0, sh.entries.length - MAX_SHADOW_ENTRIES);
 }
 
 export type ShadowVerdict = "agreed" | "disagreed" | "keepalived-only" | "chime-ha-only" | "pending" | "keepalived-split-brain";
@@ -211,6 +212,7 @@ function judge(e: ShadowEntry, now: number): Pick<ShadowReportEntry, "verdict" |
     const agreed = k.to === c.to;
     if (k.initial) return { verdict: agreed ? "agreed" : "disagreed", deltaMs: null, text: agreed ? `both start with ${k.to}` : `keepalived starts with ${k.to}, chime-ha with ${c.to ?? "no holder"}` };
     const d = c.at - k.at;
+    // Stryker disable next-line EqualityOperator: d is never 0 in the inner test (the outer one takes it), so `d <= 0` reads the same
     const when = d === 0 ? "at the same time" : `${ms(d)} ${d < 0 ? "before" : "after"} keepalived`;
     return { verdict: agreed ? "agreed" : "disagreed", deltaMs: d, text: agreed ? `both moved to ${k.to}; chime-ha ${when}` : `keepalived moved to ${k.to}, chime-ha to ${c.to} (${when})` };
   }
