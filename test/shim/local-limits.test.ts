@@ -155,7 +155,12 @@ describe.runIf(missing === null)("local limits on the node, through the real con
     await waitFor("server2 to refuse the fences", async () => {
       const kinds = (await refusals("server2")).map((r) => r.kind);
       return kinds.includes("fence-host") && kinds.includes("operation");
-    }, 20_000);
+    }, 20_000).catch(async (err: Error) => {
+      // Say what the control plane shows, so a failure names its step.
+      const st = await status();
+      const evs = (await events()).slice(-25).map((e) => `${e.kind} ${e.node ?? ""}: ${e.reason}`);
+      throw new Error(`${err.message}\nrefusals seen: ${JSON.stringify(seen)}\ngroups: ${JSON.stringify(st.groups.map((g) => ({ name: g.name, holder: g.holder, epoch: g.epoch })))}\nnodes: ${JSON.stringify(st.nodes.map((n) => ({ name: n.name, alive: n.alive, refusals: n.limitRefusals })))}\nlast events:\n${evs.join("\n")}`);
+    });
     // An operator acknowledges node1 is off: the evacuation URL is outside the prefix.
     await api(cp.url, cp.adminToken, "POST", `/v1/clusters/${cluster}/nodes/node1/ack-fence`, {});
     await waitFor("server2 to refuse the evacuation", async () => (await refusals("server2")).some((r) => r.kind === "url"), 20_000);
