@@ -3,11 +3,21 @@
 // Asserts safety (0 split-brain instants: never the VIP on both servers, never answers flipping
 // back) and liveness (service back within lease TTL + 2 s), not speed ratios: those are
 // `npm run bench:failover`'s job.
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, labMissing, LAB_POLICY, policySummary, SERVERS } from "./lab.js";
 import { drillInLab } from "./drill.js";
 import { addLedger, agreementMs, LEDGER_OVER, ledgerAgrees } from "./ledger.js";
 import { livenessMs, type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
+
+/** The last `n` lines of a log file ("" when it is not there). */
+const tail = (file: string, n: number) => {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "";
+  }
+};
 
 const missing = await labMissing("chime-ha");
 if (missing && process.env.CI === "true") throw new Error(`lab cannot run: ${missing}`);
@@ -151,11 +161,17 @@ describe.runIf(missing === null)("failover lab on chime-ha (one run per scenario
   for (const id of ["i", "j", "k", "l", "m"] as const) {
     it(`(${id}) ${SCENARIOS.find((s) => s.id === id)!.title}: never two holders, service back within TTL + 2 s`, async () => {
       const r = await run(id);
-      safe(r);
-      live(r);
-      expect(r.answered.length).toBeLessThanOrEqual(2);
-      // Stop means go: released (so the peer got it at once) only once the addresses were gone.
-      if (id === "m") expect(r.dualConfigured, r.detail).toBe(0);
+      try {
+        safe(r);
+        live(r);
+        expect(r.answered.length).toBeLessThanOrEqual(2);
+        // Stop means go: released (so the peer got it at once) only once the addresses were gone.
+        if (id === "m") expect(r.dualConfigured, r.detail).toBe(0);
+      } catch (err) {
+        // These faults are the shim's own: what each shim logged is the first thing to read.
+        console.log(SERVERS.map((h) => `${h} shim log, last 40 lines:\n${tail(lab.logFile(h, "shim"), 40)}`).join("\n"));
+        throw err;
+      }
     });
   }
 });
