@@ -152,9 +152,12 @@ describe.runIf(missing === null)("local limits on the node, through the real con
       });
       expect(r.status).toBe(200);
     }
+    // A refused fence fails at once and is not asked again, so its refusal may be in status for a
+    // single heartbeat (CI missed one in 3 of about 12 runs): the critical event is what stays.
+    const refusedEvent = async (what: string) => (await events()).some((e) => e.kind === "limits.refused" && e.node === "server2" && e.reason.startsWith(`server2 refuses ${what}`));
     await waitFor("server2 to refuse the fences", async () => {
-      const kinds = (await refusals("server2")).map((r) => r.kind);
-      return kinds.includes("fence-host") && kinds.includes("operation");
+      await refusals("server2");
+      return (await refusedEvent("fence-ipmi of node1 through BMC 10.9.9.9")) && (await refusedEvent("operation fence-webhook"));
     }, 20_000).catch(async (err: Error) => {
       // Say what the control plane shows, so a failure names its step.
       const st = await status();
@@ -166,9 +169,13 @@ describe.runIf(missing === null)("local limits on the node, through the real con
     await waitFor("server2 to refuse the evacuation", async () => (await refusals("server2")).some((r) => r.kind === "url"), 20_000);
 
     const r2 = seen.server2!;
-    expect(r2.find((r) => r.kind === "fence-host")).toMatchObject({ what: "fence-ipmi of node1 through BMC 10.9.9.9", limit: "limits.fence.hosts: 10.0.1.21" });
-    expect(r2.find((r) => r.kind === "operation")).toMatchObject({ what: "operation fence-webhook", limit: "limits.operations: fence-ipmi, evacuate" });
+    // The evacuation is asked again and again (its refusal stays in status); the fences' were
+    // there for a heartbeat or more, when status caught them.
     expect(r2.find((r) => r.kind === "url")).toMatchObject({ what: "evacuation of node1 through https://evacuate.lab/hosts/node1", limit: "limits.urls: https://chime.lab/api" });
+    const fenceHost = r2.find((r) => r.kind === "fence-host");
+    if (fenceHost) expect(fenceHost).toMatchObject({ what: "fence-ipmi of node1 through BMC 10.9.9.9", limit: "limits.fence.hosts: 10.0.1.21" });
+    const operation = r2.find((r) => r.kind === "operation");
+    if (operation) expect(operation).toMatchObject({ what: "operation fence-webhook", limit: "limits.operations: fence-ipmi, evacuate" });
     const critical = (await events()).filter((e) => e.kind === "limits.refused");
     for (const [node, what] of [
       ["server1", `VIP ${NET}.100/24`],
@@ -179,6 +186,9 @@ describe.runIf(missing === null)("local limits on the node, through the real con
     ]) {
       expect(critical.find((e) => e.node === node && e.reason.includes(`${node} refuses ${what}`)), `${node}: ${what}`).toMatchObject({ severity: "critical" });
     }
+    // The fences' refusals name the limit that refused them (status may have missed them).
+    expect(critical.find((e) => e.node === "server2" && e.reason.includes("fence-ipmi of node1"))!.reason).toContain("not allowed by its local limits (limits.fence.hosts: 10.0.1.21)");
+    expect(critical.find((e) => e.node === "server2" && e.reason.includes("operation fence-webhook"))!.reason).toContain("not allowed by its local limits (limits.operations: fence-ipmi, evacuate)");
     // Nothing of it ran: no ipmitool, and the operations came back refused.
     expect(logs.filter((l) => l.msg === "command" && l.cmd === "ipmitool")).toEqual([]);
     const finished = logs.filter((l) => l.msg === "operation finished");
