@@ -113,6 +113,8 @@ export class KernelPlanner {
   private readWanted = true;
   private stales = 0;
   private lastReadAt = -Infinity;
+  /** The addresses were read back once: before that, nothing is known to be absent. */
+  private readDone = false;
   /** Failing operations by key, for the heartbeat (applyErrors / unreleased). */
   readonly failures = new Map<string, Failure>();
 
@@ -120,8 +122,13 @@ export class KernelPlanner {
     return this.inFlight !== null;
   }
 
-  /** True when no element for `vip` can let traffic through at `now` (the VIP is inert whatever its address). */
+  /**
+   * True when no element for `vip` can let traffic through at `now` (the VIP is inert whatever its
+   * address). Never before the first read-back: until then an earlier process of this shim may
+   * have left the VIP up, and this one knows nothing of it.
+   */
   inert(vip: string, now: number): boolean {
+    if (!this.readDone) return false;
     const l = this.leased.get(vip);
     return l === undefined || (l !== "unknown" && l + KERNEL_SLACK_MS <= now);
   }
@@ -150,7 +157,8 @@ export class KernelPlanner {
   /** The failure that keeps `vip` from going, if any. */
   removalFailure(vip: string): Failure | null {
     for (const [k, f] of this.failures) if (f.vip === vip && (k.startsWith("unlease:") || k.startsWith("addr-del:"))) return f;
-    return null;
+    // Nothing is removed (or known) while the tables cannot be set up or the addresses read back.
+    return this.failures.get("setup") ?? this.failures.get("manage") ?? this.failures.get("read") ?? null;
   }
 
   /** Nothing of ours is known to be in the kernel (no address, no lease element). */
@@ -285,6 +293,7 @@ export class KernelPlanner {
           this.retryAt.delete(`addr-del:${k}`);
         }
         this.readWanted = false;
+        this.readDone = true;
         this.lastReadAt = now;
         break;
       }

@@ -597,6 +597,7 @@ export function simulate(p: SimParams): SimResult {
     const k = h.kernel;
     const hostBoot = h.hostBoot;
     const reply = (r: KernelResult, ta: number) => {
+      p.log?.(`${ta.toFixed(1)} ${h.name} b${pr.boot} kernel: ${op.kind} ${JSON.stringify(op).slice(0, 160)} -> ${r.ok ? "ok" : r.detail}`);
       const back = ta + 0.1 + rand();
       at(back, () => deliver(h, pr.boot, back, (p2, tt) => act(h, p2, p2.core.kernelDone(op, r, local(h, tt)), tt)));
     };

@@ -416,6 +416,20 @@ describe("kernel planner: more of what it holds and when", () => {
     expect(ops.slice(4)).toEqual([{ kind: "unlease", vips: [B.vip] }, { kind: "addr-del", ref: { ...B, iface: "eth0" } }, { kind: "read", ifaces: ["eth0"] }]);
   });
 
+  it("before the first read-back nothing is inert or gone, and a failing setup is every VIP's removal failure", () => {
+    const k = new KernelPlanner();
+    const setup = k.next(input(0))!;
+    expect(setup).toEqual({ kind: "setup" });
+    k.done(setup, FAIL("nft: no such table"), 0);
+    // An earlier process may have left A (or anything) up: nothing is known to be absent.
+    expect(k.inert(A.vip, 1_000_000)).toBe(false);
+    expect(k.gone(B.vip, 1_000_000)).toBe(false);
+    expect(k.removalFailure(A.vip)?.detail).toBe("nft: no such table");
+    expect(drain(k, input(200), (op) => (op.kind === "read" ? { ok: true, addrs: [] } : OK)).map((o) => o.kind)).toEqual(["setup", "manage", "read"]);
+    expect(k.gone(A.vip, 200)).toBe(true);
+    expect(k.removalFailure(A.vip)).toBeNull();
+  });
+
   it("an adopted address's lease element is unknown: not inert at any time until it is removed", () => {
     const k = new KernelPlanner();
     drain(k, input(1000, { removalsAllowed: false }), (op) => (op.kind === "read" ? { ok: true, addrs: [A] } : OK));

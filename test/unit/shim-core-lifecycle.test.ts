@@ -196,6 +196,30 @@ describe("shim core: letting go", () => {
     expect(h.core.request({}, 2100).applyErrors).toBeUndefined();
   });
 
+  it("a restarted shim that cannot set up its tables says `unreleased`, never `released`, until it has read back and removed what the last process left", () => {
+    // The process before this one left the VIP up (address and lease element); this one is
+    // granted the group again, cannot run nft, and is told to release. Its planner knows nothing
+    // of the kernel yet: calling the VIP gone then would let the control plane grant it elsewhere
+    // while the old element still passes traffic (property-test seed 98214457).
+    const h = new Harness({ bootId: "boot-b" });
+    h.addrs.set("eth0/10.0.0.10/24", REF);
+    h.failing.add("setup");
+    h.beat(grantReply(group()), 1000, 1050);
+    h.beat({ grants: [], desired: desired([group({ role: "release" })]) }, 2000, 2050);
+    h.tick(2500);
+    expect(h.core.releasesSettled()).toBe(true);
+    const req = h.core.request({}, 2600);
+    expect(req.released).toEqual([]);
+    expect(req.unreleased).toEqual([{ group: "api", epoch: 1, detail: "setup failed" }]);
+    expect(h.types(h.actions)).not.toContain("fence");
+    // nft works again: set up, read back (the old address is found), unleased, deleted, verified.
+    h.failing.clear();
+    h.tick(5000);
+    expect(h.ops.slice(-6).map((o) => o.kind)).toEqual(["setup", "manage", "read", "unlease", "addr-del", "read"]);
+    expect(h.addrs.size).toBe(0);
+    expect(h.core.request({}, 5100).released).toEqual([{ group: "api", epoch: 1 }]);
+  });
+
   it("pushed desired state can only take away: a release at the held epoch or newer lets go at once; an older one does nothing", () => {
     const h = new Harness();
     h.beat(grantReply(group({ epoch: 2 })), 1000, 1050);
