@@ -36,6 +36,63 @@ describe("holder boot", () => {
     expect(sh.state.groups.api!.holderBoot).toBe("b1");
   });
 
+  it("a late heartbeat from the process a restart replaced neither takes the lease back nor releases it", () => {
+    const sh = held();
+    sh.beat("server1", 1000, { bootId: "b2", probes: { api: OK } });
+    expect(sh.state.persisted.retiredBoots).toEqual({ server1: ["b1"] });
+    // b1's renewal request and its final heartbeat (released, leaving) were held up in the network.
+    const late = sh.beat("server1", 1500, { bootId: "b1", probes: { api: OK } });
+    expect(late.reply!.grants).toEqual([]);
+    const final = sh.beat("server1", 1600, { bootId: "b1", probes: { api: OK }, released: [{ group: "api", epoch: 1 }], leaving: true });
+    expect(final.reply!.grants).toEqual([]);
+    expect(sh.holder("api")).toBe("server1");
+    expect(sh.state.groups.api!.epoch).toBe(1);
+    expect(sh.state.groups.api!.holderBoot).toBe("b2");
+    expect(sh.state.nodes.server1!.bootId).toBe("b2");
+    expect(sh.state.nodes.server1!.leaving).toBe(false);
+    expect(final.effects.filter((e) => e.type === "event")).toEqual([]);
+    // The successor still renews.
+    expect(sh.beat("server1", 1700, { bootId: "b2", probes: { api: OK } }).reply!.grants.map((g) => g.group)).toEqual(["api"]);
+  });
+
+  it("the replaced processes are persisted: a late heartbeat after a Durable Object restart is ignored too", () => {
+    const sh = held();
+    sh.beat("server1", 1000, { bootId: "b2", probes: { api: OK } });
+    sh.restart(1200);
+    const final = sh.beat("server1", 1300, { bootId: "b1", probes: { api: OK }, released: [{ group: "api", epoch: 1 }], leaving: true });
+    expect(final.reply!.grants).toEqual([]);
+    expect(sh.holder("api")).toBe("server1");
+    expect(sh.state.groups.api!.holderBoot).toBe("b2");
+  });
+
+  it("a replaced process is taken back only once its successor has been silent for a lease and its margin", () => {
+    const sh = held();
+    sh.beat("server1", 1000, { bootId: "b2", probes: { api: OK } });
+    // T 3000 + margin 500 after b2's last heartbeat: b1 is still ignored at 4500, taken at 4501.
+    expect(sh.beat("server1", 4500, { bootId: "b1", probes: { api: OK } }).reply!.grants).toEqual([]);
+    expect(sh.state.nodes.server1!.bootId).toBe("b2");
+    const back = sh.beat("server1", 4501, { bootId: "b1", probes: { api: OK } });
+    expect(sh.state.nodes.server1!.bootId).toBe("b1");
+    expect(sh.state.persisted.retiredBoots).toEqual({ server1: ["b2"] });
+    expect(back.effects.flatMap((e) => (e.type === "event" ? [e.kind] : []))).toContain("node.restarted");
+  });
+
+  it("a stopping process heard for the first time replaces nobody: it may be an old one whose first word came late", () => {
+    const sh = held();
+    sh.beat("server1", 1000, { bootId: "b0", probes: { api: OK }, leaving: true });
+    expect(sh.state.persisted.retiredBoots).toBeUndefined();
+    // (Its `leaving` set the group moving: server1 is asked to hand it over.) b1 is still heard.
+    sh.beat("server1", 1100, { bootId: "b1", probes: { api: OK } });
+    expect([sh.state.nodes.server1!.bootId, sh.state.nodes.server1!.leaving]).toEqual(["b1", false]);
+    expect(sh.state.persisted.retiredBoots).toEqual({ server1: ["b0"] });
+  });
+
+  it("at most eight replaced processes are remembered per node, newest last", () => {
+    const sh = held();
+    for (let i = 2; i <= 11; i++) sh.beat("server1", i * 100, { bootId: `b${i}`, probes: { api: OK } });
+    expect(sh.state.persisted.retiredBoots!.server1).toEqual(["b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10"]);
+  });
+
   it("a reply only to a heartbeat, and `rejected` only when something was refused", () => {
     const sh = held();
     const tick = sh.tick(500);

@@ -10,7 +10,7 @@ import type { StepCtx } from "./context.js";
 import { noteHolding, noteVipAnswers } from "./ledger.js";
 import { onLimits } from "./limits.js";
 import { onOutage } from "./outage.js";
-import { groupSpec, nodeSpec } from "./lease-rules.js";
+import { groupSpec, M, nodeSpec, T } from "./lease-rules.js";
 import { secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
 import { requestedOperationResult } from "./operations.js";
@@ -27,13 +27,29 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   const rt = (s.nodes[node] ??= emptyNode());
   if (rt.bootId === req.bootId && req.seq < rt.seq) {
     // Sent before one we already have from the same process: its probe results are out of date.
-    // (Across processes there is no order; releases are guarded by the holding process instead.)
     ctx.staleHeartbeat = true;
     return;
   }
+  if (s.persisted.retiredBoots?.[node]?.includes(req.bootId)) {
+    if (now - (rt.lastBeatAt ?? s.bootedAt) <= T(s) + M(s)) {
+      // From a process a newer one has replaced (delayed in the network): that process has ended.
+      // Taken, it would adopt the lease back from its successor, and its `released` would free a
+      // group whose VIP the successor still carries.
+      ctx.staleHeartbeat = true;
+      return;
+    }
+    // Its successor has been silent for a whole lease: what it held has ended, and which of the
+    // two is newer cannot be told for sure; this one is the node's process again.
+    unretireBoot(ctx, node, req.bootId);
+  }
   ctx.heldUpHeartbeat = heldUp(ctx, rt, req);
   const lost = rt.lastBeatAt !== null && !rt.aliveReported;
-  if (rt.bootId !== null && rt.bootId !== req.bootId) ctx.event("node.restarted", "warning", `${node}'s shim restarted (new boot id)`, { node });
+  if (rt.bootId !== null && rt.bootId !== req.bootId) {
+    ctx.event("node.restarted", "warning", `${node}'s shim restarted (new boot id)`, { node });
+    // A process that says it is stopping may be an old one never heard before (its first word
+    // late): it does not replace the one heard, as it never adopts a lease (step.ts).
+    if (!(req.leaving ?? false)) retireBoot(ctx, node, rt.bootId);
+  }
   if (lost) ctx.event("node.back", "info", `${node} is sending heartbeats again after ${secs(now - rt.lastBeatAt!)}`, { node, incident: `node:${node}`, resolves: true });
   if (!s.persisted.heard.includes(node)) {
     s.persisted.heard = [...s.persisted.heard, node];
@@ -100,6 +116,22 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   if (spec.role === "compute") computeOnHeartbeat(ctx, node);
 }
 
+
+/** How many replaced processes are remembered per node: far more than can have messages in flight. */
+export const RETIRED_BOOTS_KEPT = 8;
+
+function retireBoot(ctx: StepCtx, node: string, bootId: string): void {
+  const p = ctx.state.persisted;
+  const list = (p.retiredBoots?.[node] ?? []).filter((b) => b !== bootId);
+  p.retiredBoots = { ...p.retiredBoots, [node]: [...list, bootId].slice(-RETIRED_BOOTS_KEPT) };
+  ctx.persistNeeded = true;
+}
+
+function unretireBoot(ctx: StepCtx, node: string, bootId: string): void {
+  const p = ctx.state.persisted;
+  p.retiredBoots = { ...p.retiredBoots, [node]: (p.retiredBoots?.[node] ?? []).filter((b) => b !== bootId) };
+  ctx.persistNeeded = true;
+}
 
 /**
  * What the node says about its leases. `holding` a group at an epoch the control plane has moved

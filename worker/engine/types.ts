@@ -55,6 +55,13 @@ export interface PersistedState {
    */
   memberSince?: Record<string, Record<string, number>>;
   peersOf?: Record<string, number>;
+  /**
+   * Per node, the shim processes (boot ids) a newer process has replaced, newest last (at most
+   * RETIRED_BOOTS_KEPT). A heartbeat from one of them is a late message from a process that has
+   * ended: it must not take the lease back from its successor, nor release it. Written on shim
+   * restarts only.
+   */
+  retiredBoots?: Record<string, string[]>;
 }
 
 export interface RetiredGroup {
