@@ -87,6 +87,21 @@ describe("holder boot", () => {
     expect(sh.state.persisted.retiredBoots).toEqual({ server1: ["b0"] });
   });
 
+  it("a replaced process is written at once, and so is one taken back (after a Durable Object restart: nobody to replace)", () => {
+    const sh = held();
+    // server2 holds nothing: only the replaced boot is news.
+    const restart = sh.beat("server2", 1000, { bootId: "c2", probes: { api: OK } });
+    expect(sh.persistsOf(restart).map((p) => p.retiredBoots)).toEqual([{ server2: ["c1"] }]);
+    sh.beat("server2", 1050, { bootId: "c3", probes: { api: OK } });
+    sh.restart(1100);
+    // Nobody heard since the restart: c2 is taken back once T + margin have passed since it.
+    sh.beat("server2", 4600, { bootId: "c2", probes: { api: OK } });
+    expect(sh.state.nodes.server2!.bootId).toBeNull();
+    const back = sh.beat("server2", 4601, { bootId: "c2", probes: { api: OK } });
+    expect(sh.state.nodes.server2!.bootId).toBe("c2");
+    expect(sh.persistsOf(back).map((p) => p.retiredBoots)).toEqual([{ server2: ["c1"] }]);
+  });
+
   it("at most eight replaced processes are remembered per node, newest last", () => {
     const sh = held();
     for (let i = 2; i <= 11; i++) sh.beat("server1", i * 100, { bootId: `b${i}`, probes: { api: OK } });

@@ -430,6 +430,22 @@ describe("kernel planner: more of what it holds and when", () => {
     expect(k.removalFailure(A.vip)).toBeNull();
   });
 
+  it("a failing manage or read is every VIP's removal failure too, until it succeeds", () => {
+    const k = new KernelPlanner();
+    const results: Record<string, KernelResult[]> = { setup: [OK, OK], manage: [FAIL("manage failed"), OK], read: [FAIL("read failed"), { ok: true, addrs: [] }] };
+    const step = (now: number) => {
+      const op = k.next(input(now))!;
+      k.done(op, results[op.kind]!.shift()!, now);
+      return op.kind;
+    };
+    expect([step(0), step(0)]).toEqual(["setup", "manage"]);
+    expect(k.removalFailure(A.vip)?.detail).toBe("manage failed");
+    expect([step(200), step(200), step(200)]).toEqual(["setup", "manage", "read"]);
+    expect(k.removalFailure(A.vip)?.detail).toBe("read failed");
+    expect(step(400)).toBe("read");
+    expect(k.removalFailure(A.vip)).toBeNull();
+  });
+
   it("an adopted address's lease element is unknown: not inert at any time until it is removed", () => {
     const k = new KernelPlanner();
     drain(k, input(1000, { removalsAllowed: false }), (op) => (op.kind === "read" ? { ok: true, addrs: [A] } : OK));

@@ -30,7 +30,8 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     ctx.staleHeartbeat = true;
     return;
   }
-  if (s.persisted.retiredBoots?.[node]?.includes(req.bootId)) {
+  const retired = s.persisted.retiredBoots?.[node] ?? [];
+  if (retired.includes(req.bootId)) {
     if (now - (rt.lastBeatAt ?? s.bootedAt) <= T(s) + M(s)) {
       // From a process a newer one has replaced (delayed in the network): that process has ended.
       // Taken, it would adopt the lease back from its successor, and its `released` would free a
@@ -40,7 +41,8 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     }
     // Its successor has been silent for a whole lease: what it held has ended, and which of the
     // two is newer cannot be told for sure; this one is the node's process again.
-    unretireBoot(ctx, node, req.bootId);
+    s.persisted.retiredBoots = { ...s.persisted.retiredBoots, [node]: retired.filter((b) => b !== req.bootId) };
+    ctx.persistNeeded = true;
   }
   ctx.heldUpHeartbeat = heldUp(ctx, rt, req);
   const lost = rt.lastBeatAt !== null && !rt.aliveReported;
@@ -121,15 +123,9 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
 export const RETIRED_BOOTS_KEPT = 8;
 
 function retireBoot(ctx: StepCtx, node: string, bootId: string): void {
+  // (Never listed already: a listed process's heartbeats are ignored, so it is never the current one.)
   const p = ctx.state.persisted;
-  const list = (p.retiredBoots?.[node] ?? []).filter((b) => b !== bootId);
-  p.retiredBoots = { ...p.retiredBoots, [node]: [...list, bootId].slice(-RETIRED_BOOTS_KEPT) };
-  ctx.persistNeeded = true;
-}
-
-function unretireBoot(ctx: StepCtx, node: string, bootId: string): void {
-  const p = ctx.state.persisted;
-  p.retiredBoots = { ...p.retiredBoots, [node]: (p.retiredBoots?.[node] ?? []).filter((b) => b !== bootId) };
+  p.retiredBoots = { ...p.retiredBoots, [node]: [...(p.retiredBoots?.[node] ?? []), bootId].slice(-RETIRED_BOOTS_KEPT) };
   ctx.persistNeeded = true;
 }
 
