@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { stats } from "./analyze.js";
-import { addLedger, agreementMs, LEDGER_OVER, ledgerAgrees } from "./ledger.js";
+import { addLedger, agreementMs, ledgerAgrees } from "./ledger.js";
 import { DEFAULT_POLICY, isKeepalived, Lab, LAB_POLICY, labMissing, policySummary, type System, type Transport } from "./lab.js";
 import { type RunResult, SCENARIOS, type ScenarioId } from "./scenarios.js";
 
@@ -145,7 +145,7 @@ const ledgerCell = (col: Column, id: ScenarioId, hog: boolean): string => {
   if (!st) return "not read";
   const agree = rs.filter((r) => ledgerAgrees(r) === true).length;
   const worst = Math.max(...rs.filter((r) => r.downtimeMs !== null && typeof r.ledgerDowntimeMs === "number").map((r) => Math.abs(r.ledgerDowntimeMs! - r.downtimeMs!) - agreementMs(r.downtimeMs!)));
-  return `${fmt(st.min)} / ${fmt(st.median)} / ${fmt(st.max)} (${agree}/${rs.length} agree${agree < rs.length ? `, worst ${fmt(worst)} over` : ""})${LEDGER_OVER[id] ? `; counts more here: ${LEDGER_OVER[id]}` : ""}`;
+  return `${fmt(st.min)} / ${fmt(st.median)} / ${fmt(st.max)} (${agree}/${rs.length} agree${agree < rs.length ? `, worst ${fmt(worst)} over` : ""})`;
 };
 const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "-" : b === 0 ? (a === 0 ? "1.00x" : "inf") : `${(a / b).toFixed(2)}x`);
 
