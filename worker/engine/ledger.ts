@@ -210,12 +210,13 @@ function silent(s: EngineState, name: string, holder: string, epoch: number, g: 
   // A holder removed from the spec has no runtime any more: when it was last heard is kept on the group.
   const last = s.nodes[holder]?.lastBeatAt ?? heardBeforeRemoval(g, holder);
   if (last === null) return { kind: "down", start: s.bootedAt, cause: "silent", holder, epoch, reason: `${holder} (holder of ${name}) has not sent a heartbeat since the control plane started at ${isoTime(s.bootedAt)}` };
-  const went = `${holder} (holder of ${name}) went silent after its heartbeat at ${isoTime(last)}`;
   const until = answer?.epoch === epoch ? Math.min(answer.at, last + s.persisted.spec.policy.leaseTtlMs) : last;
-  return until > last
-    ? { kind: "down", start: until, cause: "silent", holder, epoch, reason: `${went}; its VIP answered its peers until ${isoTime(until)}` }
-    : { kind: "down", start: last, cause: "silent", holder, epoch, reason: went };
+  return until > last ? { kind: "down", start: until, cause: "silent", holder, epoch, reason: silentReason(holder, name, last, until) } : { kind: "down", start: last, cause: "silent", holder, epoch, reason: silentReason(holder, name, last, null) };
 }
+
+/** Why a silent holder's group is down: since its last heartbeat, or since its peers last saw its VIP answer. */
+const silentReason = (holder: string, name: string, last: number, answeredUntil: number | null): string =>
+  `${holder} (holder of ${name}) went silent after its heartbeat at ${isoTime(last)}${answeredUntil === null ? "" : `; its VIP answered its peers until ${isoTime(answeredUntil)}`}`;
 
 /**
  * A heartbeat's `vipAnswered`: when this member last saw the group's VIP answer, dated at receipt
@@ -355,7 +356,7 @@ export function recordLedger(ctx: StepCtx): void {
       if (until > open.start) {
         const why = `${open.holder}'s VIP answered its peers until ${isoTime(until)}`;
         close(name, { ...open, kind: "up", cause: "held", reason: clip(`${open.holder} serves ${name} at epoch ${open.epoch} (silent, but its VIP still answered)`) }, until, why);
-        const reason = clip(`${open.holder} (holder of ${name}) went silent after its heartbeat at ${isoTime(last!)}; its VIP answered its peers until ${isoTime(until)}`);
+        const reason = clip(silentReason(open.holder!, name, last!, until));
         led = { ...led, open: { ...open, start: until, origin: open.origin === open.start ? until : open.origin, reason } };
         set(name, led);
       }
