@@ -60,7 +60,9 @@ async function newPage(opts: { width?: number; height?: number; dark?: boolean }
 }
 
 async function signIn(page: Page, token: string): Promise<void> {
-  await page.goto(`${cp.url}/`);
+  // The form is there once the document is: waiting for "load" (every asset) failed once in CI
+  // after 30 s with wrangler dev slowed by other work on the 2 cores.
+  await page.goto(`${cp.url}/`, { waitUntil: "domcontentloaded", timeout: 60_000 });
   await page.getByLabel("API token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
