@@ -169,6 +169,26 @@ describe("mysql-writer: no automatic promotion that could lose an acknowledged w
     expect(d.desired("server2", 1300).groups[0]!.mysql!.acceptDataLoss).toBe(true);
   });
 
+  it("a writer that died before any writable report: the standby is refused, and the group goes back to that last holder when it returns, also after a restart", () => {
+    const d = new Driver(only());
+    d.beat("server1", 0, { probes: { mysql: standby("0-1-10", { serverId: 1 }) } });
+    d.beat("server2", 0, { probes: { mysql: standby("0-1-10") } });
+    expect(d.holder("mysql")).toBe("server1");
+    // server1 goes silent (its host died) before it ever reported itself writable.
+    for (let t = 500; t <= 6000; t += 500) d.beat("server2", t, { probes: { mysql: standby("0-1-10") } });
+    expect(d.holder("mysql")).toBeNull();
+    expect(refusals(d).at(-1)).toContain("server2: the last writer's committed position is unknown");
+    expect(d.state.persisted.groups.mysql).toMatchObject({ holder: null, epoch: 1, lastHolder: "server1" });
+    // The control plane restarts; server1 comes back read-only (its shim fenced it at start).
+    d.restart(7000);
+    for (let t = 7000; t <= 11_000; t += 500) d.beat("server2", t, { probes: { mysql: standby("0-1-10") } });
+    expect(d.holder("mysql")).toBeNull();
+    d.beat("server1", 11_200, { bootId: "server1-b2", probes: { mysql: standby("0-1-12", { serverId: 1 }) } });
+    expect(d.holder("mysql")).toBe("server1");
+    expect(d.state.groups.mysql!.epoch).toBe(2);
+    expect(d.state.persisted.groups.mysql!.lastHolder).toBeUndefined();
+  });
+
   it("after a control-plane restart the last writer's position is unknown: refused, not guessed", () => {
     const d = writing();
     // A new Durable Object incarnation keeps the persisted holder and epoch, not the positions.

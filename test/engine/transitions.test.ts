@@ -44,7 +44,7 @@ describe("transitions", () => {
     const sh = new Shell(smallSpec());
     both(sh, 0, 2000);
     const r = sh.tick(5500);
-    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: null, epoch: 1, lastAutoFailoverAt: null, lapsedHolder: "server1" }]);
+    expect(sh.persistsOf(r).map((p) => p.groups.api)).toEqual([{ holder: null, epoch: 1, lastAutoFailoverAt: null, lapsedHolder: "server1", lastHolder: "server1" }]);
     expect(sh.events("group.lost").map((e) => [e.severity, e.node, e.epoch, e.reason])).toEqual([["critical", "server1", 1, "server1 lease expired 3.5 s after its last heartbeat; api has no holder"]]);
     sh.restart(10_000);
     sh.beat("server2", 10_100, { probes: { api: OK } });

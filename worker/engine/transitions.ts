@@ -11,7 +11,9 @@ import type { Actor, GroupRuntime } from "./types.js";
 export function setPersistedGroup(ctx: StepCtx, name: string, g: GroupRuntime): void {
   const p = ctx.state.persisted.groups[name];
   if (!p || p.holder !== g.holder || p.epoch !== g.epoch || p.lastAutoFailoverAt !== g.lastAutoFailoverAt || (p.holderBoot ?? null) !== g.holderBoot) {
-    ctx.state.persisted.groups[name] = { holder: g.holder, epoch: g.epoch, lastAutoFailoverAt: g.lastAutoFailoverAt, ...(g.holderBoot !== null ? { holderBoot: g.holderBoot } : {}), ...(p?.lapsedHolder ? { lapsedHolder: p.lapsedHolder } : {}) };
+    // While nobody holds it: who held it last, at this epoch (mysql-writer gives it back to them).
+    const lastHolder = g.holder === null && p?.epoch === g.epoch ? (p.holder ?? p.lastHolder) : undefined;
+    ctx.state.persisted.groups[name] = { holder: g.holder, epoch: g.epoch, lastAutoFailoverAt: g.lastAutoFailoverAt, ...(g.holderBoot !== null ? { holderBoot: g.holderBoot } : {}), ...(p?.lapsedHolder ? { lapsedHolder: p.lapsedHolder } : {}), ...(lastHolder ? { lastHolder } : {}) };
     ctx.persistNeeded = true;
   }
 }

@@ -18,8 +18,11 @@ export interface PersistedState {
   specBy?: string;
   maintenance: boolean;
   nodeMaintenance: string[];
-  /** `holderBoot`: the holder's shim process (boot id) that holds the lease; only it can release. */
-  groups: Record<string, { holder: string | null; epoch: number; lastAutoFailoverAt: number | null; holderBoot?: string | null; lapsedHolder?: string }>;
+  /**
+   * `holderBoot`: the holder's shim process (boot id) that holds the lease; only it can release.
+   * `lastHolder`: while nobody holds the group, who held it at this epoch.
+   */
+  groups: Record<string, { holder: string | null; epoch: number; lastAutoFailoverAt: number | null; holderBoot?: string | null; lapsedHolder?: string; lastHolder?: string }>;
   /** Compute-node fencing/evacuation progress, so a restart neither repeats nor forgets it. */
   computes: Record<string, ComputeState>;
   /** Monotonic counter for operation ids. */

@@ -96,6 +96,9 @@ function promotionRisk(s: EngineState, group: GroupSpec, node: string, now: numb
   if (!w) {
     // Nothing was ever granted: no writer, nothing acknowledged through chime-ha.
     if (epochBefore === 0) return null;
+    // The last holder wrote (if at all) into its own binlog: it lacks nothing it acknowledged.
+    const last = s.persisted.groups[group.name];
+    if (last?.holder === null && last.epoch === epochBefore && last.lastHolder === node) return null;
     return { kind: "refused", reason: `the last writer's committed position is unknown (no report from a writable server since the control plane started); ${node} may lack acknowledged transactions` };
   }
   if (w.node === node) return null; // its own binlog: the others are behind it, not the other way round
