@@ -15,9 +15,12 @@ const LAN = { restricted: true, vipCidrs: ["192.168.231.0/25"], minPrefixLength:
 const three = (groups = [API_GROUP, WEB], edit?: (s: ClusterSpecInput) => void) => smallSpec({ priorities: [110, 100, 90], groups, ...(edit ? { edit } : {}) });
 const without = (node: string, groups = [API_GROUP, WEB]) => three(groups, (s) => void (s.nodes = s.nodes.filter((n) => n.name !== node)));
 
+/** Failsafe off: a removed group's holder cannot keep its VIP past its lease (see the failsafe tests below). */
+const noFailsafe = (s: ClusterSpecInput) => void (s.policy = { ...s.policy, failsafe: false });
+
 /** server1 holds api at epoch 1, its lease renewed at 1000 (until 4000); web has no candidate (nobody reports it). */
-function held(): Shell {
-  const sh = new Shell(three());
+function held(edit?: (s: ClusterSpecInput) => void): Shell {
+  const sh = new Shell(three(undefined, edit));
   sh.beat("server1", 0, { probes: { api: OK } });
   sh.beat("server2", 0, { probes: { api: OK } });
   sh.beat("server1", 1000, { probes: { api: OK } });
@@ -30,8 +33,8 @@ const events = (effects: EngineEffect[], kind: string) => effects.flatMap((e) =>
 
 describe("spec change", () => {
   it("retires removed groups with epoch, VIP, holder and lease end; one event names them; the change is written", () => {
-    const sh = held();
-    const r = sh.run({ type: "spec", spec: three([]), specVersion: 2, actor: "ops" }, 1100);
+    const sh = held(noFailsafe);
+    const r = sh.run({ type: "spec", spec: three([], noFailsafe), specVersion: 2, actor: "ops" }, 1100);
     expect(sh.state.persisted.retired).toEqual({
       api: { epoch: 1, vip: "192.168.231.10", holder: "server1", until: 4000 },
       // Never held: nothing to wait for, only the epoch floor.
@@ -62,9 +65,9 @@ describe("spec change", () => {
 
   it("a retired VIP blocks until its holder's lease end + margin (4500); from then only the epoch floor stays", () => {
     for (const [at, holder, until] of [[4499, "server1", 4000], [4500, null, null]] as const) {
-      const sh = held();
-      sh.run({ type: "spec", spec: three([]), specVersion: 2, actor: "ops" }, 1100);
-      sh.run({ type: "spec", spec: three([], (s) => void (s.policy = { ...s.policy, holdDownMs: 5000 })), specVersion: 3, actor: "ops" }, at);
+      const sh = held(noFailsafe);
+      sh.run({ type: "spec", spec: three([], noFailsafe), specVersion: 2, actor: "ops" }, 1100);
+      sh.run({ type: "spec", spec: three([], (s) => void (s.policy = { ...s.policy, holdDownMs: 5000, failsafe: false })), specVersion: 3, actor: "ops" }, at);
       expect(sh.state.persisted.retired!.api).toEqual({ epoch: 1, vip: "192.168.231.10", holder, until });
       expect(sh.state.persisted.retired!.web).toEqual({ epoch: 0, vip: "192.168.231.20", holder: null, until: null });
     }
@@ -72,14 +75,56 @@ describe("spec change", () => {
 
   it("a group added again is free at the epoch it reached; its retired entry stays while the old lease may run (until 4500)", () => {
     for (const [at, kept] of [[4499, true], [4500, false]] as const) {
-      const sh = held();
-      sh.run({ type: "spec", spec: three([]), specVersion: 2, actor: "ops" }, 1100);
-      sh.run({ type: "spec", spec: three(), specVersion: 3, actor: "ops" }, at);
+      const sh = held(noFailsafe);
+      sh.run({ type: "spec", spec: three([], noFailsafe), specVersion: 2, actor: "ops" }, 1100);
+      sh.run({ type: "spec", spec: three(undefined, noFailsafe), specVersion: 3, actor: "ops" }, at);
       expect(sh.state.persisted.groups.api).toEqual({ holder: null, epoch: 1, lastAutoFailoverAt: null });
       expect(sh.state.groups.api).toMatchObject({ holder: null, epoch: 1, phase: "free", leaseUntil: null, revokeTo: null });
       // web never had a holder: nothing to wait out, its entry goes at once.
       expect(sh.state.persisted.retired).toEqual(kept ? { api: { epoch: 1, vip: "192.168.231.10", holder: "server1", until: 4000 } } : undefined);
     }
+  });
+
+  it("failsafe: a removed group's holder may keep its VIP on promises from the members it knew; one that joined later gets it only once the holder says it let go", () => {
+    const DOWN = { healthy: false, detail: "down" };
+    // server3 joins in version 2, after the peer list server1 says it uses (version 1).
+    const sh = new Shell(without("server3"));
+    sh.beat("server1", 0, { probes: { api: OK }, peersOf: 1 });
+    sh.beat("server2", 0, { probes: { api: OK }, peersOf: 1 });
+    sh.run({ type: "spec", spec: three(), specVersion: 2, actor: "ops" }, 500);
+    sh.beat("server1", 1000, { probes: { api: OK }, peersOf: 1 });
+    expect(sh.holder("api")).toBe("server1");
+    sh.run({ type: "spec", spec: three([WEB]), specVersion: 3, actor: "ops" }, 1100);
+    expect(sh.state.persisted.retired!.api).toEqual({ epoch: 1, vip: "192.168.231.10", holder: "server1", until: 4000, knownBy: ["server2"] });
+    // server1 falls silent; api comes back long after its lease. server2 (known) cannot serve; server3 (never asked) waits.
+    sh.run({ type: "spec", spec: three(), specVersion: 4, actor: "ops" }, 6000);
+    sh.beat("server2", 6100, { probes: { api: DOWN } });
+    const r = sh.beat("server3", 6200, { probes: { api: OK } });
+    expect(sh.holder("api")).toBeNull();
+    expect(events(r.effects, "group.vip-busy").map((e) => e.reason)).toEqual([
+      "api is free; api's VIP 192.168.231.10 was server1's before the group was removed: waiting for server1 to say it let go (it may keep the VIP on failsafe promises from the members it knew, and server3 was never asked for one)",
+    ]);
+    expect(sh.run({ type: "switchover", group: "api", to: "server3", actor: "op" }, 6300).rejected).toBe(
+      "cannot switch api to server3 yet: its VIP 192.168.231.10 was server1's before the group was removed, and server1 may keep it on failsafe promises from the members it knew (server3 was never asked for one) until it says it let go",
+    );
+    // server1 reports again, holding nothing: its VIP is gone, server3 gets the group.
+    sh.beat("server1", 6400, { probes: { api: DOWN }, peersOf: 4 });
+    expect(sh.state.persisted.retired!.api!.knownBy).toBeUndefined();
+    sh.beat("server3", 6500, { probes: { api: OK } });
+    expect(sh.holder("api")).toBe("server3");
+  });
+
+  it("failsafe: a member the removed group's holder knew gets the VIP once the lease is over, before a higher one it did not know", () => {
+    const sh = new Shell(smallSpec({ priorities: [110, 90, 100], groups: [API_GROUP, WEB], edit: (s) => void (s.nodes = s.nodes.filter((n) => n.name !== "server3")) }));
+    sh.beat("server1", 0, { probes: { api: OK }, peersOf: 1 });
+    sh.beat("server2", 0, { probes: { api: OK }, peersOf: 1 });
+    sh.run({ type: "spec", spec: smallSpec({ priorities: [110, 90, 100], groups: [API_GROUP, WEB] }), specVersion: 2, actor: "ops" }, 500);
+    sh.beat("server1", 1000, { probes: { api: OK }, peersOf: 1 });
+    sh.run({ type: "spec", spec: smallSpec({ priorities: [110, 90, 100], groups: [WEB] }), specVersion: 3, actor: "ops" }, 1100);
+    sh.run({ type: "spec", spec: smallSpec({ priorities: [110, 90, 100], groups: [API_GROUP, WEB] }), specVersion: 4, actor: "ops" }, 6000);
+    sh.beat("server3", 6100, { probes: { api: OK } });
+    sh.beat("server2", 6200, { probes: { api: OK } });
+    expect(sh.holder("api")).toBe("server2");
   });
 
   it("a holder removed from the spec: revoking from now with the reason, said once even when the spec changes again", () => {

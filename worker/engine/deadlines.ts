@@ -54,7 +54,7 @@ function deadlines(s: EngineState, now: number): Deadline[] {
     if (g.holder !== null) out.push({ at: leaseEnd(s, g) + M(s), movedBy: g.phase === "held" && g.leaseUntil !== null ? g.holder : null });
     // A removed group's holder may still carry this group's VIP: it goes elsewhere only after that lease.
     const busy = retiredVipBusy(s, group, now);
-    if (busy) out.push({ at: busy.until, movedBy: null });
+    if (busy) out.push({ at: busy.until, movedBy: null }); // (no candidate named: a time, never Infinity)
     if (g.lastAutoFailoverAt !== null && now < g.lastAutoFailoverAt + policy.holdDownMs) out.push({ at: g.lastAutoFailoverAt + policy.holdDownMs, movedBy: null });
     if (policy.preempt.enabled && g.holder) {
       for (const m of groupMembers(s.persisted.spec, group)) {

@@ -91,3 +91,19 @@ export function memberSinceFor(old: PersistedState, spec: ClusterSpec, version: 
   }
   return Object.keys(out).length ? out : undefined;
 }
+
+/**
+ * A removed group's holder that may keep its VIP on promises (RetiredGroup.knownBy) says it no
+ * longer holds that group (at its old epoch or older): its VIP is gone, the failsafe wait ends.
+ */
+export function retiredLetGo(ctx: StepCtx, node: string, holding: Map<string, number>): void {
+  const p = ctx.state.persisted;
+  for (const [name, r] of Object.entries(p.retired ?? {})) {
+    if (!r.knownBy || r.holder !== node) continue;
+    const epoch = holding.get(name);
+    if (epoch !== undefined && epoch <= r.epoch) continue;
+    const { knownBy: _gone, ...rest } = r;
+    p.retired = { ...p.retired, [name]: rest };
+    ctx.persistNeeded = true;
+  }
+}

@@ -28,12 +28,15 @@ export function inRestartGrace(s: EngineState, now: number): boolean {
 /**
  * A removed group's holder may still carry this group's VIP (the same address, reused, or the
  * same group added again): until that lease has surely ended (its end at removal + margin),
- * nobody may get the VIP.
+ * nobody may get the VIP. Under failsafe the holder may keep it longer on its peers' promises:
+ * then `candidate` may get it only if it is one of the members the holder knew (`until` is
+ * Infinity: it ends when the holder says it let go, not at a time).
  */
-export function retiredVipBusy(s: EngineState, group: GroupSpec, now: number): { name: string; holder: string; until: number } | null {
+export function retiredVipBusy(s: EngineState, group: GroupSpec, now: number, candidate: string | null = null): { name: string; holder: string; until: number } | null {
   for (const [name, r] of Object.entries(s.persisted.retired ?? {})) {
     // (The same name too: a group removed and added again waits out its old holder's lease.)
     if (r.vip !== group.vip || r.holder === null) continue;
+    if (r.knownBy && candidate !== null && candidate !== r.holder && !r.knownBy.includes(candidate)) return { name, holder: r.holder, until: Infinity };
     const until = (r.until ?? s.bootedAt + T(s)) + M(s);
     if (now < until) return { name, holder: r.holder, until };
   }

@@ -39,9 +39,10 @@ export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null,
   if (g.holder === null) {
     // A group removed and added again (or a removed group's VIP reused) may still be on its old
     // holder's host until that lease has surely ended: nobody else gets it before, planned or not.
-    const busy = retiredVipBusy(s, group, now);
+    const busy = retiredVipBusy(s, group, now, target);
     if (busy && busy.holder !== target) {
-      return void (ctx.rejected = `cannot switch ${groupName} to ${target} yet: its VIP ${group.vip} was ${busy.holder}'s ${busy.name === groupName ? "before the group was removed" : `for removed group ${busy.name}`}, and that lease may run ${secs(busy.until - now)} more`);
+      const left = busy.until === Infinity ? `${busy.holder} may keep it on failsafe promises from the members it knew (${target} was never asked for one) until it says it let go` : `that lease may run ${secs(busy.until - now)} more`;
+      return void (ctx.rejected = `cannot switch ${groupName} to ${target} yet: its VIP ${group.vip} was ${busy.holder}'s ${busy.name === groupName ? "before the group was removed" : `for removed group ${busy.name}`}, and ${left}`);
     }
     g.plannedBy = `switchover by ${actor}`;
     grant(ctx, group, g, target, `switchover of ${groupName} requested by ${actor}`, false);

@@ -5,7 +5,7 @@
 import type { HeartbeatRequest } from "../../protocol/heartbeat.js";
 import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
-import { lapsesEndedBy, notePeersOf } from "./failsafe-peers.js";
+import { lapsesEndedBy, notePeersOf, retiredLetGo } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
 import { noteHolding, noteVipAnswers } from "./ledger.js";
 import { onLimits } from "./limits.js";
@@ -95,7 +95,9 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   // What a held-up heartbeat says it saw is old news (heldUp below).
   if (!ctx.heldUpHeartbeat) noteVipAnswers(ctx, node, req.vipAnswered ?? []);
   notePeersOf(ctx, node, req.peersOf);
-  lapsesEndedBy(ctx, node, new Map(req.holding.map((h) => [h.group, h.epoch])));
+  const holding = new Map(req.holding.map((h) => [h.group, h.epoch]));
+  lapsesEndedBy(ctx, node, holding);
+  retiredLetGo(ctx, node, holding);
   // Releases confirmed at the current epoch free the group at once (planned switchover, drain).
   for (const r of req.released) {
     const group = groupSpec(s, r.group);

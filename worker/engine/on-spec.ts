@@ -4,6 +4,7 @@
 // ended, and a removed group's VIP goes to nobody else before its holder's lease has. Epochs
 // never go back for a group name: one added again waits out its old holder's lease and starts
 // above where it stopped. Pure.
+import { failsafeOn, groupMembers } from "../../protocol/spec.js";
 import { memberSinceFor } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
 import { leaseEnd, M } from "./lease-rules.js";
@@ -23,6 +24,19 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
     const rt = s.groups[name];
     const vip = old.spec.groups.find((g) => g.name === name)?.vip ?? retired[name]?.vip ?? "";
     retired[name] = { epoch: Math.max(pg.epoch, retired[name]?.epoch ?? 0), vip, holder: pg.holder, until: pg.holder && rt ? leaseEnd(s, rt) : null };
+    const before = old.spec.groups.find((g) => g.name === name);
+    if (pg.holder && before && failsafeOn(old.spec) && inSpec(pg.holder)) {
+      // It may keep the VIP on promises from the members it knew (failsafe-peers.ts).
+      const knows = old.peersOf?.[pg.holder] ?? 0;
+      retired[name]!.knownBy = groupMembers(old.spec, before).filter((m) => m !== pg.holder && (old.memberSince?.[name]?.[m] ?? 0) <= knows);
+    }
+  }
+  // A holder that left the spec gets no more promises from anyone: only its lease's time counts.
+  for (const [name, r] of Object.entries(retired)) {
+    if (r.knownBy && (r.holder === null || !inSpec(r.holder))) {
+      const { knownBy: _gone, ...rest } = r;
+      retired[name] = rest;
+    }
   }
   // Keep what carries over: holders (also removed ones, until their lease ends) and epochs.
   for (const name of Object.keys(fresh.groups)) {
@@ -39,11 +53,11 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
     // retired entry stays while that lease may run: nobody, the old holder included, gets the VIP
     // before it has surely ended, and then at a new epoch.
     fresh.groups[name] = { holder: null, epoch: r.epoch, lastAutoFailoverAt: null };
-    const leaseMayRun = r.holder !== null && (r.until === null || now < r.until + M(s));
+    const leaseMayRun = r.holder !== null && (r.until === null || now < r.until + M(s) || r.knownBy !== undefined);
     if (!leaseMayRun) delete retired[name];
   }
   // A retired VIP whose lease is surely over blocks nothing: keep only the epoch floor.
-  for (const [name, r] of Object.entries(retired)) if (r.holder !== null && r.until !== null && now >= r.until + M(s)) retired[name] = { ...r, holder: null, until: null };
+  for (const [name, r] of Object.entries(retired)) if (r.holder !== null && r.until !== null && now >= r.until + M(s) && !r.knownBy) retired[name] = { ...r, holder: null, until: null };
   if (Object.keys(retired).length) fresh.retired = retired;
   // Failsafe peers: who joined when, and what each shim said it knows (failsafe-peers.ts). A
   // lapsed holder that left the spec gets no more promises from anyone: its lapse ends.

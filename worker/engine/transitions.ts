@@ -81,10 +81,12 @@ export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: 
     return;
   }
   const target = g.revokeTo && targetHold === null ? g.revokeTo : null;
-  const best = target ?? candidates(s, group, now)[0] ?? null;
-  const busy = retiredVipBusy(s, group, now);
+  // A member a removed group's failsafe holder knew goes before one it did not (retiredVipBusy).
+  const ranked = target ? [] : candidates(s, group, now);
+  const best = target ?? ranked.find((c) => retiredVipBusy(s, group, now, c)?.until !== Infinity) ?? ranked[0] ?? null;
+  const busy = retiredVipBusy(s, group, now, best);
   if (best && busy && busy.holder !== best) {
-    ctx.note(`wait:${group.name}`, "group.vip-busy", "warning", `${why}; ${group.name}'s VIP ${group.vip} was ${busy.holder}'s ${busy.name === group.name ? "before the group was removed" : `for removed group ${busy.name}`}: waiting ${secs(busy.until - now)} for that lease to end`, { group: group.name, identity: `vip-busy:${busy.name}:${busy.holder}` });
+    ctx.note(`wait:${group.name}`, "group.vip-busy", "warning", `${why}; ${group.name}'s VIP ${group.vip} was ${busy.holder}'s ${busy.name === group.name ? "before the group was removed" : `for removed group ${busy.name}`}: ${busyWait(busy, best, now)}`, { group: group.name, identity: `vip-busy:${busy.name}:${busy.holder}` });
     return;
   }
   if (!best) {
@@ -111,3 +113,9 @@ export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: 
   grant(ctx, group, g, best, why, automatic);
 }
 
+
+/** How long a retired VIP keeps `candidate` waiting, said. */
+export function busyWait(busy: { holder: string; until: number }, candidate: string, now: number): string {
+  if (busy.until === Infinity) return `waiting for ${busy.holder} to say it let go (it may keep the VIP on failsafe promises from the members it knew, and ${candidate} was never asked for one)`;
+  return `waiting ${secs(busy.until - now)} for that lease to end`;
+}

@@ -73,6 +73,12 @@ export interface RetiredGroup {
   holder: string | null;
   /** End of the holder's lease as known at removal (null: unknown, e.g. right after a restart). */
   until: number | null;
+  /**
+   * Failsafe on and the holder still in the spec: it may keep the VIP past `until` on promises from
+   * the members it knew (these; each refuses grants while its promise runs). Anyone else gets the
+   * VIP only once the holder's heartbeat says it no longer holds the group (then this is dropped).
+   */
+  knownBy?: string[];
 }
 
 /** A snapshot as stored by an older version (before `heard`, `notes`, `ledger`, `drills` were persisted). */
