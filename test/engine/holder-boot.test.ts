@@ -65,6 +65,25 @@ describe("holder boot", () => {
     expect(sh.state.groups.api!.holderBoot).toBe("b2");
   });
 
+  it("the replaced processes survive a spec change: a late heartbeat after one is ignored too", () => {
+    // Found by the property test (seed 222353043 at 2000 schedules): a group removed and added
+    // again between a SIGTERM and the old process's late final heartbeat. The spec change forgot
+    // the replaced processes; the old one's `released` freed the portal group its successor
+    // carried, and the group went to server1 while server2 still had the VIP (2.4 s).
+    const sh = held();
+    sh.beat("server1", 1000, { bootId: "b2", probes: { api: OK } });
+    sh.run({ type: "spec", spec: smallSpec({ priorities: [110, 100, 90] }), specVersion: 2, actor: "ops" }, 1100);
+    expect(sh.state.persisted.retiredBoots).toEqual({ server1: ["b1"] });
+    const final = sh.beat("server1", 1300, { bootId: "b1", probes: { api: OK }, released: [{ group: "api", epoch: 1 }], leaving: true });
+    expect(final.reply!.grants).toEqual([]);
+    expect(sh.holder("api")).toBe("server1");
+    expect(sh.state.groups.api!.holderBoot).toBe("b2");
+    // A node that left the spec takes its replaced processes with it.
+    const swapped = smallSpec({ edit: (x) => void (x.nodes = x.nodes.map((n) => (n.name === "server1" ? { ...n, name: "server3", hostname: "server3.chime.com" } : n))) });
+    sh.run({ type: "spec", spec: swapped, specVersion: 3, actor: "ops" }, 1400);
+    expect(sh.state.persisted.retiredBoots).toBeUndefined();
+  });
+
   it("a replaced process is taken back only once its successor has been silent for a lease and its margin", () => {
     const sh = held();
     sh.beat("server1", 1000, { bootId: "b2", probes: { api: OK } });

@@ -80,6 +80,9 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   fresh.ledger = old.ledger;
   fresh.drills = Object.fromEntries(Object.entries(old.drills).filter(([g]) => g in fresh.groups));
   fresh.heard = old.heard.filter((n) => input.spec.nodes.some((x) => x.name === n));
+  // Replaced shim processes stay ignored across spec changes (a late `released` from one would free its successor's group).
+  const retiredBoots = Object.fromEntries(Object.entries(old.retiredBoots ?? {}).filter(([n]) => inSpec(n)));
+  if (Object.keys(retiredBoots).length) fresh.retiredBoots = retiredBoots;
   if (old.limits) fresh.limits = Object.fromEntries(Object.entries(old.limits).filter(([n]) => input.spec.nodes.some((x) => x.name === n)));
   // Reported conditions carry over while their group or node is still there (the key ends in it).
   const names = new Set([...input.spec.groups.map((g) => g.name), ...input.spec.nodes.map((n) => n.name)]);
