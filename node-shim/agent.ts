@@ -329,6 +329,9 @@ export class ShimAgent {
         case "release-promises":
           this.failsafe.releaseAll(this.peerAddresses(a.peers), a.group, a.epoch);
           break;
+        case "hand-off":
+          void this.handOff(a.group, a.epoch, a.to);
+          break;
         case "persist":
           this.saveState();
           break;
@@ -365,8 +368,21 @@ export class ShimAgent {
     }
   }
 
-  /** A peer asks for a promise (signature checked): decide, persist if it changed, then answer. */
+  private async handOff(group: string, epoch: number, to: string): Promise<void> {
+    const startedAt = this.clock();
+    const peer = this.peerAddresses([to])[0]!;
+    const why = await this.failsafe.handOff(peer, group, epoch, this.core.desired?.leaseTtlMs ?? 1000, 1000);
+    if (why === null) log("direct handoff: taken", { group, epoch, to, ms: Math.round(this.clock() - startedAt) });
+    else log("direct handoff not taken: the control plane moves the group", { group, epoch, to, why });
+  }
+
+  /** A peer asks for a promise or hands a group over (signature checked): decide, persist if it changed, then answer. */
   private async answerPeer(req: Parameters<ShimCore["promiseRequest"]>[0]) {
+    if (req.kind === "handoff") {
+      const { reply, actions } = this.core.handoffRequest(req, this.clocks());
+      this.perform(actions, this.stopped);
+      return reply;
+    }
     const { reply, persist } = this.core.promiseRequest(req, this.clocks());
     if (persist) this.saveState();
     return reply;
@@ -517,7 +533,11 @@ export class ShimAgent {
     for (const [name, w] of want) {
       if (this.probes.has(name)) continue;
       const probe = createProbe(w.spec, { host: this.opts.config.probeHost, runner: this.opts.runner, settings: this.opts.config.settings });
-      const scheduler = new ProbeScheduler(name, w.spec, probe, () => this.heartbeatNow());
+      const scheduler = new ProbeScheduler(name, w.spec, probe, (_n, report) => {
+        // A holder whose own probe fails may hand its group straight over (direct handoff).
+        this.perform(this.core.probeChanged(name, report.healthy, this.clock()), this.stopped);
+        this.heartbeatNow();
+      });
       const watch =
         w.process !== null && this.opts.runner.mode !== "recording"
           ? new ProcessWatch(w.process, (detail) => {

@@ -188,7 +188,7 @@ export class FailsafePeers {
     return u ? u.replace(/\/$/, "") : null;
   }
 
-  private async send(peer: string, url: string | null, kind: "promise" | "release", group: string, epoch: number, ttlMs: number, timeoutMs: number): Promise<string | null> {
+  private async send(peer: string, url: string | null, kind: PromiseRequestBody["kind"], group: string, epoch: number, ttlMs: number, timeoutMs: number): Promise<string | null> {
     if (!url) return `${peer}: no address`;
     if (!this.keys.length) return `${peer}: no failsafe key yet (none in the config, none from the control plane)`;
     const req: PromiseRequestBody = { v: 1, kind, cluster: this.cluster, from: this.node, to: peer, group, epoch, ttlMs, nonce: randomBytes(12).toString("hex"), sentAt: Math.round(this.wall()) };
@@ -214,6 +214,14 @@ export class FailsafePeers {
     const refused = answers.filter((a): a is string => a !== null);
     if (refused.length) log("failsafe promise refused", { group, epoch, refused });
     return refused.length === 0 && peers.length > 0;
+  }
+
+  /**
+   * Direct handoff: tell `peer` it may take `group` (released here at `epoch`, its VIP gone).
+   * Null when it took it; else why not (the control plane moves the group then, as usual).
+   */
+  handOff(peer: { name: string; ip?: string }, group: string, epoch: number, ttlMs: number, timeoutMs: number): Promise<string | null> {
+    return this.send(peer.name, this.url(peer.name, peer.ip), "handoff", group, epoch, ttlMs, timeoutMs);
   }
 
   /** Tell peers their promise for `group` is no longer needed (this node let it go). */

@@ -26,8 +26,10 @@ import { GroupMode, Ipv4, Name, PortSpec, ProbeSpec } from "./spec.js";
  * `limits`, `limitRefusals` and `outage` (accepted from any version: they are optional).
  * v6: `process` on desired groups (the shim watches the service's process and probes at once when
  * it dies); in requests `vipAnswered` (optional, accepted from any version).
+ * v7: `handoffTo` / `handoffFrom` on desired groups (direct handoff between shims when the
+ * holder's own probe fails; see DesiredGroup); in requests `handedTo` on released groups.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 export const OLDEST_PROTOCOL_VERSION = 1;
 
 /**
@@ -116,6 +118,8 @@ export const ProbeReport = z.strictObject({
 export type ProbeReport = z.infer<typeof ProbeReport>;
 
 export const GroupEpoch = z.strictObject({ group: Name, epoch: z.number().int().min(0) });
+export const ReleasedGroup = GroupEpoch.extend({ handedTo: Name.optional() });
+export type ReleasedGroup = z.infer<typeof ReleasedGroup>;
 export type GroupEpoch = z.infer<typeof GroupEpoch>;
 
 /** Shadow mode: whether a group's VIP is on this host (put there by the HA system in place), and since when. */
@@ -206,8 +210,11 @@ export const HeartbeatRequest = z.strictObject({
   probes: z.record(z.string().max(63), ProbeReport).default({}),
   /** Groups whose VIP this node holds right now under a valid local lease. */
   holding: z.array(GroupEpoch).max(64).default([]),
-  /** Groups this node released (VIP removed, fenced) at the given epoch. */
-  released: z.array(GroupEpoch).max(64).default([]),
+  /**
+   * Groups this node released (VIP removed, fenced) at the given epoch. `handedTo`: it sent a
+   * direct handoff of the group to that server (v7); without it, it handed the group to nobody.
+   */
+  released: z.array(ReleasedGroup).max(64).default([]),
   /** Shadow groups: the VIPs as they are on this host (v3). */
   observed: z.array(ObservedVip).max(64).optional(),
   /**
@@ -275,6 +282,20 @@ export const DesiredGroup = z.strictObject({
   shadow: z.boolean().optional(),
   epoch: z.number().int().min(0),
   holder: Name.nullable(),
+  /**
+   * Direct handoff (v7), on the holder: when its own probe for the group fails, it may drop the
+   * VIP and, once the VIP is verified gone, hand the group straight to this server over the
+   * failsafe channel instead of waiting for the control plane's word. Given only when the control
+   * plane would move the group to that server anyway (a handoff-capable mode, no hold-down).
+   */
+  handoffTo: Name.optional(),
+  /**
+   * Direct handoff (v7), on the server named by the holder's `handoffTo`: it may take the group at
+   * `epoch + 1` when `handoffFrom` hands it over, under a lease counted from the heartbeat this
+   * desired state answers (the control plane gives the group to nobody else before that lease
+   * has surely ended). A desired state without it withdraws it.
+   */
+  handoffFrom: Name.optional(),
   /** active-active-lb on the holder (the director): healthy real servers to balance across. */
   lb: z
     .strictObject({

@@ -18,7 +18,8 @@ export const TIME_WINDOW_MS = 10_000;
 
 export const PromiseRequestBody = z.strictObject({
   v: z.literal(1),
-  kind: z.enum(["promise", "release"]),
+  /** `handoff`: the holder dropped the group's VIP and hands it to the addressee (direct handoff, shim-core.ts). */
+  kind: z.enum(["promise", "release", "handoff"]),
   cluster: z.string().min(1).max(200),
   from: Name,
   to: Name,
@@ -94,10 +95,10 @@ export class PromiseBook {
 
   /** Answer a request (already authenticated by its signature). `changed`: persist before replying. */
   answer(req: PromiseRequestBody, ctx: PromiseContext, now: number, wallNow: number): { reply: PromiseReplyBody; changed: boolean } {
-    const reply = (ok: boolean, reason: string): PromiseReplyBody => ({ v: 1, kind: "reply", cluster: ctx.cluster, from: ctx.self, to: req.from, group: req.group, epoch: req.epoch, nonce: req.nonce, ok, reason });
-    const why = this.refusal(req, ctx, wallNow);
+    const reply = (ok: boolean, reason: string): PromiseReplyBody => replyTo(req, ctx.self, ctx.cluster, ok, reason);
+    const why = this.admit(req, ctx, wallNow);
     if (why) return { reply: reply(false, why), changed: false };
-    this.nonces.set(req.nonce, req.sentAt + TIME_WINDOW_MS);
+    if (req.kind === "handoff") return { reply: reply(false, "a handoff is not a promise request"), changed: false };
     if (req.kind === "release") {
       const p = this.given.get(req.group);
       if (p && p.holder === req.from) {
@@ -114,7 +115,14 @@ export class PromiseBook {
     return { reply: reply(true, "promised"), changed: true };
   }
 
-  private refusal(req: PromiseRequestBody, ctx: PromiseContext, wallNow: number): string | null {
+  /** Whether a request may be looked at (cluster, addressee, peer, time, replay); a request admitted is never admitted again. */
+  admit(req: PromiseRequestBody, ctx: Pick<PromiseContext, "self" | "cluster" | "peers" | "maxTtlMs">, wallNow: number): string | null {
+    const why = this.refusal(req, ctx, wallNow);
+    if (why === null) this.nonces.set(req.nonce, req.sentAt + TIME_WINDOW_MS);
+    return why;
+  }
+
+  private refusal(req: PromiseRequestBody, ctx: Pick<PromiseContext, "self" | "cluster" | "peers" | "maxTtlMs">, wallNow: number): string | null {
     if (req.cluster !== ctx.cluster) return `wrong cluster '${req.cluster}'`;
     if (req.to !== ctx.self) return `addressed to ${req.to}, not ${ctx.self}`;
     if (!ctx.peers.includes(req.from)) return `${req.from} is not a peer server of ${ctx.self} (per the control plane)`;
@@ -159,6 +167,10 @@ export class PromiseBook {
       if (left > 0) this.given.set(p.group, { group: p.group, holder: p.holder, epoch: p.epoch, until: c.now + left });
     }
   }
+}
+
+export function replyTo(req: PromiseRequestBody, self: string, cluster: string, ok: boolean, reason: string): PromiseReplyBody {
+  return { v: 1, kind: "reply", cluster, from: self, to: req.from, group: req.group, epoch: req.epoch, nonce: req.nonce, ok, reason };
 }
 
 /** The holder's check of a peer's signed reply: the one it asked, about what it asked. */

@@ -18,10 +18,15 @@
 // - Desired state older than an epoch already seen is ignored.
 // - Failsafe (core/promises.ts): with the control plane unreachable, a held group is kept one TTL
 //   at a time only on every peer's signed promise; a node with a live promise refuses grants.
-import type { ApplyError, DesiredGroup, DesiredState, GroupEpoch, HeartbeatReply, HeartbeatRequest, OperationResult, ProbeReport, PushedGrantsMessage } from "../../protocol/heartbeat.js";
+// - Direct handoff (worker/engine/handoff.ts): a holder whose own probe fails, told whom it may
+//   hand the group to, lets go as if told to release and, once the VIP is verified gone, hands
+//   it over on the failsafe channel. The server named takes it at epoch + 1 only under its own
+//   naming (from a heartbeat reply), with the lease that naming gives, and never keeps it on
+//   promises before the control plane has confirmed it with a grant.
+import type { ApplyError, DesiredGroup, DesiredState, HeartbeatReply, HeartbeatRequest, OperationResult, ProbeReport, PushedGrantsMessage, ReleasedGroup } from "../../protocol/heartbeat.js";
 import { type Failure, KERNEL_SLACK_MS, KernelPlanner, type KernelOp, type KernelResult, refKey, type VipRef, type Wanted } from "./kernel.js";
 import { type Lease, LeaseBook } from "./leases.js";
-import { type Clocks, PromiseBook, type PromiseRequestBody, type PromiseReplyBody, type StoredPromise } from "./promises.js";
+import { type Clocks, PromiseBook, type PromiseRequestBody, type PromiseReplyBody, replyTo, type StoredPromise } from "./promises.js";
 
 export const SHIM_VERSION = "0.2.0";
 
@@ -61,6 +66,8 @@ export type CoreAction =
   | { type: "ask-promises"; group: string; epoch: number; ttlMs: number; timeoutMs: number; peers: string[] }
   /** Tell peers their promise for `group` is no longer needed. */
   | { type: "release-promises"; group: string; epoch: number; peers: string[] }
+  /** Hand `group` (released at `epoch`, its VIP gone here) straight to `to` (direct handoff). */
+  | { type: "hand-off"; group: string; epoch: number; to: string }
   /** Write durableState() (promises given, held groups) to disk, fsynced. */
   | { type: "persist" }
   | { type: "heartbeat-now" }
@@ -87,6 +94,8 @@ interface Loss {
   report: boolean;
   vip: string | null;
   fence: "pending" | "running" | "done";
+  /** Its own probe failed and the control plane named a server: hand the group to it once released. */
+  handoffTo?: string;
 }
 
 export class ShimCore {
@@ -95,7 +104,7 @@ export class ShimCore {
   private readonly promises = new PromiseBook();
   private seq = 0;
   desired: DesiredState | null = null;
-  private pendingReleased: GroupEpoch[] = [];
+  private pendingReleased: ReleasedGroup[] = [];
   private pendingOps: OperationResult[] = [];
   /** The desired group as last held: a group that left the desired state can still be dropped and fenced. */
   private readonly everHeld = new Map<string, DesiredGroup>();
@@ -116,6 +125,15 @@ export class ShimCore {
   /** Peers/TTL/margin from a previous run (durable state), until the control plane says. */
   private stored: Pick<DurableState, "peers" | "leaseTtlMs" | "driftMarginMs"> | null = null;
   private heldKey = "";
+  /** This node's own probe results by group, as last seen (a handoff is taken only while healthy). */
+  private readonly health = new Map<string, boolean>();
+  /**
+   * Groups this node may take by direct handoff, as its last reply named them: from whom, at which
+   * epoch, and when the heartbeat that reply answers was sent (the lease counts from then).
+   */
+  private readonly named = new Map<string, { from: string; epoch: number; sentAt: number }>();
+  /** Groups taken by handoff that no grant has confirmed yet: never kept on promises. */
+  private readonly unconfirmed = new Set<string>();
   /** When each recent heartbeat was sent (seq -> shim clock): a pushed grant counts from one of them. */
   private readonly sent = new Map<number, number>();
   private readonly log: CoreLog;
@@ -327,12 +345,19 @@ export class ShimCore {
       const r = this.leases.grant(grant.group, grant.epoch, grant.ttlMs, sentAt, now);
       if (r === "stale") this.log("stale grant ignored", { group: grant.group, epoch: grant.epoch, seen: this.leases.epochSeen(grant.group) });
       if (r === "granted") {
+        if (this.leases.valid(grant.group, now)?.epoch === grant.epoch) this.unconfirmed.delete(grant.group);
         this.losses.delete(grant.group);
         this.everHeld.set(grant.group, g);
         if (!had || had.epoch !== grant.epoch) this.log("lease granted", { group: grant.group, epoch: grant.epoch });
       }
     }
     this.refusedGrants = refused;
+    // Namings for a direct handoff: those of this reply (fresh groups only), counted from its heartbeat.
+    for (const g of groups) {
+      if (g.handoffFrom !== undefined && g.role === "standby") this.named.set(g.name, { from: g.handoffFrom, epoch: g.epoch, sentAt });
+      else this.named.delete(g.name);
+    }
+    for (const name of this.named.keys()) if (!this.desired.groups.some((g) => g.name === name)) this.named.delete(name);
     const inDesired = new Set(this.desired.groups.map((g) => g.name));
     for (const l of this.leases.held(now)) {
       const g = this.desired.groups.find((x) => x.name === l.group);
@@ -370,7 +395,8 @@ export class ShimCore {
     // Failsafe: a network error or a 5xx (the control plane cannot decide); a 4xx is a real refusal.
     const d = this.desired;
     if ((kind === "unreachable" || kind === "server-error") && this.opts.failsafe && d?.failsafe && !this.leaving) {
-      for (const l of this.leases.held(now)) actions.push({ type: "ask-promises", group: l.group, epoch: l.epoch, ttlMs: d.leaseTtlMs, timeoutMs: Math.min(1000, d.heartbeatIntervalMs), peers: this.peers(l.group) });
+      // (A group taken by handoff and not yet confirmed is not the control plane's grant yet: its lease just runs out.)
+      for (const l of this.leases.held(now)) if (!this.unconfirmed.has(l.group)) actions.push({ type: "ask-promises", group: l.group, epoch: l.epoch, ttlMs: d.leaseTtlMs, timeoutMs: Math.min(1000, d.heartbeatIntervalMs), peers: this.peers(l.group) });
     }
     return [...actions, ...this.poll(now)];
   }
@@ -419,6 +445,58 @@ export class ShimCore {
     return [...actions, ...this.poll(now)];
   }
 
+  /**
+   * This node's own probe for `group` changed (the agent's scheduler, after fall/rise). A holder
+   * named a server to hand the group to lets go at once and hands it over once its VIP is gone.
+   */
+  probeChanged(group: string, healthy: boolean, now: number): CoreAction[] {
+    this.health.set(group, healthy);
+    const g = this.desired?.groups.find((x) => x.name === group);
+    const lease = this.leases.valid(group, now);
+    if (healthy || !g || g.role !== "holder" || g.handoffTo === undefined || g.shadow || !lease || lease.epoch !== g.epoch || this.leaving || this.losses.has(group)) return [];
+    this.lose(lease, `its probe failed: handing it straight to ${g.handoffTo}`, true);
+    this.losses.get(group)!.handoffTo = g.handoffTo;
+    return [{ type: "heartbeat-now" }, ...this.poll(now)];
+  }
+
+  /**
+   * The holder of `req.group` hands it to this node (signature checked by the transport). Taken
+   * only as named by this node's last reply: from that holder, at that epoch, while the lease
+   * that naming gives runs, this node healthy and free to take it. The lease is epoch + 1.
+   */
+  handoffRequest(req: PromiseRequestBody, c: Clocks): { reply: PromiseReplyBody; actions: CoreAction[] } {
+    const now = c.now;
+    const refuse = (why: string) => {
+      this.log("direct handoff refused", { group: req.group, from: req.from, epoch: req.epoch, why });
+      return { reply: replyTo(req, this.opts.node, this.opts.cluster, false, why), actions: [] };
+    };
+    const d = this.desired;
+    const why = this.promises.admit(req, { self: this.opts.node, cluster: this.opts.cluster, peers: this.peers(), maxTtlMs: d?.leaseTtlMs ?? 0 }, c.wall);
+    if (why) return refuse(why);
+    if (req.kind !== "handoff") return refuse(`not a handoff: ${req.kind}`);
+    const named = this.named.get(req.group);
+    if (!d || !named || named.from !== req.from || named.epoch !== req.epoch) return refuse(`${this.opts.node} is not named to take ${req.group} from ${req.from} at epoch ${req.epoch}`);
+    const g = d.groups.find((x) => x.name === req.group);
+    if (!g || !g.member || g.role !== "standby" || g.shadow) return refuse(`${req.group} is not a group ${this.opts.node} stands by for`);
+    if (this.leaving) return refuse(`${this.opts.node} is stopping`);
+    if (this.health.get(req.group) !== true) return refuse(`${this.opts.node}'s own probe for ${req.group} is not passing`);
+    const promised = this.promises.promisedTo(req.group, now);
+    if (promised !== null && promised !== req.from) return refuse(`${this.opts.node} promised ${req.group} to ${promised}`);
+    if (req.epoch + 1 <= (this.releasedEpoch.get(req.group) ?? -1) || this.losses.get(req.group)?.fence === "running") return refuse(`${this.opts.node} is letting go of ${req.group}`);
+    if (named.sentAt + d.leaseTtlMs - this.opts.localLeaseMarginMs <= now) return refuse("the naming is too old (its lease would be over)");
+    const r = this.leases.grant(req.group, req.epoch + 1, d.leaseTtlMs, named.sentAt, now);
+    if (r !== "granted") return refuse(`lease not taken (${r})`);
+    const taken: DesiredGroup = { ...g, role: "holder", epoch: req.epoch + 1, holder: this.opts.node };
+    delete taken.handoffFrom;
+    this.desired = { ...d, groups: d.groups.map((x) => (x.name === req.group ? taken : x)) };
+    this.named.delete(req.group);
+    this.unconfirmed.add(req.group);
+    this.losses.delete(req.group);
+    this.everHeld.set(req.group, taken);
+    this.log("took group by direct handoff", { group: req.group, from: req.from, epoch: req.epoch + 1 });
+    return { reply: replyTo(req, this.opts.node, this.opts.cluster, true, "taken"), actions: [{ type: "reconcile" }, { type: "heartbeat-now" }, ...this.poll(now)] };
+  }
+
   /** The fence hooks for `group` ran (successfully or not: failures are logged by the agent). */
   fenceDone(group: string, now: number): CoreAction[] {
     const l = this.losses.get(group);
@@ -464,6 +542,7 @@ export class ShimCore {
   }
 
   private addLoss(lease: Lease, why: string, report: boolean): void {
+    this.unconfirmed.delete(lease.group);
     const g = this.groupInfo(lease.group);
     if (g?.shadow) {
       // Shadow mode acts on nothing: nothing to remove, nothing to fence; say so at once.
@@ -503,8 +582,10 @@ export class ShimCore {
       }
       if (l.vip === null || this.kernel.gone(l.vip, now)) {
         this.losses.delete(l.group);
-        this.pendingReleased.push({ group: l.group, epoch: l.epoch });
+        // The report says whom it was handed to: without, the control plane knows nobody has it.
+        this.pendingReleased.push({ group: l.group, epoch: l.epoch, ...(l.handoffTo !== undefined ? { handedTo: l.handoffTo } : {}) });
         this.log("released", { group: l.group, epoch: l.epoch, why: l.why });
+        if (l.handoffTo !== undefined) actions.push({ type: "hand-off", group: l.group, epoch: l.epoch, to: l.handoffTo });
         actions.push({ type: "heartbeat-now" });
       }
     }

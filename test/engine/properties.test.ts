@@ -44,7 +44,7 @@ const fault = (servers: number): fc.Arbitrary<Fault> => {
     w(2, fc.record({ at, kind: fc.constant("partition" as const), node, for: dur })),
     w(2, fc.record({ at, kind: fc.constant("loss" as const), node, for: dur, dir: fc.constantFrom("req" as const, "rep" as const) })),
     w(2, fc.record({ at, kind: fc.constant("slow" as const), node, for: dur })),
-    w(2, fc.record({ at, kind: fc.constant("unhealthy" as const), node, for: dur })),
+    w(4, fc.record({ at, kind: fc.constant("unhealthy" as const), node, for: dur })),
     w(2, fc.record({ at, kind: fc.constant("ip-fail" as const), node, for: dur })),
     w(2, fc.record({ at, kind: fc.constant("nft-fail" as const), node, for: dur })),
     w(1, fc.record({ at, kind: fc.constant("peer-cut" as const), node, for: dur })),
@@ -96,18 +96,22 @@ describe("one VIP on one host, under random faults, with the real engine and the
     const seed = fuzzSeed("lease properties", process.env.CHIME_PROPERTY_SEED ?? process.env.CHIME_FUZZ_SEED);
     let schedules = 0;
     let events = 0;
+    let handoffs = 0;
     const started = performance.now();
     fc.assert(
       fc.property(schedule, (p) => {
         schedules++;
         const r = simulate(p);
         events += r.events;
+        handoffs += r.handoffs;
         check(r);
       }),
       { numRuns: RUNS, seed },
     );
     expect(schedules).toBeGreaterThanOrEqual(RUNS);
-    console.log(`lease properties held over ${schedules} random schedules (${events} events) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    // The schedules exercise direct handoffs (a holder's probe failing), not only the slow path.
+    expect(handoffs).toBeGreaterThan(0);
+    console.log(`lease properties held over ${schedules} random schedules (${events} events, ${handoffs} direct handoffs taken) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }, 600_000);
 
   // Shrunk counterexamples the random search once found, replayed on every run.

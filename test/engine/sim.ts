@@ -110,6 +110,8 @@ export interface SimResult {
   finalCrash: { at: number; holder: string | null; recoveredAt: number | null; by: string | null };
   steps: number;
   events: number;
+  /** Direct handoffs a shim took (the holder's probe failed, the named server took the group). */
+  handoffs: number;
 }
 
 export const API_VIP = "192.168.231.10";
@@ -361,6 +363,7 @@ export function simulate(p: SimParams): SimResult {
     finalCrash: { at: p.finalCrashAt, holder: null, recoveredAt: null, by: null },
     steps: 0,
     events: 0,
+    handoffs: 0,
   };
 
   const hosts: Host[] = p.nodes.slice(0, p.servers).map((n, i) => ({
@@ -465,6 +468,9 @@ export function simulate(p: SimParams): SimResult {
     if (h.disk) core.load(h.disk, clocks(h, t));
     const pr: Proc = { boot: bootNo, core, up: true, stoppedUntil: -1, sessionsStopped: false, deferred: [], inFlight: null, again: false, beatToken: 0, deadlineToken: 0, deadlineAt: null, terminating: false };
     h.proc = pr;
+    // The probes' first results (the agent's schedulers report them as they come).
+    act(h, pr, core.probeChanged("server-api", t >= h.unhealthyUntil, local(h, t)), t);
+    act(h, pr, core.probeChanged("portal", true, local(h, t)), t);
     act(h, pr, core.tick(local(h, t)), t);
     heartbeatNow(h, pr, t);
   };
@@ -557,6 +563,9 @@ export function simulate(p: SimParams): SimResult {
           break;
         case "release-promises":
           for (const peer of a.peers) sendPromise(h, peer, "release", a.group, a.epoch, 1, t, () => undefined);
+          break;
+        case "hand-off":
+          sendPromise(h, a.to, "handoff", a.group, a.epoch, policy.leaseTtlMs, t, () => undefined);
           break;
         case "persist":
           h.disk = structuredClone(pr.core.durableState(clocks(h, t)));
@@ -710,7 +719,7 @@ export function simulate(p: SimParams): SimResult {
   // ---------------------------------------------------------------- failsafe between shims
 
   let nonce = 0;
-  const sendPromise = (from: Host, peerName: string, kind: "promise" | "release", group: string, epoch: number, ttlMs: number, t: number, onReply: (ok: boolean, t: number) => void) => {
+  const sendPromise = (from: Host, peerName: string, kind: PromiseRequestBody["kind"], group: string, epoch: number, ttlMs: number, t: number, onReply: (ok: boolean, t: number) => void) => {
     const peer = hosts.find((x) => x.name === peerName);
     const cut = (x: Host, tt: number) => tt < x.peerCutUntil || tt < x.partitionedUntil;
     if (!peer || cut(from, t) || cut(peer, t)) return;
@@ -720,6 +729,16 @@ export function simulate(p: SimParams): SimResult {
     at(arrive, () => {
       if (cut(from, arrive) || cut(peer, arrive)) return;
       deliver(peer, peer.proc?.boot ?? -1, arrive, (pp, ta) => {
+        if (kind === "handoff") {
+          // Direct handoff: the peer takes the group (or not) and acts on it at once.
+          const { reply, actions } = pp.core.handoffRequest(req, clocks(peer, ta));
+          if (reply.ok) result.handoffs++;
+          p.log?.(`${ta.toFixed(1)} ${peer.name} b${pp.boot}: handoff of ${group}@${epoch} from ${from.name}: ${reply.ok ? "taken" : reply.reason}`);
+          const back = ta + rand() * p.maxDelayMs;
+          at(back, () => !cut(from, back) && !cut(peer, back) && deliver(from, fromBoot, back, (_p, tt) => onReply(replyConfirms(reply, req), tt)));
+          act(peer, pp, actions, ta);
+          return;
+        }
         const { reply, persist } = pp.core.promiseRequest(req, clocks(peer, ta));
         // Persisted (fsync) before the answer leaves.
         if (persist) peer.disk = structuredClone(pp.core.durableState(clocks(peer, ta)));
@@ -901,9 +920,15 @@ export function simulate(p: SimParams): SimResult {
         case "slow":
           h.slowUntil = Math.max(h.slowUntil, t + f.for);
           return;
-        case "unhealthy":
+        case "unhealthy": {
+          // The shim's own probe sees it at once (a holder named a server hands the group over).
           h.unhealthyUntil = Math.max(h.unhealthyUntil, t + f.for);
+          const probe = (healthy: boolean) => (tt: number) => h.proc && deliver(h, h.proc.boot, tt, (pr, t2) => act(h, pr, pr.core.probeChanged("server-api", healthy, local(h, t2)), t2));
+          probe(false)(t);
+          const end = h.unhealthyUntil;
+          at(end, () => end === h.unhealthyUntil && probe(true)(end));
           return;
+        }
         case "ip-fail":
           h.ipFailUntil = Math.max(h.ipFailUntil, t + f.for);
           return;

@@ -11,11 +11,38 @@ const V1_RULE = "a v1 shim parses replies strictly and would reject this one: pu
 
 describe("heartbeat protocol versions", () => {
   it(`serves v${OLDEST_PROTOCOL_VERSION} to v${PROTOCOL_VERSION}`, () => {
-    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(5);
+    expect(PROTOCOL_VERSION - OLDEST_PROTOCOL_VERSION).toBe(6);
     expect(protocolRefusal(PROTOCOL_VERSION)).toBeNull();
     expect(protocolRefusal(OLDEST_PROTOCOL_VERSION)).toBeNull();
-    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v6; upgrade the shim/);
-    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v6\); upgrade the control plane first/);
+    expect(protocolRefusal(OLDEST_PROTOCOL_VERSION - 1)).toMatch(/too old: this control plane serves v1-v7; upgrade the shim/);
+    expect(protocolRefusal(PROTOCOL_VERSION + 1)).toMatch(/newer than this control plane \(v1-v7\); upgrade the control plane first/);
+  });
+
+  it("v7's direct handoff namings are left out for v1 to v6 shims; handedTo on a release is accepted from any", () => {
+    const reply = HeartbeatReply.parse({
+      protocol: 7,
+      grants: [],
+      desired: {
+        cluster: "dc1.c",
+        node: "server2",
+        specVersion: 3,
+        heartbeatIntervalMs: 1000,
+        leaseTtlMs: 3000,
+        maintenance: false,
+        groups: [{ name: "server-api", mode: "active-standby", vip: "10.0.0.10", prefix: 24, interface: "eth0", ports: [{ port: 8801 }], probe: { type: "tcp", port: 8801 }, member: true, role: "standby", epoch: 1, holder: "server1", handoffFrom: "server1" }],
+        operations: [],
+      },
+    });
+    expect(replyFor(7, reply)).toEqual({ ...reply, protocol: 7 });
+    for (const v of [1, 2, 3, 4, 5, 6]) {
+      const out = replyFor(v, reply);
+      expect(out.desired.groups[0]).not.toHaveProperty("handoffFrom");
+      expect(out.desired.groups[0]!.name).toBe("server-api");
+      if (v === 1) expect(HeartbeatReplyV1.safeParse(out).success, V1_RULE).toBe(true);
+    }
+    const held = { ...reply, desired: { ...reply.desired, node: "server1", groups: [{ ...reply.desired.groups[0]!, role: "holder" as const, handoffFrom: undefined, handoffTo: "server2" }] } };
+    expect(replyFor(6, HeartbeatReply.parse(held)).desired.groups[0]).not.toHaveProperty("handoffTo");
+    expect(HeartbeatRequest.parse({ protocol: 6, bootId: "b", seq: 1, released: [{ group: "server-api", epoch: 1, handedTo: "server2" }] }).released).toEqual([{ group: "server-api", epoch: 1, handedTo: "server2" }]);
   });
 
   it("v6's service process names are left out for v1 to v5 shims; the request's vipAnswered is accepted from any", () => {

@@ -36,10 +36,14 @@ function beforeV3(reply: HeartbeatReply): HeartbeatReply {
  * The desired state as a shim of `version` has it. Before v3 a shim knows no shadow mode: a
  * shadow group is shown to it as standby, so it never acts on one. Before v4 it knows no
  * failsafe peers or drift margin; before v5 no own IP, failsafe keys or provenance; before v6 no
- * service process names.
+ * service process names; before v7 no direct handoff.
  */
 export function desiredFor(version: number, desired: DesiredState): DesiredState {
   let d = desired;
+  if (version < 7 && d.groups.some((g) => g.handoffTo !== undefined || g.handoffFrom !== undefined)) {
+    // Leaving `handoffFrom` out is safe: the control plane only waits longer for a handoff that cannot come.
+    d = { ...d, groups: d.groups.map(({ handoffTo: _t, handoffFrom: _f, ...g }) => g) };
+  }
   if (version < 6 && d.groups.some((g) => g.process !== undefined)) {
     d = { ...d, groups: d.groups.map(({ process: _p, ...g }) => g) };
   }

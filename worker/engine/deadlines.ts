@@ -17,6 +17,7 @@
 // decides: the bound grows by at most one heartbeat interval (test/engine/alarm-policy.test.ts).
 import { groupMembers } from "../../protocol/spec.js";
 import { drillDeadlines } from "./drills.js";
+import { liveHandoffs } from "./handoff.js";
 import { inRestartGrace, leaseEnd, M, retiredVipBusy, T } from "./lease-rules.js";
 import type { EngineState } from "./types.js";
 
@@ -55,6 +56,8 @@ function deadlines(s: EngineState, now: number): Deadline[] {
     // A removed group's holder may still carry this group's VIP: it goes elsewhere only after that lease.
     const busy = retiredVipBusy(s, group, now);
     if (busy) out.push({ at: busy.until, movedBy: null }); // (no candidate named: a time, never Infinity)
+    // A server named for a direct handoff may hold it at the next epoch: others wait for that end.
+    for (const r of liveHandoffs(s, g, now)) out.push({ at: r.until + M(s), movedBy: r.to });
     if (g.lastAutoFailoverAt !== null && now < g.lastAutoFailoverAt + policy.holdDownMs) out.push({ at: g.lastAutoFailoverAt + policy.holdDownMs, movedBy: null });
     if (policy.preempt.enabled && g.holder) {
       for (const m of groupMembers(s.persisted.spec, group)) {

@@ -5,6 +5,7 @@ import { failsafeOn, groupMembers } from "../../protocol/spec.js";
 import { operationsFor } from "./compute.js";
 import { MODES } from "./modes/index.js";
 import { requestedOperationsFor } from "./operations.js";
+import { handoffTarget } from "./handoff.js";
 import { isShadowGroup } from "./shadow.js";
 import type { EngineState } from "./types.js";
 
@@ -30,6 +31,7 @@ export function desiredFor(s: EngineState, node: string, now: number): DesiredSt
       ...(isShadowGroup(p.spec, group) ? { shadow: true } : {}),
       epoch: g.epoch,
       holder: g.holder,
+      ...handoffFields(s, group, node, now),
       ...(MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? {}),
     });
   }
@@ -76,4 +78,16 @@ export function desiredKey(s: EngineState, node: string, now: number): string {
 function ownIp(spec: EngineState["persisted"]["spec"], node: string): { ip?: string } {
   const ip = spec.nodes.find((n) => n.name === node)?.ip;
   return ip ? { ip } : {};
+}
+
+/**
+ * Direct handoff (handoff.ts): the holder is told whom it may hand the group to, and that server
+ * whom it may take it from. Only replies (and pushed grants) name: step.ts records each naming.
+ */
+function handoffFields(s: EngineState, group: EngineState["persisted"]["spec"]["groups"][number], node: string, now: number): Pick<DesiredGroup, "handoffTo" | "handoffFrom"> {
+  const to = handoffTarget(s, group, now);
+  if (to === null) return {};
+  const holder = s.groups[group.name]!.holder!;
+  if (node === holder) return { handoffTo: to };
+  return node === to ? { handoffFrom: holder } : {};
 }

@@ -2,6 +2,7 @@
 // context (the shell answers 409 with it). Pure.
 import type { StepCtx } from "./context.js";
 import { candidates, whyNotCandidate } from "./candidates.js";
+import { handoffBusy, handoffWait } from "./handoff.js";
 import { groupSpec, nodeSpec, retiredVipBusy } from "./lease-rules.js";
 import { secs } from "./liveness.js";
 import { forcePromotion } from "./modes/mysql-writer.js";
@@ -44,6 +45,8 @@ export function onSwitchover(ctx: StepCtx, groupName: string, to: string | null,
       const left = busy.until === Infinity ? `${busy.holder} may keep it on failsafe promises from the members it knew (${target} was never asked for one) until it says it let go` : `that lease may run ${secs(busy.until - now)} more`;
       return void (ctx.rejected = `cannot switch ${groupName} to ${target} yet: its VIP ${group.vip} was ${busy.holder}'s ${busy.name === groupName ? "before the group was removed" : `for removed group ${busy.name}`}, and ${left}`);
     }
+    const handedTo = handoffBusy(s, g, target, now);
+    if (handedTo) return void (ctx.rejected = `cannot switch ${groupName} to ${target} yet: ${handoffWait(handedTo, now)}`);
     g.plannedBy = `switchover by ${actor}`;
     grant(ctx, group, g, target, `switchover of ${groupName} requested by ${actor}`, false);
     return;

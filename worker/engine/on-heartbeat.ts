@@ -5,6 +5,7 @@
 import type { HeartbeatRequest } from "../../protocol/heartbeat.js";
 import { onApplyErrors } from "./apply-errors.js";
 import { computeOnHeartbeat, operationResult } from "./compute.js";
+import { adoptHandoffs, inFlightAfterHandoff, releaseHandoffs } from "./handoff.js";
 import { lapsesEndedBy, notePeersOf, retiredLetGo } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
 import { noteHolding, noteVipAnswers } from "./ledger.js";
@@ -91,6 +92,8 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   // Before releases: a group released because the node refuses it must not go straight back to it.
   onLimits(ctx, node, req.limits, req.limitRefusals ?? []);
   onOutage(ctx, node, req.bootId, req.outage);
+  // Before the ledger looks: a group taken by direct handoff is this node's from now on.
+  if (!ctx.heldUpHeartbeat) adoptHandoffs(ctx, node, req.holding);
   noteHolding(ctx, node, req.holding);
   // What a held-up heartbeat says it saw is old news (heldUp below).
   if (!ctx.heldUpHeartbeat) noteVipAnswers(ctx, node, req.vipAnswered ?? []);
@@ -98,6 +101,15 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
   const holding = new Map(req.holding.map((h) => [h.group, h.epoch]));
   lapsesEndedBy(ctx, node, holding);
   retiredLetGo(ctx, node, holding);
+  // A removed group's holder released it handing it to nobody: no named server can have it.
+  for (const r of req.released) {
+    const ret = s.persisted.retired?.[r.group];
+    if (ret?.handoffTo !== undefined && ret.holder === node && ret.epoch === r.epoch && r.handedTo === undefined) {
+      const { handoffTo: _none, ...rest } = ret;
+      s.persisted.retired = { ...s.persisted.retired, [r.group]: rest };
+      ctx.persistNeeded = true;
+    }
+  }
   // Releases confirmed at the current epoch free the group at once (planned switchover, drain).
   for (const r of req.released) {
     const group = groupSpec(s, r.group);
@@ -107,6 +119,8 @@ export function onHeartbeat(ctx: StepCtx, node: string, req: HeartbeatRequest): 
     if (g.holderBoot !== null && g.holderBoot !== req.bootId) continue; // from a process that no longer holds it
     const wanted = g.revokeTo;
     const reason = g.revokeReason;
+    // Who may have the group by direct handoff now: the server it was handed to, or nobody.
+    releaseHandoffs(s, g, node, r.epoch, r.handedTo ?? null);
     free(ctx, group, g);
     g.revokeTo = wanted;
     ctx.event("group.released", "info", `${node} released ${group.name} at epoch ${r.epoch}${reason ? ` (${reason})` : ""}`, { group: group.name, node, epoch: r.epoch });
@@ -145,7 +159,7 @@ function onHolding(ctx: StepCtx, node: string, req: HeartbeatRequest): void {
     if (!g) continue;
     const held = req.holding.find((h) => h.group === group.name);
     const key = `stale-holder:${group.name}:${node}`;
-    if (held && (g.holder !== node || g.epoch !== held.epoch) && held.epoch < g.epoch) {
+    if (held && (g.holder !== node || g.epoch !== held.epoch) && held.epoch < g.epoch && !inFlightAfterHandoff(s, g, node, held.epoch, ctx.now)) {
       // Legitimate only when the current holder refused the grant on this node's failsafe promise.
       const promised = g.holder !== null && (s.nodes[g.holder]?.refused ?? []).some((r) => r.group === group.name && r.promisedTo === node);
       if (promised) ctx.note(key, "group.kept-on-promise", "info", `${node} kept ${group.name} at epoch ${held.epoch} on ${g.holder}'s failsafe promise while it could not reach the control plane; it is told to release now`, { group: group.name, node });

@@ -7,6 +7,7 @@
 import { failsafeOn, groupMembers } from "../../protocol/spec.js";
 import { memberSinceFor } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
+import { liveHandoffs } from "./handoff.js";
 import { leaseEnd, M } from "./lease-rules.js";
 import { emptyNode, newPersistedState } from "./state.js";
 import type { EngineInput, EngineState, PersistedState } from "./types.js";
@@ -24,6 +25,12 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
     const rt = s.groups[name];
     const vip = old.spec.groups.find((g) => g.name === name)?.vip ?? retired[name]?.vip ?? "";
     retired[name] = { epoch: Math.max(pg.epoch, retired[name]?.epoch ?? 0), vip, holder: pg.holder, until: pg.holder && rt ? leaseEnd(s, rt) : null };
+    // A server named for a direct handoff may have taken it (or may still): its lease counts too.
+    const named = rt ? liveHandoffs(s, rt, now).sort((a, b) => b.until - a.until)[0] : undefined;
+    if (named) {
+      const r = retired[name]!;
+      retired[name] = { ...r, holder: r.holder ?? named.to, until: r.holder === null || r.until === null ? named.until : Math.max(r.until, named.until), ...(r.holder !== null && r.holder !== named.to ? { handoffTo: named.to } : {}) };
+    }
     const before = old.spec.groups.find((g) => g.name === name);
     if (pg.holder && before && failsafeOn(old.spec) && inSpec(pg.holder)) {
       // It may keep the VIP on promises from the members it knew (failsafe-peers.ts).

@@ -9,6 +9,7 @@ import { nextAlarm } from "./deadlines.js";
 import { desiredFor, desiredKey } from "./desired.js";
 import { evaluateDrills, onDrill } from "./drills.js";
 import { evaluateGroups } from "./evaluate-groups.js";
+import { recordHandoffs } from "./handoff.js";
 import { evaluateLiveness } from "./evaluate-liveness.js";
 import { T } from "./lease-rules.js";
 import { recordLedger } from "./ledger.js";
@@ -80,11 +81,16 @@ export function step(state: EngineState, input: EngineInput, now: number): StepR
         grants.push({ group: group.name, epoch: g.epoch, ttlMs: T(s) });
       }
     }
+    // Direct handoff: what this reply names the node for is recorded before it leaves (a stale
+    // heartbeat's reply too: its desired state names as well).
+    recordHandoffs(s, input.node, now);
     reply = { grants, desired: desiredFor(s, input.node, now) };
   }
   if (ctx.persistNeeded) ctx.effects.push({ type: "persist", state: s.persisted });
   const keys: Record<string, string> = {};
   const pushed = pushedGrants(state, s, input.type === "heartbeat" ? input.node : null);
+  // Pushed grants count as a reply to one of the node's heartbeats: their desired state names too.
+  for (const node of pushed.keys()) recordHandoffs(s, node, now);
   for (const n of s.persisted.spec.nodes) {
     keys[n.name] = desiredKey(s, n.name, now);
     if (input.type === "heartbeat" && n.name === input.node) continue;

@@ -3,6 +3,7 @@
 import type { GroupSpec } from "../../protocol/spec.js";
 import { blockers, candidates, describe, waitingFor, whyNotCandidateHold } from "./candidates.js";
 import type { StepCtx } from "./context.js";
+import { handoffBusy, handoffWait } from "./handoff.js";
 import { retiredVipBusy, T } from "./lease-rules.js";
 import { secs } from "./liveness.js";
 import { MODES } from "./modes/index.js";
@@ -81,9 +82,17 @@ export function grantFree(ctx: StepCtx, group: GroupSpec, g: GroupRuntime, why: 
     return;
   }
   const target = g.revokeTo && targetHold === null ? g.revokeTo : null;
-  // A member a removed group's failsafe holder knew goes before one it did not (retiredVipBusy).
+  // A member a removed group's failsafe holder knew goes before one it did not (retiredVipBusy);
+  // a server named for a direct handoff goes first (it may hold the group already).
   const ranked = target ? [] : candidates(s, group, now);
-  const best = target ?? ranked.find((c) => retiredVipBusy(s, group, now, c)?.until !== Infinity) ?? ranked[0] ?? null;
+  const notHanded = (c: string) => handoffBusy(s, g, c, now) === null;
+  const known = (c: string) => retiredVipBusy(s, group, now, c)?.until !== Infinity;
+  const best = target ?? ranked.find((c) => notHanded(c) && known(c)) ?? ranked.find(notHanded) ?? ranked.find(known) ?? ranked[0] ?? null;
+  const handedTo = best ? handoffBusy(s, g, best, now) : null;
+  if (best && handedTo) {
+    ctx.note(`wait:${group.name}`, "group.waiting", "warning", `${why}; ${group.name} would go to ${best}, but ${handoffWait(handedTo, now)}`, { group: group.name, identity: `handoff:${handedTo.node}:${g.epoch}` });
+    return;
+  }
   const busy = retiredVipBusy(s, group, now, best);
   if (best && busy && busy.holder !== best) {
     ctx.note(`wait:${group.name}`, "group.vip-busy", "warning", `${why}; ${group.name}'s VIP ${group.vip} was ${busy.holder}'s ${busy.name === group.name ? "before the group was removed" : `for removed group ${busy.name}`}: ${busyWait(busy, best, now)}`, { group: group.name, identity: `vip-busy:${busy.name}:${busy.holder}` });

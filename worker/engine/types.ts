@@ -79,6 +79,8 @@ export interface RetiredGroup {
    * VIP only once the holder's heartbeat says it no longer holds the group (then this is dropped).
    */
   knownBy?: string[];
+  /** A server named to take it by direct handoff when it was removed: either may carry the VIP until `until` (handoff.ts). */
+  handoffTo?: string;
 }
 
 /** A snapshot as stored by an older version (before `heard`, `notes`, `ledger`, `drills` were persisted). */
@@ -193,6 +195,18 @@ export interface GroupRuntime {
   vipAnswer?: { epoch: number; at: number } | null;
   /** A holder removed from the spec, and when it was last heard (its node's runtime is gone). Memory only. */
   removedHolder?: { node: string; heardAt: number | null } | null;
+  /** Servers named for a direct handoff and how long their lease from it may run (handoff.ts). Memory only. */
+  handoff?: HandoffRecord[];
+  /** The last handoff taken as a grant: the old holder's heartbeats from before it are not news. Memory only. */
+  handedOver?: { from: string; epoch: number; at: number };
+}
+
+/** `to` was named to take the group from `from` at `epoch + 1`; a lease from that naming ends by `until`. */
+export interface HandoffRecord {
+  to: string;
+  from: string;
+  epoch: number;
+  until: number;
 }
 
 export interface Decision {

@@ -5,6 +5,7 @@ import { isAlive } from "../liveness.js";
 import type { ModeRules } from "./types.js";
 
 export const activeActiveLb: ModeRules = {
+  handoff: true,
   ineligible: () => null,
   desiredExtras(state, group, _node, isHolder, now) {
     if (!isHolder) return {};

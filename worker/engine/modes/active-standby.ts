@@ -2,5 +2,6 @@
 import type { ModeRules } from "./types.js";
 
 export const activeStandby: ModeRules = {
+  handoff: true,
   ineligible: () => null,
 };

@@ -31,6 +31,12 @@ export interface ModeRules {
   onHealthChange?(ev: { group: GroupSpec; node: string; healthy: boolean; since: number | null; now: number; ctx?: StepCtx }): EngineEffect[];
   /** Beyond the report: what the mode remembers (another node's last position, a running backfill). Never asked about the holder. */
   hold?(state: EngineState, group: GroupSpec, node: string, now: number): Hold | null;
+  /**
+   * The holder whose own probe fails may hand the group straight to the next server (direct
+   * handoff, handoff.ts): only where a takeover needs nothing the control plane must check at
+   * that moment (no data to catch up on, no promotion rule).
+   */
+  handoff?: boolean;
   /** Every probe report of a member for this group, as it arrives (the mode records what it needs). */
   observe?(ctx: StepCtx, group: GroupSpec, node: string, report: ProbeReport): void;
   /** The group was just granted to `node` at `epoch`. */
