@@ -494,7 +494,8 @@ export class ShimCore {
     this.losses.delete(req.group);
     this.everHeld.set(req.group, taken);
     this.log("took group by direct handoff", { group: req.group, from: req.from, epoch: req.epoch + 1 });
-    return { reply: replyTo(req, this.opts.node, this.opts.cluster, true, "taken"), actions: [{ type: "reconcile" }, { type: "heartbeat-now" }, ...this.poll(now)] };
+    // The VIP first (the kernel's session is shared with what a reconcile runs); the address coming up asks for the reconcile.
+    return { reply: replyTo(req, this.opts.node, this.opts.cluster, true, "taken"), actions: [...this.poll(now), { type: "heartbeat-now" }] };
   }
 
   /** The fence hooks for `group` ran (successfully or not: failures are logged by the agent). */

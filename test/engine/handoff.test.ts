@@ -79,6 +79,16 @@ describe("direct handoff: whom the control plane names", () => {
     expect(group(sh, "server1", 200 + T + M).handoffTo).toBe("server2");
   });
 
+  it("the holder is pushed when its naming changes (it heartbeats and learns it at once), the standby is not", () => {
+    const sh = held();
+    sh.beat("server2", 200, { probes: { api: DOWN } });
+    sh.beat("server3", 200, { probes: { api: DOWN } });
+    expect(group(sh, "server1", 200).handoffTo).toBeUndefined();
+    const back = sh.beat("server2", 300, { probes: { api: OK } });
+    expect(back.effects.filter((e) => e.type === "push").map((e) => (e as { node: string }).node)).toEqual(["server1"]);
+    expect(group(sh, "server1", 300).handoffTo).toBe("server2");
+  });
+
   it("shims older than protocol v7 are never shown a naming", () => {
     const sh = held();
     const reply = sh.beat("server2", 200, { probes: { api: OK } }).reply!;

@@ -78,6 +78,12 @@ describe.runIf(missing === null)("failover lab on chime-ha (one run per scenario
       live(r);
       // The client moved exactly once: old holder (maybe), then the new one.
       expect(r.answered.length).toBeLessThanOrEqual(2);
+      if (id === "a") {
+        // The holder whose service died handed the group straight to its peer (direct handoff),
+        // not through the control plane.
+        const logs = SERVERS.map((h) => readFileSync(lab.logFile(h, "shim"), "utf8")).join("\n");
+        expect(logs).toMatch(/"msg":"took group by direct handoff","group":"server-api"/);
+      }
     });
   }
 

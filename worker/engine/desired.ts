@@ -68,7 +68,10 @@ export function desiredKey(s: EngineState, node: string, now: number): string {
     if (!g) continue;
     const isHolder = g.holder === node;
     const role = isHolder ? (g.phase === "revoking" ? "release" : "holder") : "standby";
-    parts.push(role, g.epoch, g.holder, MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? null);
+    // The holder's naming for a direct handoff too: told at once, it heartbeats and learns it (a
+    // service that dies right after the standby recovered can still be handed over).
+    const handoffTo = isHolder ? handoffTarget(s, group, now) : null;
+    parts.push(role, g.epoch, g.holder, handoffTo, MODES[group.mode].desiredExtras?.(s, group, node, role === "holder", now) ?? null);
   }
   parts.push(operationsFor(s, node), requestedOperationsFor(s, node));
   return JSON.stringify(parts);
