@@ -69,6 +69,27 @@ describe("failsafe promises", () => {
     expect(c2.promisedTo("server-api", now)).toBeNull();
   });
 
+  it("a direct handoff travels signed: the named server takes the group; a wrong key or an unnamed server takes nothing", async () => {
+    // server2 stands by for server-api (epoch 3, held by server1), named to take it; its probe passes.
+    const c2 = new ShimCore({ node: "server2", cluster: "dc1.c", bootId: "server2-b", localLeaseMarginMs: 200, failsafe: true });
+    c2.probeChanged("server-api", true, now);
+    const peers = [{ name: "server1", ip: "127.0.0.1", groups: ["server-api"] }];
+    const named: HeartbeatReply = { grants: [], desired: { cluster: "dc1.c", node: "server2", specVersion: 1, heartbeatIntervalMs: 300, leaseTtlMs: 1500, maintenance: false, groups: [{ ...group("server-api", "standby", "server1"), handoffFrom: "server1" }], operations: [], failsafe: true, driftMarginMs: 300, peers } };
+    c2.onReply(c2.request({}, now, wall()), named, now, now);
+    const port = await freePort();
+    const s2 = new FailsafePeers({ listen: `127.0.0.1:${port}`, peers: {}, secret: SECRET }, "dc1.c", "server2", async (req) => (req.kind === "handoff" ? c2.handoffRequest(req, clocks()).reply : c2.promiseRequest(req, clocks()).reply), wall);
+    await s2.start();
+    started.push(s2);
+    const intruder = new FailsafePeers({ peers: { server2: `http://127.0.0.1:${port}` }, secret: "not-the-cluster-secret-at-all-32c" }, "dc1.c", "server1", handler(coreFor("server1")), wall);
+    expect(await intruder.handOff({ name: "server2" }, "server-api", 3, 1500, 1000)).toMatch(/403/);
+    const s3 = new FailsafePeers({ peers: { server2: `http://127.0.0.1:${port}` }, secret: SECRET }, "dc1.c", "server3", handler(coreFor("server3")), wall);
+    expect(await s3.handOff({ name: "server2" }, "server-api", 3, 1500, 1000)).toMatch(/server3 is not a peer server of server2/);
+    expect(c2.holds("server-api", now)).toBe(false);
+    const s1 = new FailsafePeers({ peers: { server2: `http://127.0.0.1:${port}` }, secret: SECRET }, "dc1.c", "server1", handler(coreFor("server1")), wall);
+    expect(await s1.handOff({ name: "server2" }, "server-api", 3, 1500, 1000)).toBeNull();
+    expect(c2.leases.valid("server-api", now)?.epoch).toBe(4);
+  });
+
   it("refuses: a wrong secret, a holder, an unlisted sender, another addressee, a replay, an old request, a TTL above the spec's", async () => {
     const c3 = coreFor("server3");
     const { port } = await peer("server3", c3);
