@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { replyFor } from "../../worker/cluster/protocol.js";
 import { MODES } from "../../worker/engine/modes/index.js";
+import { Driver, dataSpec, healthy, mysqlOk } from "./support/data-spec.js";
 import { Shell, smallSpec } from "./support/small-spec.js";
 
 const OK = { healthy: true, detail: "ok" };
@@ -70,6 +71,64 @@ describe("direct handoff: whom the control plane names", () => {
     expect(Object.entries(MODES).filter(([, m]) => m.handoff).map(([k]) => k).sort()).toEqual(["active-active-lb", "active-standby"]);
   });
 
+  it("in a cluster with every mode, only the plain service group names anyone", () => {
+    const d = new Driver(dataSpec(), -(T + M));
+    const probes = { "server-api": healthy, mysql: mysqlOk(), influxdb: healthy, minio: healthy };
+    for (const t of [0, 100]) for (const n of ["server1", "server2"]) d.beat(n, t, { probes });
+    const named = (node: string) => d.desired(node, 200).groups.filter((g) => g.handoffTo !== undefined || g.handoffFrom !== undefined).map((g) => g.name);
+    expect(d.state.groups.mysql!.holder).not.toBeNull();
+    expect([...named("server1"), ...named("server2")].sort()).toEqual(["server-api", "server-api"]);
+  });
+
+  it("names nobody while a move is under way (a switchover asked the holder to release)", () => {
+    const sh = held();
+    sh.run({ type: "switchover", group: "api", to: "server3", actor: "ops" }, 200);
+    expect(group(sh, "server1", 200)).toMatchObject({ role: "release" });
+    expect(group(sh, "server1", 200).handoffTo).toBeUndefined();
+    expect(group(sh, "server2", 200).handoffFrom).toBeUndefined();
+  });
+
+  it("names again exactly when the hold-down after an automatic failover ends", () => {
+    const sh = held(three({ policy: { holdDownMs: 5000 } }));
+    sh.beat("server2", 400, { probes: { api: OK }, holding: [{ group: "api", epoch: 2 }] });
+    expect(sh.state.groups.api!.lastAutoFailoverAt).toBe(400);
+    for (let t = 1000; t <= 5000; t += 1000) for (const n of ["server1", "server3", "server2"]) sh.beat(n, t, { probes: { api: OK } });
+    expect(sh.holder("api")).toBe("server2");
+    expect(group(sh, "server2", 5399).handoffTo).toBeUndefined();
+    expect(group(sh, "server2", 5400).handoffTo).toBe("server1");
+  });
+
+  it("names nobody a removed group's VIP still keeps waiting", () => {
+    const sh = new Shell(three(), -(T + M));
+    sh.beat("server1", 0, { probes: { api: OK } });
+    for (const n of ["server2", "server3"]) sh.beat(n, 0, { probes: { api: DOWN } });
+    expect(sh.holder("api")).toBe("server1");
+    // api is replaced by api2 on the same VIP: server1 (whose lease may run) gets it back at once,
+    // and nobody else may hold that VIP before the old lease has surely ended.
+    sh.run({ type: "spec", spec: three({ groups: [{ name: "api2", service: "chime-server", mode: "active-standby", vip: "192.168.231.10", ports: [{ port: 8801 }], probe: { type: "tcp", port: 8801 } }] }), specVersion: 2, actor: "ops" }, 200);
+    for (const n of ["server1", "server2", "server3"]) sh.beat(n, 300, { probes: { api2: OK } });
+    expect(sh.holder("api2")).toBe("server1");
+    const api2 = (node: string, t: number) => sh.desired(node, t).groups.find((g) => g.name === "api2")!;
+    expect(api2("server1", 300).handoffTo).toBeUndefined();
+    for (const n of ["server1", "server2", "server3"]) sh.beat(n, 3000, { probes: { api2: OK } });
+    expect(api2("server1", T + M - 1).handoffTo).toBeUndefined();
+    expect(api2("server1", T + M).handoffTo).toBe("server2");
+  });
+
+  it("one record per server and epoch, renewed by each reply that names it; a withdrawn naming stays recorded until its end", () => {
+    const sh = held();
+    sh.beat("server2", 300, { probes: { api: OK } });
+    expect(sh.state.groups.api!.handoff).toEqual([{ to: "server2", from: "server1", epoch: 1, until: 300 + T }]);
+    sh.beat("server2", 400, { probes: { api: DOWN } });
+    sh.beat("server3", 500, { probes: { api: OK } });
+    expect(sh.state.groups.api!.handoff).toEqual([
+      { to: "server2", from: "server1", epoch: 1, until: 300 + T },
+      { to: "server3", from: "server1", epoch: 1, until: 500 + T },
+    ]);
+    for (const t of [1000, 2000, 3000, 300 + T + M]) for (const n of ["server1", "server3"]) sh.beat(n, t, { probes: { api: OK } });
+    expect(sh.state.groups.api!.handoff).toEqual([{ to: "server3", from: "server1", epoch: 1, until: 300 + T + M + T }]);
+  });
+
   it("names nobody during the restart grace (a naming from before the restart may still run)", () => {
     const sh = held();
     sh.restart(200);
@@ -114,6 +173,17 @@ describe("direct handoff: the grant", () => {
     expect(sh.state.groups.api!.epoch).toBe(2);
   });
 
+  it("the old holder's report from before the handoff is quiet for T + margin, then a stale holder again; nobody else's is", () => {
+    const sh = held();
+    sh.beat("server2", 400, { probes: { api: OK }, holding: [{ group: "api", epoch: 2 }] });
+    sh.beat("server3", 500, { probes: { api: OK }, holding: [{ group: "api", epoch: 1 }] });
+    expect(sh.events("group.stale-holder").map((e) => e.node)).toEqual(["server3"]);
+    sh.beat("server1", 400 + T + M - 1, { probes: { api: DOWN }, holding: [{ group: "api", epoch: 1 }] });
+    expect(sh.events("group.stale-holder").map((e) => e.node)).toEqual(["server3"]);
+    sh.beat("server1", 400 + T + M, { probes: { api: DOWN }, holding: [{ group: "api", epoch: 1 }] });
+    expect(sh.events("group.stale-holder").map((e) => e.node)).toEqual(["server3", "server1"]);
+  });
+
   it("a server not named (or named for another epoch) saying it holds the next epoch is not a grant", () => {
     const sh = held();
     sh.beat("server3", 400, { probes: { api: OK }, holding: [{ group: "api", epoch: 2 }] });
@@ -140,6 +210,19 @@ describe("direct handoff: nobody else while a named server may have the group", 
     sh.beat("server3", 100 + T + M - 1, { probes: { api: OK } });
     expect(sh.holder("api")).toBeNull();
     sh.tick(100 + T + M);
+    expect(sh.holder("api")).toBe("server3");
+  });
+
+  it("a naming for an earlier epoch blocks nothing at the current one", () => {
+    const sh = held(three({ policy: { holdDownMs: 0 } }));
+    // server1 goes silent; server2, named while server1 lived, gets the group when its lease ends.
+    for (const t of [1000, 2000, 3000]) for (const n of ["server2", "server3"]) sh.beat(n, t, { probes: { api: OK } });
+    sh.tick(100 + T + M);
+    expect(sh.holder("api")).toBe("server2");
+    expect(sh.state.groups.api!.epoch).toBe(2);
+    // server2's service fails; it releases (handing to nobody): server3 at once, the epoch-1 naming of server2 notwithstanding.
+    sh.beat("server2", 3700, { probes: { api: DOWN } });
+    sh.beat("server2", 3800, { probes: { api: DOWN }, released: [{ group: "api", epoch: 2 }] });
     expect(sh.holder("api")).toBe("server3");
   });
 
@@ -183,6 +266,13 @@ describe("direct handoff: nobody else while a named server may have the group", 
     const sh = held();
     sh.run({ type: "spec", spec: three({ groups: [] }), specVersion: 2, actor: "ops" }, 200);
     expect(sh.state.persisted.retired!.api).toMatchObject({ holder: "server1", handoffTo: "server2", until: 100 + T });
+    // (Two servers named: the later end counts.)
+    const two = held();
+    two.beat("server2", 200, { probes: { api: DOWN } });
+    two.beat("server3", 300, { probes: { api: OK } });
+    two.beat("server1", 300, { probes: { api: OK } });
+    two.run({ type: "spec", spec: three({ groups: [] }), specVersion: 2, actor: "ops" }, 400);
+    expect(two.state.persisted.retired!.api).toMatchObject({ holder: "server1", handoffTo: "server3", until: 300 + T });
     sh.run({ type: "spec", spec: three(), specVersion: 3, actor: "ops" }, 300);
     for (const t of [400, 3000]) for (const n of ["server1", "server2", "server3"]) sh.beat(n, t, { probes: { api: OK } });
     expect(sh.holder("api")).toBeNull();

@@ -26,14 +26,16 @@ import type { EngineState, GroupRuntime, HandoffRecord } from "./types.js";
 
 /** Who the holder of `group` may hand it to right now (null: nobody; the control plane moves it). */
 export function handoffTarget(s: EngineState, group: GroupSpec, now: number): string | null {
-  const g = s.groups[group.name];
+  const g = s.groups[group.name]!;
   const p = s.persisted;
-  if (!g || g.phase !== "held" || g.holder === null || !MODES[group.mode].handoff) return null;
+  // (A held group always has a holder; a group being moved or free is the control plane's to place.)
+  if (g.phase !== "held" || !MODES[group.mode].handoff) return null;
+  const holder = g.holder!;
   // The handoff travels on the failsafe channel (its listener and keys exist only with failsafe on).
-  if (!failsafeOn(p.spec) || isShadowGroup(p.spec, group) || p.maintenance || p.nodeMaintenance.includes(g.holder)) return null;
-  if (inRestartGrace(s, now) || !isAlive(s, g.holder, now)) return null;
+  if (!failsafeOn(p.spec) || isShadowGroup(p.spec, group) || p.maintenance || p.nodeMaintenance.includes(holder)) return null;
+  if (inRestartGrace(s, now) || !isAlive(s, holder, now)) return null;
   if (g.lastAutoFailoverAt !== null && now < g.lastAutoFailoverAt + p.spec.policy.holdDownMs) return null;
-  const to = candidates(s, group, now, g.holder)[0] ?? null;
+  const to = candidates(s, group, now, holder)[0] ?? null;
   if (to === null || retiredVipBusy(s, group, now, to) !== null) return null;
   return to;
 }
@@ -49,27 +51,22 @@ export function liveHandoffs(s: EngineState, g: GroupRuntime, now: number): Hand
  */
 export function recordHandoffs(s: EngineState, node: string, now: number): void {
   for (const group of s.persisted.spec.groups) {
-    const g = s.groups[group.name];
-    if (!g) continue;
+    const g = s.groups[group.name]!;
+    // Ended namings go. Named again: its record for this epoch is renewed (one per node and epoch).
+    // Not named now: its earlier naming stays recorded until its end (the shim may not have had
+    // the reply that withdraws it).
     const live = liveHandoffs(s, g, now);
-    const named = handoffTarget(s, group, now) === node;
-    const kept = named ? live.filter((r) => !(r.to === node && r.epoch === g.epoch)) : live;
-    if (named) kept.push({ to: node, from: g.holder!, epoch: g.epoch, until: now + T(s) });
-    if (kept.length !== (g.handoff ?? []).length || named) {
-      if (kept.length) g.handoff = kept;
-      else delete g.handoff;
-    }
+    if (handoffTarget(s, group, now) !== node) g.handoff = live;
+    else g.handoff = [...live.filter((r) => r.to !== node || r.epoch !== g.epoch), { to: node, from: g.holder!, epoch: g.epoch, until: now + T(s) }];
   }
 }
 
 /** A server other than `to` that may have taken the group at its next epoch by handoff, and until when. */
 export function handoffBusy(s: EngineState, g: GroupRuntime, to: string, now: number): { node: string; from: string; until: number } | null {
-  let out: { node: string; from: string; until: number } | null = null;
-  for (const r of liveHandoffs(s, g, now)) {
-    if (r.epoch !== g.epoch || r.to === to) continue;
-    if (!out || r.until + M(s) > out.until) out = { node: r.to, from: r.from, until: r.until + M(s) };
-  }
-  return out;
+  // (With at most three servers, at most one server other than `to` can be named at this epoch;
+  // should there be more, each one's end is a deadline of its own, so the wait is re-judged.)
+  const r = liveHandoffs(s, g, now).find((x) => x.epoch === g.epoch && x.to !== to);
+  return r ? { node: r.to, from: r.from, until: r.until + M(s) } : null;
 }
 
 export function handoffWait(busy: { node: string; from: string; until: number }, now: number): string {
@@ -84,12 +81,13 @@ export function handoffWait(busy: { node: string; from: string; until: number },
 export function adoptHandoffs(ctx: StepCtx, node: string, holding: GroupEpoch[]): void {
   const s = ctx.state;
   for (const h of holding) {
-    const g = s.groups[h.group];
     const group = s.persisted.spec.groups.find((x) => x.name === h.group);
-    if (!g || !group || g.holder === node || h.epoch !== g.epoch + 1) continue;
-    const r = liveHandoffs(s, g, ctx.now).find((x) => x.to === node && x.epoch === g.epoch);
+    if (!group) continue;
+    const g = s.groups[group.name]!;
+    // (Nobody is ever named for a group it holds.)
+    const r = liveHandoffs(s, g, ctx.now).find((x) => x.to === node && x.epoch + 1 === h.epoch && x.epoch === g.epoch);
     if (!r) continue;
-    delete g.handoff;
+    g.handoff = [];
     g.plannedBy = null;
     g.handedOver = { from: r.from, epoch: g.epoch, at: ctx.now };
     grant(ctx, group, g, node, `${r.from} handed ${group.name} straight to ${node} (its own probe failed; direct handoff)`, true);
@@ -111,6 +109,5 @@ export function releaseHandoffs(s: EngineState, g: GroupRuntime, from: string, e
   // Handed over under a naming this incarnation never made (records are memory only): one from
   // before the restart, whose lease ends by boot + T at the latest.
   if (handedTo !== null && !kept.some((r) => r.to === handedTo && r.epoch === epoch)) kept.push({ to: handedTo, from, epoch, until: s.bootedAt + T(s) });
-  if (kept.length) g.handoff = kept;
-  else delete g.handoff;
+  g.handoff = kept;
 }

@@ -36,11 +36,10 @@ export function retiredVipBusy(s: EngineState, group: GroupSpec, now: number, ca
   for (const [name, r] of Object.entries(s.persisted.retired ?? {})) {
     // (The same name too: a group removed and added again waits out its old holder's lease.)
     if (r.vip !== group.vip || r.holder === null) continue;
-    // Being handed off when removed: either server may carry it until then, so neither goes first.
-    const end = (r.until ?? s.bootedAt + T(s)) + M(s);
-    if (r.handoffTo !== undefined && now < end) return { name, holder: candidate === r.handoffTo ? r.holder : r.handoffTo, until: end };
-    if (r.knownBy && candidate !== null && candidate !== r.holder && !r.knownBy.includes(candidate)) return { name, holder: r.holder, until: Infinity };
     const until = (r.until ?? s.bootedAt + T(s)) + M(s);
+    // Being handed off when removed: either server may carry it until then, so neither goes first.
+    if (r.handoffTo !== undefined && now < until) return { name, holder: candidate === r.handoffTo ? r.holder : r.handoffTo, until };
+    if (r.knownBy && candidate !== null && candidate !== r.holder && !r.knownBy.includes(candidate)) return { name, holder: r.holder, until: Infinity };
     if (now < until) return { name, holder: r.holder, until };
   }
   return null;

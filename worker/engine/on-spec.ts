@@ -8,7 +8,7 @@ import { failsafeOn, groupMembers } from "../../protocol/spec.js";
 import { memberSinceFor } from "./failsafe-peers.js";
 import type { StepCtx } from "./context.js";
 import { liveHandoffs } from "./handoff.js";
-import { leaseEnd, M } from "./lease-rules.js";
+import { leaseEnd, M, T } from "./lease-rules.js";
 import { emptyNode, newPersistedState } from "./state.js";
 import type { EngineInput, EngineState, PersistedState } from "./types.js";
 
@@ -29,7 +29,7 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
     const named = rt ? liveHandoffs(s, rt, now).sort((a, b) => b.until - a.until)[0] : undefined;
     if (named) {
       const r = retired[name]!;
-      retired[name] = { ...r, holder: r.holder ?? named.to, until: r.holder === null || r.until === null ? named.until : Math.max(r.until, named.until), ...(r.holder !== null && r.holder !== named.to ? { handoffTo: named.to } : {}) };
+      retired[name] = { ...r, holder: r.holder ?? named.to, until: Math.max(r.until ?? s.bootedAt + T(s), named.until), ...(r.holder !== null && r.holder !== named.to ? { handoffTo: named.to } : {}) };
     }
     const before = old.spec.groups.find((g) => g.name === name);
     if (pg.holder && before && failsafeOn(old.spec) && inSpec(pg.holder)) {
