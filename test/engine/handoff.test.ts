@@ -188,6 +188,7 @@ describe("direct handoff: the grant", () => {
     const sh = held();
     sh.beat("server3", 400, { probes: { api: OK }, holding: [{ group: "api", epoch: 2 }] });
     sh.beat("server2", 400, { probes: { api: OK }, holding: [{ group: "api", epoch: 3 }] });
+    sh.beat("server2", 450, { probes: { api: OK }, holding: [{ group: "gone", epoch: 2 }] });
     expect(sh.holder("api")).toBe("server1");
     expect(sh.state.groups.api!.epoch).toBe(1);
   });

@@ -108,6 +108,7 @@ export function releaseHandoffs(s: EngineState, g: GroupRuntime, from: string, e
   const kept = (g.handoff ?? []).filter((r) => r.epoch !== epoch || r.to === handedTo);
   // Handed over under a naming this incarnation never made (records are memory only): one from
   // before the restart, whose lease ends by boot + T at the latest.
-  if (handedTo !== null && !kept.some((r) => r.to === handedTo && r.epoch === epoch)) kept.push({ to: handedTo, from, epoch, until: s.bootedAt + T(s) });
+  // (Alongside a record of this incarnation's own, it ends earlier and changes nothing.)
+  if (handedTo !== null) kept.push({ to: handedTo, from, epoch, until: s.bootedAt + T(s) });
   g.handoff = kept;
 }
