@@ -114,6 +114,22 @@ describe("shadow mode", () => {
     expect(sh.report(24_000).summary).toEqual({ keepalivedMoves: 2, agreed: 2, disagreed: 0, keepalivedOnly: 0, chimeHaOnly: 0, splitBrain: 0, medianDeltaMs: -70, maxAbsDeltaMs: 590 });
   });
 
+  it("the shadow ledger survives a spec change (what a removed group's VIP was doing is dropped)", () => {
+    const sh = new Shadow(spec());
+    sh.vip.server1 = 0;
+    sh.beat("server1", 10);
+    sh.beat("server2", 20);
+    expect(sh.report(100).entries).toHaveLength(1);
+    const withWeb = spec((raw) => void raw.groups!.push({ name: "web", service: "chime-portal", mode: "active-standby", vip: "192.168.231.99", ports: [{ port: 8033 }], probe: { type: "tcp", port: 8033 } }));
+    const r = step(sh.state, { type: "spec", spec: withWeb, specVersion: 2, actor: "ops" }, 200);
+    sh.state = r.state;
+    expect(sh.report(300).entries.map((e) => e.text)).toEqual(["both start with server1"]);
+    expect(Object.keys(sh.state.persisted.shadow!.hosts)).toEqual(["server-api"]);
+    const gone = step(sh.state, { type: "spec", spec: spec((raw) => void (raw.groups = [{ ...raw.groups![0]!, name: "api2" }])), specVersion: 3, actor: "ops" }, 400);
+    expect(gone.state.persisted.shadow!.hosts).toEqual({});
+    expect(gone.state.persisted.shadow!.entries).toHaveLength(1);
+  });
+
   it("a keepalived move chime-ha would not have made is reported once the window has passed; a split brain is an entry and a critical event", () => {
     const sh = new Shadow(spec());
     sh.vip.server1 = 0;

@@ -87,6 +87,11 @@ export function onSpec(ctx: StepCtx, input: Extract<EngineInput, { type: "spec" 
   fresh.ledger = old.ledger;
   fresh.drills = Object.fromEntries(Object.entries(old.drills).filter(([g]) => g in fresh.groups));
   fresh.heard = old.heard.filter((n) => input.spec.nodes.some((x) => x.name === n));
+  // Shadow mode's ledger carries over; what a removed group's VIP was doing on each host does not.
+  if (old.shadow) {
+    const keep = <V>(r: Record<string, V> | undefined) => Object.fromEntries(Object.entries(r ?? {}).filter(([g]) => g in fresh.groups));
+    fresh.shadow = { hosts: keep(old.shadow.hosts), holder: keep(old.shadow.holder), ...(old.shadow.split ? { split: keep(old.shadow.split) } : {}), entries: old.shadow.entries };
+  }
   // Replaced shim processes stay ignored across spec changes (a late `released` from one would free its successor's group).
   const retiredBoots = Object.fromEntries(Object.entries(old.retiredBoots ?? {}).filter(([n]) => inSpec(n)));
   if (Object.keys(retiredBoots).length) fresh.retiredBoots = retiredBoots;
