@@ -5,7 +5,8 @@
 // run-operations.ts, failsafe.ts). Nothing here decides about leases: every input goes to the
 // core, every action comes from it.
 import { randomUUID } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdir, open, rename } from "node:fs/promises";
 import { join } from "node:path";
 import type { DesiredGroup, DesiredState, HeartbeatRequest, ProbeReport } from "../protocol/heartbeat.js";
 import type { ProbeSpec } from "../protocol/spec.js";
@@ -87,6 +88,8 @@ export class ShimAgent {
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt: number | null = null;
   private inFlight: Promise<void> | null = null;
+  /** The state file writes, one at a time (saveState). */
+  private saving: Promise<void> = Promise.resolve();
   private again = false;
   private stopped = true;
   /** Leases (group@epoch) the last heartbeat reported in `holding`. */
@@ -189,6 +192,7 @@ export class ShimAgent {
       await this.sendHeartbeat(true);
     }
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    await this.saving;
     this.vips.close();
     log("shim stopped", { released: release ? held : [], settled: this.core.releasesSettled() });
   }
@@ -333,7 +337,8 @@ export class ShimAgent {
           void this.handOff(a.group, a.epoch, a.to);
           break;
         case "persist":
-          this.saveState();
+          // Held groups for the stop hook: written soon, not in the way (a failure is logged).
+          void this.saveState().catch(() => undefined);
           break;
       }
     }
@@ -384,7 +389,8 @@ export class ShimAgent {
       return reply;
     }
     const { reply, persist } = this.core.promiseRequest(req, this.clocks());
-    if (persist) this.saveState();
+    // The promise is on disk before the peer hears it (a write that fails answers 500: no promise).
+    if (persist) await this.saveState();
     return reply;
   }
 
@@ -472,31 +478,40 @@ export class ShimAgent {
     }
   }
 
-  /** Written before a promise is answered: a temp file, fsynced, renamed over the old one. */
-  private saveState(): void {
-    if (this.opts.runner.mode === "recording") return;
-    const text = JSON.stringify(this.core.durableState(this.clocks()));
-    try {
-      mkdirSync(this.opts.config.stateDir, { recursive: true, mode: 0o700 });
-      const tmp = `${this.stateFile}.tmp`;
-      const fd = openSync(tmp, "w", 0o600);
+  /**
+   * Written before a promise is answered: a temp file, fsynced, renamed over the old one. Off the
+   * event loop (the threadpool's fs) and one write at a time, each taking the state as it is when
+   * it starts: an fsync under a busy disk took milliseconds out of a takeover when it ran inline.
+   */
+  private saveState(): Promise<void> {
+    const write = async () => {
+      if (this.opts.runner.mode === "recording") return;
+      const text = JSON.stringify(this.core.durableState(this.clocks()));
       try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+        await mkdir(this.opts.config.stateDir, { recursive: true, mode: 0o700 });
+        const tmp = `${this.stateFile}.tmp`;
+        const file = await open(tmp, "w", 0o600);
+        try {
+          await file.writeFile(text);
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+        await rename(tmp, this.stateFile);
+        const dir = await open(this.opts.config.stateDir, "r");
+        try {
+          await dir.sync();
+        } finally {
+          await dir.close();
+        }
+      } catch (err) {
+        log("state file not written", { file: this.stateFile, error: (err as Error).message });
+        throw err;
       }
-      renameSync(tmp, this.stateFile);
-      const dir = openSync(this.opts.config.stateDir, "r");
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
-      }
-    } catch (err) {
-      log("state file not written", { file: this.stateFile, error: (err as Error).message });
-      throw err;
-    }
+    };
+    const p = this.saving.then(write);
+    this.saving = p.catch(() => undefined);
+    return p;
   }
 
   /**
@@ -534,9 +549,9 @@ export class ShimAgent {
       if (this.probes.has(name)) continue;
       const probe = createProbe(w.spec, { host: this.opts.config.probeHost, runner: this.opts.runner, settings: this.opts.config.settings });
       const scheduler = new ProbeScheduler(name, w.spec, probe, (_n, report) => {
-        // A holder whose own probe fails may hand its group straight over (direct handoff).
+        // A holder whose own probe fails may hand its group straight over (direct handoff); the
+        // core says when the control plane hears of it.
         this.perform(this.core.probeChanged(name, report.healthy, this.clock()), this.stopped);
-        this.heartbeatNow();
       });
       const watch =
         w.process !== null && this.opts.runner.mode !== "recording"

@@ -281,6 +281,8 @@ class Session {
   private lineNo = 0;
   private current: Pending | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Lines given to run() and not yet finished (0: nothing queued, a new line may go at once). */
+  private busy = 0;
 
   constructor(
     private readonly cmd: string,
@@ -289,8 +291,12 @@ class Session {
   ) {}
 
   run(line: string, timeoutMs: number, expectOutput: boolean): Promise<CommandResult> {
-    const p = this.queue.then(() => this.runNow(line, timeoutMs, expectOutput));
-    this.queue = p.catch(() => undefined);
+    // An idle session gets the line now, in the caller's turn: a takeover's first command must not
+    // wait behind whatever else the caller does before it yields (a state file's fsync, a heartbeat).
+    const go = () => this.runNow(line, timeoutMs, expectOutput);
+    const p = this.busy++ === 0 ? go() : this.queue.then(go);
+    const settled = p.finally(() => this.busy--);
+    this.queue = settled.catch(() => undefined);
     return p;
   }
 

@@ -420,7 +420,8 @@ export class ShimCore {
       const lease = this.leases.valid(g.name, now);
       if (lease && g.epoch >= lease.epoch && g.role === "release") this.lose(lease, "control plane asked", true);
     }
-    return [{ type: "heartbeat-now" }, ...this.poll(now)];
+    // The kernel's operation first: it goes to its session in this turn, the heartbeat after.
+    return [...this.poll(now), { type: "heartbeat-now" }];
   }
 
   /** Time passed: leases that ended, retries due, announcements. */
@@ -453,10 +454,13 @@ export class ShimCore {
     this.health.set(group, healthy);
     const g = this.desired?.groups.find((x) => x.name === group);
     const lease = this.leases.valid(group, now);
-    if (healthy || !g || g.role !== "holder" || g.handoffTo === undefined || g.shadow || !lease || lease.epoch !== g.epoch || this.leaving || this.losses.has(group)) return [];
+    // The control plane hears of the change at once.
+    if (healthy || !g || g.role !== "holder" || g.handoffTo === undefined || g.shadow || !lease || lease.epoch !== g.epoch || this.leaving || this.losses.has(group)) return [{ type: "heartbeat-now" }];
     this.lose(lease, `its probe failed: handing it straight to ${g.handoffTo}`, true);
     this.losses.get(group)!.handoffTo = g.handoffTo;
-    return [{ type: "heartbeat-now" }, ...this.poll(now)];
+    // Handing over: the heartbeat goes with the "released" report a few ms later (poll), not now,
+    // when building it and reading its reply would hold up the release on this one event loop.
+    return this.poll(now);
   }
 
   /**
@@ -494,8 +498,10 @@ export class ShimCore {
     this.losses.delete(req.group);
     this.everHeld.set(req.group, taken);
     this.log("took group by direct handoff", { group: req.group, from: req.from, epoch: req.epoch + 1 });
-    // The VIP first (the kernel's session is shared with what a reconcile runs); the address coming up asks for the reconcile.
-    return { reply: replyTo(req, this.opts.node, this.opts.cluster, true, "taken"), actions: [...this.poll(now), { type: "heartbeat-now" }] };
+    // The VIP first (the kernel's session is shared with what a reconcile runs); the address coming
+    // up asks for the reconcile, whose end sends the heartbeat that tells the control plane (a
+    // heartbeat now would hold up the takeover on this event loop, reply and all).
+    return { reply: replyTo(req, this.opts.node, this.opts.cluster, true, "taken"), actions: this.poll(now) };
   }
 
   /** The fence hooks for `group` ran (successfully or not: failures are logged by the agent). */
@@ -633,7 +639,8 @@ export class ShimCore {
       c.wall,
     );
     if (changed) this.log(req.kind === "promise" ? "failsafe promise given" : "failsafe promise released", { group: req.group, holder: req.from, epoch: req.epoch, ttlMs: req.ttlMs });
-    else if (!reply.ok) this.log("failsafe promise refused", { group: req.group, to: req.from, reason: reply.reason });
+    // A request from this node itself is the listener's self-check (failsafe.ts), which logs its own outcome.
+    else if (!reply.ok && req.from !== this.opts.node) this.log("failsafe promise refused", { group: req.group, to: req.from, reason: reply.reason });
     return { reply, persist: changed };
   }
 

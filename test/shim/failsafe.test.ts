@@ -183,4 +183,35 @@ describe("failsafe promises", () => {
     expect(fixed.learn("127.0.0.3", [NEW])).toBe(true);
     expect(fixed.learned()).toEqual({ listen: `127.0.0.3:${DEFAULT_FAILSAFE_PORT}`, keys: [] });
   });
+
+  it("once listening, it checks itself end to end: a signed request to its own listener, refused (not its own peer), the signed reply read", async () => {
+    const lines: Record<string, unknown>[] = [];
+    setLogSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+    try {
+      const core = coreFor("server2");
+      const asked: PromiseRequestBody[] = [];
+      const port = await freePort();
+      const ok = new FailsafePeers({ listen: `127.0.0.1:${port}`, peers: {}, secret: SECRET }, "dc1.c", "server2", async (req) => (asked.push(req), core.promiseRequest(req, clocks()).reply), wall);
+      started.push(ok);
+      await ok.start();
+      for (let i = 0; i < 100 && !lines.some((l) => String(l.msg).startsWith("failsafe self-check")); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(lines.find((l) => String(l.msg).startsWith("failsafe self-check"))).toMatchObject({ msg: "failsafe self-check passed", listen: `127.0.0.1:${port}` });
+      expect(asked.map((r) => [r.kind, r.from, r.to])).toEqual([["release", "server2", "server2"]]);
+      // Nothing was given or taken by it.
+      expect(core.durableState(clocks()).promises).toEqual([]);
+
+      // A listener that cannot answer (its handler fails): said at once, in the node's log.
+      lines.length = 0;
+      const port2 = await freePort();
+      const broken = new FailsafePeers({ listen: `127.0.0.1:${port2}`, peers: {}, secret: SECRET }, "dc1.c", "server3", async () => Promise.reject(new Error("state file not writable")), wall);
+      started.push(broken);
+      await broken.start();
+      for (let i = 0; i < 100 && !lines.some((l) => String(l.msg).startsWith("failsafe self-check")); i++) await new Promise((r) => setTimeout(r, 10));
+      const failed = lines.find((l) => String(l.msg).startsWith("failsafe self-check"));
+      expect(failed?.msg).toBe("failsafe self-check failed: peers may not reach this node's promises and handoffs");
+      expect(String(failed?.error)).toContain("500");
+    } finally {
+      setLogSink(null);
+    }
+  });
 });

@@ -3,7 +3,7 @@
 // instead of waiting `fall` intervals. Real processes (children of this test, stopped by PID).
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { findProcesses, ProcessWatch } from "../../node-shim/probes/process-watch.js";
+import { findProcesses, POLL_MS, ProcessWatch, pollTimers } from "../../node-shim/probes/process-watch.js";
 import { ProbeScheduler } from "../../node-shim/probes/scheduler.js";
 import { ProbeSpec } from "../../protocol/spec.js";
 
@@ -42,7 +42,7 @@ describe("ProcessWatch", () => {
     for (let i = 0; i < 100 && gone.length === 0; i++) await sleep(5);
     expect(gone).toHaveLength(1);
     expect(gone[0]!.detail).toBe(`process ${name} (pid ${second.pid}) exited`);
-    // Polled every 10 ms: well under a probe interval (bounded loosely: a busy machine).
+    // Polled every POLL_MS: well under a probe interval (bounded loosely: a busy machine).
     expect(gone[0]!.at - killedAt).toBeLessThan(500);
     await sleep(100);
     expect(gone).toHaveLength(1);
@@ -53,6 +53,31 @@ describe("ProcessWatch", () => {
     third.kill("SIGKILL");
     for (let i = 0; i < 100 && gone.length < 2; i++) await sleep(5);
     expect(gone).toHaveLength(2);
+  });
+
+  it("every watch is polled on one shared timer, which stops with the last watch", async () => {
+    expect(POLL_MS).toBeLessThanOrEqual(5);
+    const a = `cha${process.pid % 100000}`;
+    const b = `chb${process.pid % 100000}`;
+    const pa = await named(a);
+    const pb = await named(b);
+    const gone: string[] = [];
+    const wa = new ProcessWatch(a, () => gone.push(a));
+    const wb = new ProcessWatch(b, () => gone.push(b));
+    watches.push(wa, wb);
+    expect(pollTimers()).toBe(0);
+    wa.start();
+    wb.start();
+    expect(pollTimers()).toBe(1);
+    pb.kill("SIGKILL");
+    for (let i = 0; i < 100 && gone.length === 0; i++) await sleep(5);
+    pa.kill("SIGKILL");
+    for (let i = 0; i < 100 && gone.length < 2; i++) await sleep(5);
+    expect(gone).toEqual([b, a]);
+    wa.stop();
+    expect(pollTimers()).toBe(1);
+    wb.stop();
+    expect(pollTimers()).toBe(0);
   });
 
   it("finds nothing for a name no process has, and never this process", () => {

@@ -37,6 +37,9 @@ describe("shim core: direct handoff, the holder's side", () => {
     const types = h.types(acts);
     expect(types.indexOf("hand-off")).toBeGreaterThan(types.lastIndexOf("kernel:addr-del"));
     expect(types.indexOf("hand-off")).toBeGreaterThan(types.indexOf("fence"));
+    // The kernel's first operation is the first action; the control plane hears of it with the release report.
+    expect(types[0]).toBe("kernel:unlease");
+    expect(types.indexOf("heartbeat-now")).toBeGreaterThan(types.indexOf("hand-off"));
     expect(acts.find((a) => a.type === "hand-off")).toEqual({ type: "hand-off", group: "api", epoch: 4, to: "server2" });
     expect(h.core.request({}, 2100).released).toEqual([{ group: "api", epoch: 4, handedTo: "server2" }]);
     expect(h.logs.find((l) => l.msg === "releasing group")?.fields).toMatchObject({ why: "its probe failed: handing it straight to server2" });
@@ -48,11 +51,12 @@ describe("shim core: direct handoff, the holder's side", () => {
   it("without a server named (or healthy again, or not the holder) nothing moves: the control plane decides", () => {
     const h = new Harness({ cluster: "dc1" });
     h.beat(grantReply(group({ epoch: 4 })), 1000, 1050);
-    expect(h.run(h.core.probeChanged("api", false, 2000), 2000)).toEqual([]);
+    // The control plane hears of the probe at once and decides.
+    expect(h.run(h.core.probeChanged("api", false, 2000), 2000)).toEqual([{ type: "heartbeat-now" }]);
     expect(h.core.holds("api", 2000)).toBe(true);
     const h2 = new Harness({ cluster: "dc1" });
     h2.beat(grantReply(group({ epoch: 4, handoffTo: "server2" })), 1000, 1050);
-    expect(h2.run(h2.core.probeChanged("api", true, 2000), 2000)).toEqual([]);
+    expect(h2.run(h2.core.probeChanged("api", true, 2000), 2000)).toEqual([{ type: "heartbeat-now" }]);
     expect(h2.core.holds("api", 2000)).toBe(true);
     // A stopping holder hands nothing over (it releases to the control plane).
     h2.run(h2.core.stop(true, 2100), 2100);
@@ -73,8 +77,12 @@ describe("shim core: direct handoff, the named server's side", () => {
     const h = named(1000, 1050);
     const { reply, actions } = h.core.handoffRequest(handoff(), clocks(2000));
     expect(reply).toMatchObject({ kind: "reply", ok: true, from: "server2", to: "server1", group: "api", epoch: 4, reason: "taken" });
-    h.run(actions, 2000);
-    expect(h.types(actions)).toContain("heartbeat-now");
+    // The kernel first; the control plane hears of it once the VIP is up (the reconcile that the
+    // address asks for ends with the heartbeat), not from a heartbeat in the way of the takeover.
+    expect(h.types(actions)[0]).toBe("kernel:lease");
+    expect(h.types(actions)).not.toContain("heartbeat-now");
+    const after = h.run(actions, 2000);
+    expect(h.types(after)).toContain("reconcile");
     expect(h.addrs.size).toBe(1);
     const lease = h.core.leases.valid("api", 2000)!;
     expect(lease.epoch).toBe(5);
