@@ -319,6 +319,8 @@ interface Host {
   hostBoot: number;
   kernel: Kernel;
   disk: DurableState | null;
+  /** When the state file write in progress ends (the agent's writes are one at a time). */
+  diskWriteEnds: number;
   proc: Proc | null;
   partitionedUntil: number;
   lossReqUntil: number;
@@ -373,6 +375,7 @@ export function simulate(p: SimParams): SimResult {
     hostBoot: 1,
     kernel: new Kernel(),
     disk: null,
+    diskWriteEnds: 0,
     proc: null,
     partitionedUntil: -1,
     lossReqUntil: -1,
@@ -567,9 +570,17 @@ export function simulate(p: SimParams): SimResult {
         case "hand-off":
           sendPromise(h, a.to, "handoff", a.group, a.epoch, policy.leaseTtlMs, t, () => undefined);
           break;
-        case "persist":
-          h.disk = structuredClone(pr.core.durableState(clocks(h, t)));
+        case "persist": {
+          // The agent writes it off the event loop, one write at a time, each with the state as
+          // it was when it started: on disk 2 ms later, unless the process is gone by then.
+          const state = structuredClone(pr.core.durableState(clocks(h, t)));
+          const done = Math.max(t, h.diskWriteEnds) + 2;
+          h.diskWriteEnds = done;
+          at(done, () => {
+            if (h.proc === pr && pr.up) h.disk = state;
+          });
           break;
+        }
         default:
           break; // announce, reconcile, probes, operations: nothing to model
       }

@@ -111,6 +111,12 @@ describe("shim core: failsafe, the promiser's side", () => {
     expect(h.core.promiseRequest(preq({ from: "server4", group: "web" }), clocks(1100)).reply.reason).toBe("server4 is not a peer server of server1 (per the control plane)");
     // Not holding any more (the lease ran out at 3800): it may promise.
     expect(h.core.promiseRequest(preq(), clocks(3800)).reply.ok).toBe(true);
+    // Its own listener's self-check (from itself) is refused too, and not logged as a refusal:
+    // the self-check logs its own outcome.
+    const before = h.logs.length;
+    const self = h.core.promiseRequest(preq({ kind: "release", from: "server1", group: "chime-ha-self-check" }), clocks(3900));
+    expect(self.reply).toMatchObject({ ok: false, reason: "server1 is not a peer server of server1 (per the control plane)" });
+    expect(h.logs.slice(before)).toEqual([]);
   });
 
   it("a release from the holder ends the promise (persisted), logged as such", () => {
