@@ -102,7 +102,7 @@ function measure(lab: Lab, id: ScenarioId, faultAt: number, end: number, safetyF
  * the old holder, wait for steady state (the old holder must stay standby: no preemption).
  */
 async function failover(lab: Lab, id: ScenarioId, fault: (h: Server) => Promise<void>, recover: (h: Server) => Promise<void>, what: string): Promise<RunResult> {
-  const h = await lab.waitSteady();
+  const h = await lab.waitSteadyForFault();
   const to = other(h);
   const safetyFrom = Date.now() - 200;
   const faultAt = Date.now();
@@ -124,7 +124,7 @@ async function failover(lab: Lab, id: ScenarioId, fault: (h: Server) => Promise<
  * measured over the cut and the healing.
  */
 async function holdThroughCut(lab: Lab): Promise<RunResult> {
-  const h = await lab.waitSteady();
+  const h = await lab.waitSteadyForFault();
   const safetyFrom = Date.now() - 200;
   const faultAt = Date.now();
   await lab.cutFromControlPlane(h);
@@ -179,7 +179,7 @@ export const SCENARIOS: Scenario[] = [
     run: async (lab) => {
       if (lab.system === "chime-ha") return holdThroughCut(lab);
       // keepalived has no control plane: the equivalent partition is the one VRRP itself uses.
-      const h = await lab.waitSteady();
+      const h = await lab.waitSteadyForFault();
       const to = other(h);
       const safetyFrom = Date.now() - 200;
       const faultAt = Date.now();
@@ -222,7 +222,7 @@ export const SCENARIOS: Scenario[] = [
     title: "control plane killed and restarted: no VIP moves",
     notFor: { keepalived: "no control plane", "keepalived-tuned": "no control plane" },
     run: async (lab) => {
-      const h = await lab.waitSteady();
+      const h = await lab.waitSteadyForFault();
       const safetyFrom = Date.now() - 200;
       const faultAt = Date.now();
       await lab.cp!.kill();
@@ -244,7 +244,7 @@ export const SCENARIOS: Scenario[] = [
     id: "g",
     title: "a recovered node does not take the VIP back",
     run: async (lab) => {
-      const h = await lab.waitSteady();
+      const h = await lab.waitSteadyForFault();
       const to = other(h);
       await lab.crash(h);
       if (!(await waitServedBy(lab, to, Date.now()))) throw new Error(`(g) ${to} did not take over after the crash of ${h}`);
@@ -327,7 +327,7 @@ export const SCENARIOS: Scenario[] = [
     title: "the holder's `ip` fails while it must release (switchover)",
     notFor: { keepalived: "no fault injection into keepalived's netlink", "keepalived-tuned": "no fault injection into keepalived's netlink" },
     run: async (lab) => {
-      const h = await lab.waitSteady();
+      const h = await lab.waitSteadyForFault();
       lab.setIpFault(h, true);
       let note = "";
       const r = await failover(
@@ -392,7 +392,7 @@ export const SCENARIOS: Scenario[] = [
  * VRRP state it still believes in) must not make the VIP answer there again.
  */
 async function stoppedAgent(lab: Lab): Promise<RunResult> {
-  const h = await lab.waitSteady();
+  const h = await lab.waitSteadyForFault();
   const to = other(h);
   const safetyFrom = Date.now() - 200;
   const faultAt = Date.now();
