@@ -123,6 +123,13 @@ describe("shim core: direct handoff, the named server's side", () => {
     ["addressed to another server", () => handoff({ to: "server3" }), /addressed to server3/],
     ["while its own probe fails", () => handoff(), /own probe for api is not passing/, { healthy: false }],
     ["under a naming whose lease is over", () => handoff(), /naming is too old/, { at: 3800 }],
+    ["of another kind (a promise request sent to it)", () => handoff({ kind: "promise" }), /not a handoff: promise/],
+    ["while it promised the group to another holder", (h) => {
+      // server3 asked first (the control plane unreachable for it): server2 promised api to it.
+      const asked = h.core.promiseRequest(handoff({ kind: "promise", from: "server3", ttlMs: 1000 }), clocks(1900));
+      expect(asked.reply.ok).toBe(true);
+      return handoff();
+    }, /server2 promised api to server3/],
     ["sent twice (replayed)", (h) => {
       const req = handoff();
       h.core.handoffRequest({ ...req, group: "other" }, clocks(2000));
