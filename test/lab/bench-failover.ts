@@ -1,5 +1,6 @@
 // npm run bench:failover [-- --runs 5] [--scenarios a,b,e] [--systems chime-ha,keepalived,keepalived-tuned]
 //                         [--transport websocket|http|websocket,http] [--policy lab|default] [--hog e] [--json out.json] [--verbose]
+//                         [--shim tsx|bundle]
 //
 // Every scenario of test/lab/scenarios.ts, `runs` times on chime-ha (once per transport) and on
 // keepalived twice: "default" (VRRPv2, advert_int 1, vrrp_script checks) and "tuned" (VRRPv3 with
@@ -7,11 +8,14 @@
 // `chime-ha export keepalived` from the same spec, in the same lab. Prints:
 //   scenario | chime-ha downtime min/median/max | keepalived default | keepalived tuned | ratios | split-brain instants
 // With --hog e: scenario (e) once more per system with a CPU hog on both cores (printed beside the idle row).
+// --shim bundle: the shim as installed (dist/chime-ha-shim.mjs, built first, under the systemd
+// unit's V8 flags: interpreter only, 1 MB young generation) instead of the source under tsx.
 // Needs root (network namespaces), nft, arping, keepalived.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { SHIM_NODE_FLAGS } from "../../scripts/build-shim-flags.js";
 import { stats } from "./analyze.js";
 import { addLedger, agreementMs, ledgerAgrees } from "./ledger.js";
 import { DEFAULT_POLICY, isKeepalived, Lab, LAB_POLICY, labMissing, policySummary, type System, type Transport } from "./lab.js";
@@ -27,6 +31,7 @@ const { values } = parseArgs({
     policy: { type: "string", default: "lab" },
     hog: { type: "string", default: "" },
     verbose: { type: "boolean", default: false },
+    shim: { type: "string", default: "tsx" },
   },
 });
 const runs = Number(values.runs);
@@ -39,6 +44,13 @@ const systems = values.systems!.split(",").map((s) => s.trim()) as System[];
 for (const s of systems) if (s !== "chime-ha" && s !== "keepalived" && s !== "keepalived-tuned") throw new Error(`--systems: unknown system '${s}' (chime-ha, keepalived, keepalived-tuned)`);
 const transports = values.transport!.split(",").map((s) => s.trim()) as Transport[];
 for (const t of transports) if (t !== "websocket" && t !== "http") throw new Error(`--transport: websocket or http, got '${t}'`);
+if (values.shim !== "tsx" && values.shim !== "bundle") throw new Error(`--shim: tsx or bundle, got '${values.shim}'`);
+let shimCommand: string[] | undefined;
+if (values.shim === "bundle") {
+  // Built from this tree, run the way the unit runs it.
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/build-shim.ts"], { stdio: "inherit" });
+  shimCommand = [process.execPath, ...SHIM_NODE_FLAGS, "dist/chime-ha-shim.mjs"];
+}
 const hogged = values.hog ? (values.hog.split(",").map((s) => s.trim()) as ScenarioId[]) : [];
 for (const h of hogged) if (!SCENARIOS.some((s) => s.id === h)) throw new Error(`--hog: unknown scenario '${h}'`);
 
@@ -72,7 +84,7 @@ const loadAtStart = loadavg()[1]!;
 const startedAt = new Date();
 const errors: string[] = [];
 for (const col of columns) {
-  const lab = new Lab({ system: col.system, policy, verbose: values.verbose, ...(col.transport ? { transport: col.transport } : {}) });
+  const lab = new Lab({ system: col.system, policy, verbose: values.verbose, ...(col.transport ? { transport: col.transport } : {}), ...(shimCommand ? { shimCommand } : {}) });
   let hog: ChildProcess[] = [];
   const stopAll = () => {
     stopHog(hog);
@@ -179,7 +191,7 @@ for (const { id, hog } of [...wanted.map((id) => ({ id, hog: false })), ...hogge
 }
 const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
 const out = [
-  `chime-ha policy "${policy.name}": ${policySummary(policy)}; heartbeats over ${transports.join(" and ")}`,
+  `chime-ha policy "${policy.name}": ${policySummary(policy)}; heartbeats over ${transports.join(" and ")}; shim run as ${values.shim === "bundle" ? `the installed bundle (${SHIM_NODE_FLAGS.join(" ")})` : "source under tsx"}`,
   `keepalived default: VRRPv2 advert_int 1, vrrp_script (tcp) interval 1 fall ${policy.probeFall} rise ${policy.probeRise}, nopreempt`,
   `keepalived tuned: VRRPv3 advert_int ${policy.heartbeatIntervalMs / 1000} (chime-ha's heartbeat interval), vrrp_track_process for chime-server and chime-portal, the same vrrp_script, nopreempt`,
   `machine: ${startedAt.toISOString().slice(0, 16)}Z, load average (5 min) ${loadAtStart.toFixed(1)} at start, ${loadavg()[1]!.toFixed(1)} at end`,

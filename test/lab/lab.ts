@@ -156,6 +156,8 @@ export interface LabOptions {
   transport?: Transport;
   /** With a keepalived system: chime-ha shims beside it in shadow mode (they act on nothing). */
   shadow?: boolean;
+  /** How the shim runs (default: the source under tsx); e.g. the bundle with the unit's V8 flags. */
+  shimCommand?: string[];
 }
 
 export class Lab {
@@ -168,6 +170,7 @@ export class Lab {
   readonly dir: string;
   readonly spec: ClusterSpec;
   readonly policy: LabPolicy;
+  private readonly shimCommand: string[] | null;
   readonly vipApi: string;
   readonly vipPortal: string;
   readonly ip: Record<"cp" | "s1" | "s2" | "c", string>;
@@ -199,6 +202,7 @@ export class Lab {
     this.prefix = `chl${octet}-`;
     this.dir = mkdtempSync(join(tmpdir(), `chime-lab-${opts.system}-`));
     this.policy = opts.policy ?? LAB_POLICY;
+    this.shimCommand = opts.shimCommand ?? null;
     const r = validateSpec(labSpec(this.net, this.policy, this.shadow));
     if (!r.ok) throw new Error(`lab spec invalid: ${JSON.stringify(r.problems)}`);
     this.spec = r.spec;
@@ -539,7 +543,7 @@ export class Lab {
         }),
         { mode: 0o600 },
       );
-      const argv = run.command ?? [process.execPath, "--import", "tsx", join(REPO_ROOT, "node-shim/bin/chime-ha-shim.ts")];
+      const argv = run.command ?? this.shimCommand ?? [process.execPath, "--import", "tsx", join(REPO_ROOT, "node-shim/bin/chime-ha-shim.ts")];
       // CHIME_SHIM_FAULTS: scenario (k) makes this shim's `ip` fail by writing "ip" into the file.
       writeFileSync(this.faultFile(h), "");
       const p = this.spawnIn(h, "shim", [...argv, "--config", cfg], undefined, { ...process.env, CHIME_HA_RUNTIME_DIR: this.runDir(h), CHIME_SHIM_FAULTS: this.faultFile(h), ...run.env });
