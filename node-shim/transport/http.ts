@@ -4,7 +4,7 @@ import WebSocket from "ws";
 import { HeartbeatReply, type HeartbeatRequest, PROTOCOL_VERSION, WatchMessage } from "../../protocol/heartbeat.js";
 import { HttpError, type HttpResponse, httpRequest } from "../http-client.js";
 import { log } from "../log.js";
-import { type ControlPlaneTransport, discardSocket, type HeartbeatOutcome, type PushHandlers } from "./types.js";
+import { type ControlPlaneTransport, discardSocket, type HeartbeatOutcome, type PushHandlers, WatchReconnect } from "./types.js";
 
 export interface HttpTransportOptions {
   controlPlaneUrl: string;
@@ -16,8 +16,7 @@ export interface HttpTransportOptions {
 
 export class HttpTransport implements ControlPlaneTransport {
   private ws: WebSocket | null = null;
-  private wsBackoffMs = 500;
-  private wsTimer: NodeJS.Timeout | null = null;
+  private readonly reconnect = new WatchReconnect(() => this.connectWatch());
   private stopped = true;
   private handlers: PushHandlers | null = null;
   /** Heartbeat protocol spoken; drops to 1 once if the control plane predates versioning. */
@@ -68,6 +67,7 @@ export class HttpTransport implements ControlPlaneTransport {
     }
     const parsed = HeartbeatReply.safeParse(json);
     if (!parsed.success) return { ok: false, kind: "bad-reply", detail: `heartbeat reply does not match the protocol: ${parsed.error.message.slice(0, 300)}` };
+    if (!this.stopped) this.reconnect.reachableAgain();
     return { ok: true, reply: parsed.data };
   }
 
@@ -79,8 +79,7 @@ export class HttpTransport implements ControlPlaneTransport {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.wsTimer) clearTimeout(this.wsTimer);
-    this.wsTimer = null;
+    this.reconnect.cancel();
     discardSocket(this.ws);
     this.ws = null;
   }
@@ -91,7 +90,7 @@ export class HttpTransport implements ControlPlaneTransport {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.token}` }, handshakeTimeout: 5000 });
     this.ws = ws;
     ws.on("open", () => {
-      this.wsBackoffMs = 500;
+      this.reconnect.connected();
       log("watch connected", {});
     });
     ws.on("message", (data) => {
@@ -104,11 +103,7 @@ export class HttpTransport implements ControlPlaneTransport {
     const retry = (why: string) => {
       if (this.stopped || this.ws !== ws) return;
       this.ws = null;
-      // Exponential backoff with full jitter, capped.
-      const wait = Math.round(Math.random() * this.wsBackoffMs);
-      this.wsBackoffMs = Math.min(30_000, this.wsBackoffMs * 2);
-      log("watch disconnected", { why, retryInMs: wait });
-      this.wsTimer = setTimeout(() => this.connectWatch(), wait);
+      log("watch disconnected", { why, retryInMs: this.reconnect.later() });
     };
     ws.on("close", (code) => retry(`closed ${code}`));
     ws.on("error", (err) => {

@@ -37,3 +37,48 @@ export function discardSocket(ws: { removeAllListeners(): unknown; on(event: "er
   ws.on("error", () => {});
   ws.terminate();
 }
+
+/**
+ * When the watch socket tries again, for both transports: exponential backoff with full jitter
+ * (0.5 s doubling to 30 s), and one early try per outage once a heartbeat gets through over HTTP
+ * (the network is back: pushed grants and desired state should be too, not after a backoff that
+ * grew while it was down). A control plane that refuses the socket for another reason (an old
+ * one) is not tried more than once early.
+ */
+export class WatchReconnect {
+  private backoffMs = 500;
+  private timer: NodeJS.Timeout | null = null;
+  private earlyRetried = false;
+
+  constructor(private readonly connect: () => void) {}
+
+  /** Connected: the next outage starts from the shortest wait, with its early try. */
+  connected(): void {
+    this.backoffMs = 500;
+    this.earlyRetried = false;
+  }
+
+  /** Lost or refused: connect again after the backoff; the wait chosen (for the log). */
+  later(): number {
+    const wait = Math.round(Math.random() * this.backoffMs);
+    this.backoffMs = Math.min(30_000, this.backoffMs * 2);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, wait);
+    return wait;
+  }
+
+  /** A heartbeat got through while a try is pending: try now, once per outage. */
+  reachableAgain(): void {
+    if (!this.timer || this.earlyRetried) return;
+    this.earlyRetried = true;
+    this.cancel();
+    this.connect();
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

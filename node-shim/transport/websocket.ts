@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { type HeartbeatRequest, PROTOCOL_VERSION, WatchMessage } from "../../protocol/heartbeat.js";
 import { log } from "../log.js";
 import { HttpTransport, type HttpTransportOptions } from "./http.js";
-import { type ControlPlaneTransport, discardSocket, type HeartbeatOutcome, type PushHandlers } from "./types.js";
+import { type ControlPlaneTransport, discardSocket, type HeartbeatOutcome, type PushHandlers, WatchReconnect } from "./types.js";
 
 interface Waiting {
   resolve: (o: HeartbeatOutcome) => void;
@@ -20,8 +20,7 @@ export class WebSocketTransport implements ControlPlaneTransport {
   private open = false;
   /** Heartbeats on this connection are answered (false after an unanswered one: HTTP until reconnect). */
   private answers = true;
-  private wsBackoffMs = 500;
-  private wsTimer: NodeJS.Timeout | null = null;
+  private readonly reconnect = new WatchReconnect(() => this.connect());
   private stopped = true;
   private handlers: PushHandlers | null = null;
   private readonly waiting = new Map<number, Waiting>();
@@ -46,7 +45,9 @@ export class WebSocketTransport implements ControlPlaneTransport {
     const ws = this.ws;
     if (!ws || !this.open || !this.answers) {
       this.switched("http");
-      return this.http.heartbeat(req, timeoutMs);
+      const out = await this.http.heartbeat(req, timeoutMs);
+      if (out.ok && !this.stopped) this.reconnect.reachableAgain();
+      return out;
     }
     this.switched("socket");
     const outcome = new Promise<HeartbeatOutcome>((resolve) => {
@@ -77,8 +78,7 @@ export class WebSocketTransport implements ControlPlaneTransport {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.wsTimer) clearTimeout(this.wsTimer);
-    this.wsTimer = null;
+    this.reconnect.cancel();
     discardSocket(this.ws);
     this.ws = null;
     this.open = false;
@@ -110,7 +110,7 @@ export class WebSocketTransport implements ControlPlaneTransport {
     ws.on("open", () => {
       this.open = true;
       this.answers = true;
-      this.wsBackoffMs = 500;
+      this.reconnect.connected();
       log("watch connected", { heartbeats: "socket" });
     });
     ws.on("message", (data) => {
@@ -148,10 +148,7 @@ export class WebSocketTransport implements ControlPlaneTransport {
       this.open = false;
       // Heartbeats waiting on this connection get no reply now: the next ones go over HTTP.
       this.failAll(`watch socket closed: ${why}`);
-      const wait = Math.round(Math.random() * this.wsBackoffMs);
-      this.wsBackoffMs = Math.min(30_000, this.wsBackoffMs * 2);
-      log("watch disconnected", { why, retryInMs: wait });
-      this.wsTimer = setTimeout(() => this.connect(), wait);
+      log("watch disconnected", { why, retryInMs: this.reconnect.later() });
     };
     ws.on("close", (code) => retry(`closed ${code}`));
     ws.on("error", (err) => {
