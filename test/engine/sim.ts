@@ -321,6 +321,9 @@ interface Host {
   disk: DurableState | null;
   /** When the state file write in progress ends (the agent's writes are one at a time). */
   diskWriteEnds: number;
+  /** Writes in the order the agent makes them; one that lands after a later one is already on disk changes nothing. */
+  diskWrites: number;
+  diskLanded: number;
   proc: Proc | null;
   partitionedUntil: number;
   lossReqUntil: number;
@@ -376,6 +379,8 @@ export function simulate(p: SimParams): SimResult {
     kernel: new Kernel(),
     disk: null,
     diskWriteEnds: 0,
+    diskWrites: 0,
+    diskLanded: 0,
     proc: null,
     partitionedUntil: -1,
     lossReqUntil: -1,
@@ -575,9 +580,12 @@ export function simulate(p: SimParams): SimResult {
           // it was when it started: on disk 2 ms later, unless the process is gone by then.
           const state = structuredClone(pr.core.durableState(clocks(h, t)));
           const done = Math.max(t, h.diskWriteEnds) + 2;
+          const n = ++h.diskWrites;
           h.diskWriteEnds = done;
           at(done, () => {
-            if (h.proc === pr && pr.up) h.disk = state;
+            if (h.proc !== pr || !pr.up || n < h.diskLanded) return;
+            h.disk = state;
+            h.diskLanded = n;
           });
           break;
         }
@@ -752,7 +760,12 @@ export function simulate(p: SimParams): SimResult {
         }
         const { reply, persist } = pp.core.promiseRequest(req, clocks(peer, ta));
         // Persisted (fsync) before the answer leaves.
-        if (persist) peer.disk = structuredClone(pp.core.durableState(clocks(peer, ta)));
+        // (Modelled as landing at once: a write still pending from before lands first in the agent,
+        // so it must not land over this one here.)
+        if (persist) {
+          peer.disk = structuredClone(pp.core.durableState(clocks(peer, ta)));
+          peer.diskLanded = ++peer.diskWrites;
+        }
         const back = ta + rand() * p.maxDelayMs;
         at(back, () => !cut(from, back) && !cut(peer, back) && deliver(from, fromBoot, back, (_p, tt) => onReply(replyConfirms(reply, req), tt)));
         act(peer, pp, [], ta);
