@@ -18,6 +18,7 @@ import type { ClusterStatus } from "../protocol/status.js";
 import { api, ApiCallError, apiWithHeaders, applyMigrations, createCluster, loadSpecFile, REPO_ROOT, WRANGLER_BIN, WRANGLER_ENV } from "./lib/control-plane.js";
 import { Demo } from "./lib/demo.js";
 import { DEMO_COMMANDS, serveDemoControl } from "./lib/demo-control.js";
+import { probeHostLb, specForDemoHost } from "./lib/demo-host.js";
 import { specChanges } from "./lib/spec-diff.js";
 import { newSecretKeyEntry } from "./secret-key.js";
 
@@ -135,7 +136,13 @@ async function syncSpec(url: string, token: string, clusterId: string, fileSpec:
 
 /** Loads the spec as a cluster, or brings a loaded one up to date; returns its spec and node tokens. */
 async function loadExample(url: string, token: string, lines: string[]): Promise<{ clusterId: string; spec: ClusterSpec; nodeTokens: Record<string, string> }> {
-  const fileSpec = loadSpecFile(opts.spec);
+  let fileSpec = loadSpecFile(opts.spec);
+  if (opts.demo) {
+    // The demo's dry-run directors read this host's balancer table: load what this host can read.
+    const adapted = specForDemoHost(fileSpec, probeHostLb());
+    fileSpec = adapted.spec;
+    for (const n of adapted.notes) lines.push(`demo: ${n}`);
+  }
   const name = (fileSpec as { name?: unknown } | null)?.name;
   const clusterId = `${opts.site}.${String(name)}`;
   try {
