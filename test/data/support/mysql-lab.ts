@@ -65,6 +65,8 @@ export interface Ack {
 export class VipLoad {
   acks: Ack[] = [];
   errors = 0;
+  /** The newest errors as the client printed them ("<conn> <connect|insert> <code> <time>"), for failure messages. */
+  lastErrors: string[] = [];
   private child: ChildProcess;
   private done: Promise<void>;
 
@@ -74,7 +76,11 @@ export class VipLoad {
     rl.on("line", (line) => {
       const [k, a, b, c] = line.split(" ");
       if (k === "A") this.acks.push({ seq: Number(a), sid: Number(b), at: Number(c) });
-      else if (k === "E") this.errors++;
+      else if (k === "E") {
+        this.errors++;
+        this.lastErrors.push(line.slice(2));
+        if (this.lastErrors.length > 40) this.lastErrors.shift();
+      }
     });
     this.done = new Promise((r) => this.child.once("exit", () => r()));
   }

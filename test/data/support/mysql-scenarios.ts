@@ -3,10 +3,11 @@
 // cluster in the lab's namespaces, 8 connections inserting through the writer VIP, every
 // acknowledged insert recorded, read_only of both servers sampled in one instant every ~2 ms.
 // A run returns facts; the caller asserts or prints them.
+import { spawnSync } from "node:child_process";
 import type { EventRow } from "../../../protocol/api.js";
 import { waitFor } from "./cluster.js";
 import { readOnlyOf, seqsOn } from "./mariadb.js";
-import { clock, type MysqlLab, NET, type SamplerSummary, type Scenario } from "./mysql-lab.js";
+import { clock, type MysqlLab, NET, type SamplerSummary, type Scenario, shimLog } from "./mysql-lab.js";
 
 export interface Run {
   scenario: string;
@@ -286,7 +287,9 @@ export async function galeraFault(lab: MysqlLab, fault: "kill" | "stop" | "parti
     if (fault === "kill") await sc.dm.a.kill();
     else if (fault === "stop") sc.dm.a.pause(true);
     else await lab.partition(true, [`${NET}.12`, `${NET}.13`]);
-    const first = await waitFor("an insert acknowledged by db2 through the VIP", async () => sc.firstAckAfter(t0, 2), 30_000, 10);
+    const first = await waitFor("an insert acknowledged by db2 through the VIP", async () => sc.firstAckAfter(t0, 2), 30_000, 10).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await galeraStory(sc, t0)}`);
+    });
     await sleep(1000);
     const sampler = await sc.stopLoad();
     const g = await sc.cl.group("mysql");
@@ -299,6 +302,28 @@ export async function galeraFault(lab: MysqlLab, fault: "kill" | "stop" | "parti
     if (fault === "partition") await lab.partition(false);
     await sc.cleanup();
   }
+}
+
+/** What the control plane, db2 and the shims said since `t0`: the message of a failover that did not happen. */
+async function galeraStory(sc: Scenario, t0: number): Promise<string> {
+  const lines: string[] = [];
+  const at = (x: number) => `${Math.round(x - t0)} ms`;
+  try {
+    const g = await sc.cl.group("mysql");
+    lines.push(`group mysql: holder ${g.holder} epoch ${g.epoch} phase ${g.phase} health ${g.health}${g.reason ? ` (${g.reason})` : ""}; members ${JSON.stringify(g.members ?? [])}`);
+  } catch (e) {
+    lines.push(`status: ${(e as Error).message}`);
+  }
+  lines.push(`db2: ${await sc.galera!.state(sc.dm.b).catch((e: Error) => e.message)}, cluster size ${await sc.galera!.size(sc.dm.b).catch((e: Error) => e.message)}`);
+  lines.push(`client errors (newest last): ${(sc.load?.lastErrors ?? []).slice(-12).join(" | ")}`);
+  for (const [ns, args] of [["client", ["neigh", "show"]], ["s1", ["-br", "addr"]], ["s2", ["-br", "addr"]]] as const) {
+    const r = spawnSync("ip", ["-n", sc.lab.ns(ns), ...args], { encoding: "utf8", timeout: 5000 });
+    lines.push(`ip -n ${ns} ${args.join(" ")}: ${(r.stdout || r.stderr || "").trim().replace(/\n/g, " | ")}`);
+  }
+  for (const e of await sc.cl.events().catch(() => [])) if (e.at >= t0 - 1000) lines.push(`${at(e.at)} event ${e.kind} ${e.node ?? ""}: ${e.reason.slice(0, 240)}`);
+  const log = shimLog.filter((l) => l.at >= t0 - 500 && l.line.msg !== "command" && l.line.msg !== "heartbeat");
+  for (const l of log.slice(-80)) lines.push(`${at(l.at)} shim ${JSON.stringify(l.line).slice(0, 240)}`);
+  return lines.join("\n");
 }
 
 /** Galera: a desynced (donor) node is never given the writer VIP, even when the writer dies; once Synced again it is. */
