@@ -25,14 +25,49 @@ export const WRANGLER_ENV: NodeJS.ProcessEnv = {
 };
 
 /** A TCP port free on 127.0.0.1 right now. */
+/**
+ * A free port to listen on later (a stand-in, a shim's failsafe listener, wrangler dev). Chosen
+ * below the kernel's ephemeral range: a port from that range (what `listen(0)` hands out) can be
+ * taken as the source port of any outgoing connection between this check and the later listen,
+ * which made a busy CI run fail with EADDRINUSE. Falls back to `listen(0)` when the range below
+ * is unusable.
+ */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const [low] = ephemeralRange();
+  const from = 20_000;
+  if (low - from >= 1000) {
+    for (let i = 0; i < 50; i++) {
+      const port = from + Math.floor(Math.random() * (low - from));
+      if (await canListen(port, host)) return port;
+    }
+  }
+  return listenOnce(0, host);
+}
+
+/** The kernel's ephemeral port range (Linux default 32768-60999). */
+export function ephemeralRange(): [number, number] {
+  try {
+    const [a, b] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (Number.isInteger(a) && Number.isInteger(b)) return [a!, b!];
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return [49152, 65535];
+}
+
+const canListen = (port: number, host: string) => listenOnce(port, host).then(
+  () => true,
+  () => false,
+);
+
+function listenOnce(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
-    srv.listen(0, host, () => {
+    srv.listen(port, host, () => {
       const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const got = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(got));
     });
   });
 }
