@@ -24,7 +24,6 @@ export const WRANGLER_ENV: NodeJS.ProcessEnv = {
   FORCE_COLOR: "0",
 };
 
-/** A TCP port free on 127.0.0.1 right now. */
 /**
  * A free port to listen on later (a stand-in, a shim's failsafe listener, wrangler dev). Chosen
  * below the kernel's ephemeral range: a port from that range (what `listen(0)` hands out) can be
@@ -55,10 +54,11 @@ export function ephemeralRange(): [number, number] {
   return [49152, 65535];
 }
 
-const canListen = (port: number, host: string) => listenOnce(port, host).then(
-  () => true,
-  () => false,
-);
+const canListen = (port: number, host: string) =>
+  listenOnce(port, host).then(
+    () => true,
+    () => false,
+  );
 
 function listenOnce(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
